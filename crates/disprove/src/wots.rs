@@ -1,0 +1,402 @@
+//! Winternitz one-time signatures over 4-bit digits, native and in script.
+//!
+//! A value of `n` 4-bit message digits is signed with `n + c` hash chains, where the `c`
+//! checksum digits encode `sum(15 - d_i)` in base 16 (so raising any message digit forces
+//! lowering a checksum digit, which needs a preimage the signer never revealed). The chain hash
+//! is HASH160, which is one opcode in script. Chain `j` has secret `s_j` (20 bytes), public key
+//! `H^15(s_j)`; the signature of digit `d` is `H^d(s_j)`, and a verifier hashes it `15 - d` more
+//! times.
+//!
+//! Witness layout of one signed value (bottom first): for every message chain, most
+//! significant digit first, `sig_j, d_j`; then for every checksum chain, most significant
+//! first, `sig_j, d_j`. Digits are minimal script numbers. [`verify_script`] consumes that and
+//! leaves the message digits, most significant deepest (the convention of
+//! `bitvm2_script::arith::nibbles_to_limbs`).
+//!
+//! This module is local to `bitvm2-disprove` because `bitvm2_script::winternitz` had not
+//! landed when the disprove layout was fixed; it follows the same idea (digit in the witness,
+//! hash chain unrolled by the bits of `15 - d`).
+
+use bitcoin::hashes::{hash160, sha256, Hash, HashEngine};
+use bitcoin::opcodes::all::*;
+use bitvm2_script::builder::Fragment;
+use bitvm2_script::exec::{decode_num_with, encode_num};
+use serde::{Deserialize, Serialize};
+
+/// Digit width in bits.
+pub const DIGIT_BITS: u32 = 4;
+/// Largest digit value (chain length).
+pub const MAX_DIGIT: u8 = 15;
+/// Size of one chain element (HASH160).
+pub const HASH_LEN: usize = 20;
+
+/// Why a Winternitz signature was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WotsError {
+    /// The witness has the wrong number of items for these parameters.
+    #[error("signature has {got} witness items, expected {expected}")]
+    ItemCount { got: usize, expected: usize },
+    /// A chain element is not 20 bytes.
+    #[error("chain {chain}: signature element has {len} bytes, expected 20")]
+    ElementSize { chain: usize, len: usize },
+    /// A digit item is not a minimal script number in 0..=15.
+    #[error("chain {chain}: digit item {item} is not a minimal number in 0..=15")]
+    BadDigit { chain: usize, item: String },
+    /// Hashing the signature up the chain does not reach the public key.
+    #[error("chain {chain}: signature does not hash to the public key")]
+    WrongChain { chain: usize },
+    /// The checksum digits do not match the message digits.
+    #[error("checksum digits say {signed}, message digits give {computed}")]
+    Checksum { signed: u32, computed: u32 },
+    /// Digits given to sign do not match the parameters.
+    #[error("{got} digits given, parameters want {expected} (each <= 15)")]
+    BadMessage { got: usize, expected: usize },
+}
+
+/// Parameters of one Winternitz key: the number of 4-bit message digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WotsParams {
+    /// Number of message digits.
+    pub msg_digits: usize,
+}
+
+impl WotsParams {
+    /// Parameters for a `bits`-bit message.
+    pub fn for_bits(bits: u32) -> Self {
+        WotsParams { msg_digits: bits.div_ceil(DIGIT_BITS) as usize }
+    }
+
+    /// Number of checksum digits: enough base-16 digits for `15 * msg_digits`.
+    pub fn checksum_digits(&self) -> usize {
+        let mut max = MAX_DIGIT as usize * self.msg_digits;
+        let mut n = 0;
+        while max > 0 {
+            max >>= DIGIT_BITS;
+            n += 1;
+        }
+        n.max(1)
+    }
+
+    /// Total number of hash chains.
+    pub fn chains(&self) -> usize {
+        self.msg_digits + self.checksum_digits()
+    }
+
+    /// Witness items of one signature (two per chain).
+    pub fn witness_items(&self) -> usize {
+        2 * self.chains()
+    }
+
+    /// Largest serialized witness size of one signature in bytes (each item with its
+    /// length prefix; digit items are at most 1 byte, digit 0 is the empty item).
+    pub fn max_witness_bytes(&self) -> usize {
+        self.chains() * (1 + HASH_LEN + 1 + 1)
+    }
+
+    fn checksum_of(&self, msg: &[u8]) -> u32 {
+        msg.iter().map(|&d| (MAX_DIGIT - d) as u32).sum()
+    }
+
+    /// Checksum digits, most significant first.
+    fn checksum_digits_of(&self, msg: &[u8]) -> Vec<u8> {
+        let c = self.checksum_of(msg);
+        let n = self.checksum_digits();
+        (0..n).rev().map(|i| ((c >> (DIGIT_BITS as usize * i)) & 0xf) as u8).collect()
+    }
+}
+
+fn hash_n(mut x: [u8; HASH_LEN], n: u8) -> [u8; HASH_LEN] {
+    for _ in 0..n {
+        x = hash160::Hash::hash(&x).to_byte_array();
+    }
+    x
+}
+
+/// A Winternitz secret key (one per committed value). Never logged.
+#[derive(Clone)]
+pub struct WotsSecret {
+    params: WotsParams,
+    chains: Vec<[u8; HASH_LEN]>,
+}
+
+impl std::fmt::Debug for WotsSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WotsSecret({} chains, redacted)", self.chains.len())
+    }
+}
+
+/// A Winternitz public key: the chain ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WotsPublicKey {
+    /// Parameters of the key.
+    pub params: WotsParams,
+    /// `H^15(s_j)` for every chain, message chains first (most significant first).
+    pub chains: Vec<[u8; HASH_LEN]>,
+}
+
+/// A signature: the chain element and the digit of every chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WotsSignature {
+    /// `(H^d_j(s_j), d_j)` per chain, message chains first.
+    pub chains: Vec<([u8; HASH_LEN], u8)>,
+}
+
+impl WotsSecret {
+    /// Derive the secret of committed value `index` from a master secret and a domain (e.g. the
+    /// graph id): `s_j = SHA256("bitvm2/wots" || len(domain) || domain || master || index || j)[..20]`.
+    pub fn derive(master: &[u8; 32], domain: &[u8], index: u32, params: WotsParams) -> Self {
+        let mut base = sha256::Hash::engine();
+        base.input(b"bitvm2/wots");
+        base.input(&(domain.len() as u64).to_le_bytes());
+        base.input(domain);
+        base.input(master);
+        base.input(&index.to_le_bytes());
+        let chains = (0..params.chains() as u32)
+            .map(|j| {
+                let mut e = base.clone();
+                e.input(&j.to_le_bytes());
+                let h = sha256::Hash::from_engine(e).to_byte_array();
+                let mut s = [0u8; HASH_LEN];
+                s.copy_from_slice(&h[..HASH_LEN]);
+                s
+            })
+            .collect();
+        WotsSecret { params, chains }
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> WotsPublicKey {
+        WotsPublicKey { params: self.params, chains: self.chains.iter().map(|s| hash_n(*s, MAX_DIGIT)).collect() }
+    }
+
+    /// Sign message digits (most significant first, each <= 15).
+    pub fn sign(&self, msg: &[u8]) -> Result<WotsSignature, WotsError> {
+        if msg.len() != self.params.msg_digits || msg.iter().any(|&d| d > MAX_DIGIT) {
+            return Err(WotsError::BadMessage { got: msg.len(), expected: self.params.msg_digits });
+        }
+        let digits: Vec<u8> = msg.iter().copied().chain(self.params.checksum_digits_of(msg)).collect();
+        Ok(WotsSignature { chains: digits.iter().zip(&self.chains).map(|(&d, s)| (hash_n(*s, d), d)).collect() })
+    }
+}
+
+impl WotsSignature {
+    /// Witness items, bottom first (see the module doc).
+    pub fn to_witness(&self) -> Vec<Vec<u8>> {
+        self.chains.iter().flat_map(|(h, d)| [h.to_vec(), encode_num(*d as i64)]).collect()
+    }
+
+    /// Parse witness items (strict: 20-byte elements, minimal digits in 0..=15).
+    pub fn from_witness(params: WotsParams, items: &[Vec<u8>]) -> Result<Self, WotsError> {
+        if items.len() != params.witness_items() {
+            return Err(WotsError::ItemCount { got: items.len(), expected: params.witness_items() });
+        }
+        let mut chains = Vec::with_capacity(params.chains());
+        for (j, pair) in items.chunks(2).enumerate() {
+            let h: [u8; HASH_LEN] =
+                pair[0].as_slice().try_into().map_err(|_| WotsError::ElementSize { chain: j, len: pair[0].len() })?;
+            let d = decode_num_with(&pair[1], 4, true)
+                .ok()
+                .filter(|d| (0..=MAX_DIGIT as i64).contains(d))
+                .ok_or_else(|| WotsError::BadDigit { chain: j, item: hex::encode(&pair[1]) })?;
+            chains.push((h, d as u8));
+        }
+        Ok(WotsSignature { chains })
+    }
+}
+
+impl WotsPublicKey {
+    /// Check a signature and return the message digits it signs (most significant first).
+    pub fn verify(&self, sig: &WotsSignature) -> Result<Vec<u8>, WotsError> {
+        let p = self.params;
+        if sig.chains.len() != p.chains() {
+            return Err(WotsError::ItemCount { got: 2 * sig.chains.len(), expected: p.witness_items() });
+        }
+        for (j, ((h, d), pk)) in sig.chains.iter().zip(&self.chains).enumerate() {
+            if *d > MAX_DIGIT {
+                return Err(WotsError::BadDigit { chain: j, item: d.to_string() });
+            }
+            if hash_n(*h, MAX_DIGIT - d) != *pk {
+                return Err(WotsError::WrongChain { chain: j });
+            }
+        }
+        let msg: Vec<u8> = sig.chains[..p.msg_digits].iter().map(|(_, d)| *d).collect();
+        let signed = sig.chains[p.msg_digits..].iter().fold(0u32, |acc, (_, d)| (acc << DIGIT_BITS) + *d as u32);
+        let computed = p.checksum_of(&msg);
+        if signed != computed {
+            return Err(WotsError::Checksum { signed, computed });
+        }
+        Ok(msg)
+    }
+}
+
+/// `[sig_j d_j]` on top -> digit `d_j` moved to the altstack, or the script fails.
+fn chain_check(pk: &[u8; HASH_LEN]) -> Fragment {
+    let mut f = Fragment::new()
+        // range check 0 <= d <= 15 (minimal encoding is enforced by MINIMALDATA)
+        .op(OP_DUP)
+        .push_int(0)
+        .push_int(16)
+        .op(OP_WITHIN)
+        .op(OP_VERIFY)
+        .op(OP_DUP)
+        .op(OP_TOALTSTACK)
+        // k = 15 - d
+        .push_int(15)
+        .op(OP_SWAP)
+        .op(OP_SUB);
+    // hash k times: by the bits of k, 8, 4, 2, 1
+    for b in [8i64, 4, 2, 1] {
+        f = f.op(OP_DUP).push_int(b).op(OP_GREATERTHANOREQUAL).op(OP_IF).push_int(b).op(OP_SUB).op(OP_SWAP);
+        for _ in 0..b {
+            f = f.op(OP_HASH160);
+        }
+        f = f.op(OP_SWAP).op(OP_ENDIF);
+    }
+    f.op(OP_DROP).push_bytes(pk).op(OP_EQUALVERIFY).with_effect(2, 0)
+}
+
+/// `[signature items]` -> `[d_0 .. d_{n-1}]`: verify a signature against `pk` in script and
+/// leave its message digits (most significant deepest). Fails unless every chain hashes to
+/// the key and the checksum matches.
+pub fn verify_script(pk: &WotsPublicKey) -> Fragment {
+    let p = pk.params;
+    let n = p.msg_digits;
+    let mut f = Fragment::new();
+    // Chains from the top: checksum chains (least significant first), then message chains.
+    for j in (0..p.chains()).rev() {
+        f = f.append(&chain_check(&pk.chains[j]));
+    }
+    // Altstack (top first): d_0 .. d_{n-1}, c_0 .. c_{c-1}. Message digits back to main.
+    for _ in 0..n {
+        f = f.op(OP_FROMALTSTACK);
+    }
+    // Sum of message digits: acc at the top, digit i at depth i + 1 (after pushes).
+    f = f.push_int(0);
+    for i in 0..n {
+        f = f.push_int((i + 1) as i64).op(OP_PICK).op(OP_ADD);
+    }
+    // Checksum value from the altstack: c_0 first.
+    f = f.op(OP_FROMALTSTACK);
+    for _ in 1..p.checksum_digits() {
+        for _ in 0..DIGIT_BITS {
+            f = f.op(OP_DUP).op(OP_ADD);
+        }
+        f = f.op(OP_FROMALTSTACK).op(OP_ADD);
+    }
+    f = f.op(OP_ADD).push_int((MAX_DIGIT as usize * n) as i64).op(OP_EQUALVERIFY);
+    f.with_effect(p.witness_items(), n)
+}
+
+/// Message digits (most significant first) of a big-endian byte string, `msg_digits` of them
+/// (the leading digits are taken from the high nibbles; missing ones are zero).
+pub fn digits_of_be_bytes(bytes: &[u8], msg_digits: usize) -> Vec<u8> {
+    let nibbles: Vec<u8> = bytes.iter().flat_map(|b| [b >> 4, b & 0xf]).collect();
+    if nibbles.len() >= msg_digits {
+        nibbles[nibbles.len() - msg_digits..].to_vec()
+    } else {
+        let mut v = vec![0; msg_digits - nibbles.len()];
+        v.extend(nibbles);
+        v
+    }
+}
+
+/// Inverse of [`digits_of_be_bytes`] into `len` big-endian bytes.
+pub fn be_bytes_of_digits(digits: &[u8], len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    for (i, d) in digits.iter().rev().enumerate() {
+        let byte = len as isize - 1 - (i / 2) as isize;
+        if byte < 0 {
+            break;
+        }
+        out[byte as usize] |= if i % 2 == 0 { *d } else { *d << 4 };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitvm2_script::exec::{execute, ExecOptions};
+    use proptest::prelude::*;
+
+    fn key(bits: u32, index: u32) -> WotsSecret {
+        WotsSecret::derive(&[7u8; 32], b"test", index, WotsParams::for_bits(bits))
+    }
+
+    #[test]
+    fn params_of_a_256_bit_value() {
+        let p = WotsParams::for_bits(256);
+        assert_eq!(p.msg_digits, 64);
+        // 15 * 64 = 960 = 0x3c0: three base-16 digits
+        assert_eq!(p.checksum_digits(), 3);
+        assert_eq!(p.chains(), 67);
+        assert_eq!(WotsParams::for_bits(32).checksum_digits(), 2); // 120 = 0x78
+    }
+
+    #[test]
+    fn derivation_depends_on_every_input() {
+        let p = WotsParams::for_bits(32);
+        let a = WotsSecret::derive(&[1; 32], b"d", 0, p).public_key();
+        assert_ne!(a, WotsSecret::derive(&[2; 32], b"d", 0, p).public_key());
+        assert_ne!(a, WotsSecret::derive(&[1; 32], b"e", 0, p).public_key());
+        assert_ne!(a, WotsSecret::derive(&[1; 32], b"d", 1, p).public_key());
+        assert_eq!(a, WotsSecret::derive(&[1; 32], b"d", 0, p).public_key());
+    }
+
+    #[test]
+    fn raising_a_digit_breaks_the_signature() {
+        let sk = key(32, 0);
+        let pk = sk.public_key();
+        let msg = digits_of_be_bytes(&[0x12, 0x34, 0x56, 0x78], 8);
+        let mut sig = sk.sign(&msg).unwrap();
+        assert_eq!(pk.verify(&sig).unwrap(), msg);
+        // Forge digit 0 upward by hashing its element once: chain ok, checksum wrong.
+        sig.chains[0].0 = hash_n(sig.chains[0].0, 1);
+        sig.chains[0].1 += 1;
+        assert!(matches!(pk.verify(&sig), Err(WotsError::Checksum { .. })));
+        // Claiming a smaller digit without the preimage fails the chain.
+        let mut sig2 = sk.sign(&msg).unwrap();
+        sig2.chains[1].1 -= 1;
+        assert_eq!(pk.verify(&sig2), Err(WotsError::WrongChain { chain: 1 }));
+    }
+
+    fn run(pk: &WotsPublicKey, sig: &WotsSignature) -> bitvm2_script::exec::ExecReport {
+        let script = verify_script(pk).into_script();
+        execute(&script, &sig.to_witness(), &ExecOptions::default())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn script_and_native_agree(bytes in proptest::collection::vec(any::<u8>(), 32), idx in 0u32..1000) {
+            let sk = key(256, idx);
+            let pk = sk.public_key();
+            let msg = digits_of_be_bytes(&bytes, 64);
+            prop_assert_eq!(be_bytes_of_digits(&msg, 32), bytes.clone());
+            let sig = sk.sign(&msg).unwrap();
+            prop_assert_eq!(WotsSignature::from_witness(pk.params, &sig.to_witness()).unwrap(), sig.clone());
+            let r = run(&pk, &sig);
+            prop_assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+            let want: Vec<Vec<u8>> = msg.iter().map(|&d| encode_num(d as i64)).collect();
+            prop_assert_eq!(r.final_stack, want);
+            prop_assert!(r.peak_items <= 1000);
+        }
+
+        #[test]
+        fn script_rejects_a_forged_digit(bytes in proptest::collection::vec(any::<u8>(), 32), chain in 0usize..67) {
+            let sk = key(256, 3);
+            let pk = sk.public_key();
+            let sig = sk.sign(&digits_of_be_bytes(&bytes, 64)).unwrap();
+            let mut forged = sig.clone();
+            let (h, d) = forged.chains[chain];
+            if d < MAX_DIGIT {
+                // hashing forward is what an attacker can do
+                forged.chains[chain] = (hash_n(h, 1), d + 1);
+            } else {
+                forged.chains[chain] = (h, d - 1);
+            }
+            prop_assert!(pk.verify(&forged).is_err());
+            prop_assert!(run(&pk, &forged).outcome.is_err());
+        }
+    }
+}
