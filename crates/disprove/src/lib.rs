@@ -9,4 +9,10 @@
 //! the operator side (compute and sign every value) and the verifier side (read the signed
 //! values, find the wrong step, build the witness of its leaf). It does no I/O.
 
+pub mod chunk;
+pub mod layout;
+pub mod leaf;
+pub mod program;
+pub mod programs;
+pub mod setup;
 pub mod wots;

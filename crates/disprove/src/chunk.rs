@@ -1,0 +1,378 @@
+//! The chunker: group consecutive operations into steps (one disprove leaf each) under a
+//! weight and stack limit, planned with a cost model measured from the gadgets.
+//!
+//! The model ([`CostModel::measure`]) runs every gadget once in the executor to learn its
+//! script bytes and working stack, and prices a candidate step additively: signature checks
+//! and digit regrouping per leaf value, canonical checks per input, the operations and their
+//! operand copies, comparisons and cleanup, the witness (signatures and hints) and the
+//! spending transaction around it. The chunker extends each step greedily while the
+//! estimated spending weight and peak stack stay within the limits (for contiguous steps with
+//! monotone cost, greedy gives the fewest steps). The leaves that are then generated are
+//! measured exactly ([`crate::setup`]); tests check the estimate never undershoots.
+
+use std::ops::Range;
+
+use bitvm2_script::exec::{execute, ExecOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::leaf::WorkingSpace;
+use crate::program::{field, Operand, Program, ValueId, ValueKind};
+use crate::wots::{verify_script, WotsParams, WotsSecret};
+
+/// One step: a contiguous range of operations, with the committed values it reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The operations.
+    pub ops: Range<usize>,
+    /// Committed values read (produced before the step, or program inputs), ascending.
+    pub inputs: Vec<ValueId>,
+    /// Committed values produced here and read by later steps, ascending.
+    pub outputs: Vec<ValueId>,
+    /// Indices into [`Program::claims`] of the claimed values produced here.
+    pub claims: Vec<usize>,
+}
+
+impl Step {
+    /// The values whose signatures the leaf checks: inputs then outputs.
+    pub fn leaf_values(&self) -> Vec<ValueId> {
+        self.inputs.iter().chain(&self.outputs).copied().collect()
+    }
+
+    /// The step made of operations `ops` of `prog`.
+    pub fn of_range(prog: &Program, ops: Range<usize>) -> Step {
+        let produced: Vec<ValueId> = prog.ops[ops.clone()].iter().map(|n| n.out).collect();
+        let mut inputs: Vec<ValueId> = prog.ops[ops.clone()]
+            .iter()
+            .flat_map(|n| n.args.iter())
+            .filter_map(|a| match a {
+                Operand::Value(v) if !produced.contains(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        let outputs: Vec<ValueId> = produced
+            .iter()
+            .copied()
+            .filter(|v| prog.ops[ops.end..].iter().any(|n| n.args.contains(&Operand::Value(*v))))
+            .collect();
+        let claims = (0..prog.claims.len()).filter(|&c| produced.contains(&prog.claims[c].0)).collect();
+        Step { ops, inputs, outputs, claims }
+    }
+}
+
+/// Why chunking failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// Even a step of one operation exceeds the limits.
+    #[error("op {op} ({name}) alone needs ~{weight} WU and ~{stack} stack items; limits are {max_weight} WU, {max_stack} items")]
+    OpTooLarge { op: usize, name: String, weight: usize, stack: usize, max_weight: usize, max_stack: usize },
+    /// A step would have nothing to check.
+    #[error("step of ops {0:?} has no committed output and no claim")]
+    NothingToCheck(Range<usize>),
+    /// Measuring a gadget failed (a script bug, not a limit).
+    #[error("measuring {what}: {reason}")]
+    Measure { what: String, reason: String },
+    /// The program is malformed.
+    #[error(transparent)]
+    Program(#[from] crate::program::ProgramError),
+}
+
+/// Size of a Bitcoin compact-size integer.
+pub fn varint_len(n: usize) -> usize {
+    match n {
+        0..=0xfc => 1,
+        0xfd..=0xffff => 3,
+        0x10000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// The transaction that spends a disprove leaf, minus the leaf's own witness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendShape {
+    /// Weight of everything but the leaf input's witness (version, locktime, counts, all
+    /// inputs' non-witness parts, outputs, segwit marker, other inputs' witnesses).
+    pub base_weight: usize,
+    /// Depth of the leaf in the taproot tree (control block = 33 + 32 * depth).
+    pub tree_depth: usize,
+}
+
+impl SpendShape {
+    /// The Disprove transaction of the reference graph: 2 inputs (this leaf; the stake, key
+    /// path with a 64-byte signature), 3 outputs (disprover reward P2TR, burn P2TR, P2A
+    /// anchor). Non-witness 10 + 2*41 + (43 + 43 + 13) = 191 bytes -> 764 WU, + 2 (marker,
+    /// flag) + 66 (stake witness) = 832 WU.
+    pub fn disprove_tx(leaves: usize) -> Self {
+        SpendShape { base_weight: 832, tree_depth: tree_depth(leaves + 1) }
+    }
+
+    /// Control block size.
+    pub fn control_block_len(&self) -> usize {
+        33 + 32 * self.tree_depth
+    }
+
+    /// Weight of the spending transaction for a leaf of `script_len` bytes and witness item
+    /// sizes `items` (the control block is added here).
+    pub fn weight(&self, script_len: usize, items: impl IntoIterator<Item = usize>) -> usize {
+        let mut n = 2;
+        let mut w = 0;
+        for len in items {
+            n += 1;
+            w += varint_len(len) + len;
+        }
+        let cb = self.control_block_len();
+        self.base_weight + varint_len(n) + w + varint_len(script_len) + script_len + varint_len(cb) + cb
+    }
+}
+
+/// Depth of a balanced taproot tree with `leaves` leaves.
+pub fn tree_depth(leaves: usize) -> usize {
+    let mut d = 0;
+    while (1usize << d) < leaves {
+        d += 1;
+    }
+    d
+}
+
+/// Limits a step must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkLimits {
+    /// Largest weight of the transaction spending a leaf (standard: 400,000).
+    pub max_spend_weight: usize,
+    /// Largest stack + altstack item count (consensus: 1000).
+    pub max_stack: usize,
+    /// At most this many operations per step (to explore the trade-off; `usize::MAX` = none).
+    pub max_ops_per_step: usize,
+}
+
+impl Default for ChunkLimits {
+    fn default() -> Self {
+        ChunkLimits { max_spend_weight: 400_000, max_stack: 1000, max_ops_per_step: usize::MAX }
+    }
+}
+
+/// Measured cost of one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpCost {
+    /// Script bytes.
+    pub script_bytes: usize,
+    /// Hint items it takes from the witness.
+    pub hint_items: usize,
+    /// Serialized hint bytes (items with their length prefixes), measured on a sample.
+    pub hint_bytes: usize,
+    /// Peak items while it runs minus its hints and operands.
+    pub working_items: usize,
+}
+
+/// The gadget measurements the chunker plans with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostModel {
+    /// Limbs of a field element.
+    pub limbs: usize,
+    /// Winternitz parameters of a committed value.
+    pub wots: WotsParams,
+    /// Script bytes of: verify a signature, regroup digits to limbs, park on the altstack.
+    pub value_check_bytes: usize,
+    /// Working items of that beyond the signature's own items.
+    pub value_check_working: usize,
+    /// Largest serialized signature (items with length prefixes).
+    pub value_witness_bytes: usize,
+    /// Script bytes of one canonical-input check (copy, push p, compare, combine).
+    pub canonical_bytes: usize,
+    /// Script bytes of one comparison (two copies, equal, combine).
+    pub compare_bytes: usize,
+    /// Per operation (same order as the program's ops).
+    pub ops: Vec<OpCost>,
+}
+
+impl CostModel {
+    /// Measure every gadget the program uses (each distinct op name is executed once).
+    pub fn measure(prog: &Program) -> Result<CostModel, ChunkError> {
+        prog.validate()?;
+        let fld = field();
+        let limbs = fld.layout().limbs();
+        let kind = ValueKind::Fq;
+        let wots = kind.wots_params();
+        // signature check + regroup, measured on a 256-bit value of all-ones digits
+        let sk = WotsSecret::derive(&[0; 32], b"cost-model", 0, wots);
+        let pk = sk.public_key();
+        let sig = sk.sign(&vec![0xf; wots.msg_digits]).expect("digits in range");
+        let check = verify_script(&pk).append(&bitvm2_script::arith::nibbles_to_limbs(&kind.decode_layout()));
+        let items = sig.to_witness();
+        let r = execute(&check.to_script(), &items, &ExecOptions::default());
+        r.outcome.map_err(|e| ChunkError::Measure { what: "signature check".into(), reason: e.to_string() })?;
+        let value_check_bytes = check.len() + limbs;
+        let value_check_working = r.peak_items.saturating_sub(items.len());
+        let value_witness_bytes = wots.max_witness_bytes();
+        // canonical check: copies (<= 3 bytes each), push p (<= 6 bytes per limb), less_than, booland
+        let lt = bitvm2_script::arith::Layout::less_than(&kind.decode_layout()).len();
+        let canonical_bytes = 3 * limbs + 6 * limbs + lt + 1;
+        let compare_bytes = 2 * 3 * limbs + fld.layout().equal().len() + 1;
+        let mut cache: Vec<(String, OpCost)> = Vec::new();
+        let mut ops = Vec::with_capacity(prog.ops.len());
+        let sample = prog.evaluate(&vec![crate::programs::fq_from_label("cost-model", 0); prog.inputs.len()])?;
+        for (i, node) in prog.ops.iter().enumerate() {
+            let name = node.op.name();
+            let script = node.op.script();
+            if let Some((_, c)) = cache.iter().find(|(n, _)| *n == name) {
+                ops.push(OpCost { script_bytes: script.len(), ..*c });
+                continue;
+            }
+            let args = prog.operands(node, &sample);
+            let stack = crate::programs::op_stack(node.op.as_ref(), &args);
+            let hints = node.op.hints(&args);
+            let r = execute(&script.to_script(), &stack, &ExecOptions::default());
+            r.outcome.map_err(|e| ChunkError::Measure { what: format!("op {i} ({name})"), reason: e.to_string() })?;
+            let c = OpCost {
+                script_bytes: script.len(),
+                hint_items: hints.len(),
+                hint_bytes: hints.iter().map(|h| varint_len(h.len()) + h.len()).sum(),
+                working_items: r.peak_items.saturating_sub(stack.len()),
+            };
+            cache.push((name, c));
+            ops.push(c);
+        }
+        Ok(CostModel {
+            limbs,
+            wots,
+            value_check_bytes,
+            value_check_working,
+            value_witness_bytes,
+            canonical_bytes,
+            compare_bytes,
+            ops,
+        })
+    }
+
+    /// Working space figures for the leaf generator.
+    pub fn working_space(&self) -> WorkingSpace {
+        WorkingSpace {
+            per_value_check: self.value_check_working,
+            per_op: self.ops.iter().map(|c| c.working_items).max().unwrap_or(0),
+        }
+    }
+
+    /// Estimate a step: (script bytes, witness items, witness bytes, peak stack items).
+    pub fn estimate(&self, prog: &Program, step: &Step) -> Estimate {
+        let l = self.limbs;
+        let m = step.inputs.len() + step.outputs.len();
+        let ops = &self.ops[step.ops.clone()];
+        let arity: usize = prog.ops[step.ops.clone()].iter().map(|n| n.op.arity()).sum();
+        let hint_items: usize = ops.iter().map(|c| c.hint_items).sum();
+        let mut script = m * (self.value_check_bytes + l) // + FROMALTSTACK
+            + step.inputs.len() * self.canonical_bytes
+            + (step.outputs.len() + step.claims.len()) * (self.compare_bytes + 6 * l)
+            + ops.iter().map(|c| c.script_bytes).sum::<usize>()
+            + arity * l * 6 // operand copies or constant pushes
+            + hint_items * 3 // hint rolls
+            + ops.len() * l * 4 // dead-value drops
+            + (m * l + ops.len() * l + hint_items) // cleanup in both branches
+            + 16;
+        script += 0;
+        let witness_items = hint_items + m * self.wots.witness_items();
+        let witness_bytes = ops.iter().map(|c| c.hint_bytes).sum::<usize>() + m * self.value_witness_bytes;
+        let verify_peak = witness_items + self.value_check_working;
+        let compute_peak = hint_items + m * l + (ops.len().min(2) + 1) * l + 2 * l
+            + ops.iter().map(|c| c.working_items).max().unwrap_or(0);
+        Estimate { script_bytes: script, witness_items, witness_bytes, peak_stack: verify_peak.max(compute_peak) }
+    }
+}
+
+/// A priced step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Leaf script bytes.
+    pub script_bytes: usize,
+    /// Witness items (hints + signatures).
+    pub witness_items: usize,
+    /// Serialized witness bytes of those items (with length prefixes).
+    pub witness_bytes: usize,
+    /// Peak stack + altstack items.
+    pub peak_stack: usize,
+}
+
+impl Estimate {
+    /// Weight of the spending transaction.
+    pub fn spend_weight(&self, shape: &SpendShape) -> usize {
+        let cb = shape.control_block_len();
+        shape.base_weight
+            + varint_len(self.witness_items + 2)
+            + self.witness_bytes
+            + varint_len(self.script_bytes)
+            + self.script_bytes
+            + varint_len(cb)
+            + cb
+    }
+}
+
+/// A chunked program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Steps in order; leaf `i` disproves step `i`.
+    pub steps: Vec<Step>,
+    /// Committed values; the position is the commitment index (program inputs first, then
+    /// step outputs in step order).
+    pub commitments: Vec<ValueId>,
+    /// The estimate of every step.
+    pub estimates: Vec<Estimate>,
+    /// The limits it was planned for.
+    pub limits: ChunkLimits,
+}
+
+impl Plan {
+    /// Commitment index of a value.
+    pub fn commitment_of(&self, v: ValueId) -> Option<usize> {
+        self.commitments.iter().position(|&c| c == v)
+    }
+}
+
+/// Chunk `prog` under `limits` with the measured `model`.
+pub fn chunk(prog: &Program, model: &CostModel, limits: ChunkLimits) -> Result<Plan, ChunkError> {
+    prog.validate()?;
+    let n = prog.ops.len();
+    // The tree depth depends on the number of leaves; plan with the worst case (one per op).
+    let shape = SpendShape::disprove_tx(n);
+    let fits = |e: &Estimate| e.spend_weight(&shape) <= limits.max_spend_weight && e.peak_stack <= limits.max_stack;
+    let mut steps = Vec::new();
+    let mut estimates = Vec::new();
+    let mut s = 0;
+    while s < n {
+        let first = Step::of_range(prog, s..s + 1);
+        let est = model.estimate(prog, &first);
+        if !fits(&est) {
+            return Err(ChunkError::OpTooLarge {
+                op: s,
+                name: prog.ops[s].op.name(),
+                weight: est.spend_weight(&shape),
+                stack: est.peak_stack,
+                max_weight: limits.max_spend_weight,
+                max_stack: limits.max_stack,
+            });
+        }
+        let (mut best, mut best_est) = (first, est);
+        let mut e = s + 1;
+        while e < n && e + 1 - s <= limits.max_ops_per_step {
+            let cand = Step::of_range(prog, s..e + 1);
+            let est = model.estimate(prog, &cand);
+            if !fits(&est) {
+                break;
+            }
+            best = cand;
+            best_est = est;
+            e += 1;
+        }
+        if best.outputs.is_empty() && best.claims.is_empty() {
+            return Err(ChunkError::NothingToCheck(best.ops.clone()));
+        }
+        s = best.ops.end;
+        steps.push(best);
+        estimates.push(best_est);
+    }
+    let mut commitments: Vec<ValueId> =
+        prog.inputs.iter().copied().filter(|v| steps.iter().any(|st| st.inputs.contains(v))).collect();
+    for st in &steps {
+        commitments.extend(st.outputs.iter().copied());
+    }
+    Ok(Plan { steps, commitments, estimates, limits })
+}

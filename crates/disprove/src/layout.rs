@@ -1,0 +1,184 @@
+//! Assert layout: pack the Winternitz commitments into standard assert transactions.
+//!
+//! Each assert input spends a taproot output whose leaf is a *commitment script*: it checks
+//! the signatures of a few committed values and leaves nothing (the transaction graph adds the
+//! operator's `<pk> OP_CHECKSIG` and the control block). Revealing the signatures in the
+//! witness is what puts the values on chain for the verifiers. Limits: the initial witness of
+//! an input has at most 1000 items (stack limit), and every transaction at most 400,000 WU.
+//! Packing is greedy in commitment order: values into an input up to the item limit, inputs
+//! into a transaction up to the weight limit.
+
+use bitcoin::ScriptBuf;
+use bitvm2_script::builder::Fragment;
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::varint_len;
+use crate::leaf::drop_n;
+use crate::wots::{verify_script, WotsPublicKey};
+
+/// Shape and limits of an assert transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertShape {
+    /// Largest transaction weight (standard: 400,000).
+    pub max_tx_weight: usize,
+    /// Largest initial witness stack of one input (consensus: 1000).
+    pub max_input_items: usize,
+    /// Items per input the graph adds (operator signature).
+    pub reserved_items: usize,
+    /// Script bytes per input the graph adds (`<pk> OP_CHECKSIG`: 34).
+    pub reserved_script_bytes: usize,
+    /// Witness bytes per input the graph adds (64-byte signature with its length: 65).
+    pub reserved_witness_bytes: usize,
+    /// Control block of a commitment leaf (33 + 32 * depth).
+    pub control_block_len: usize,
+    /// Weight of the transaction without inputs: version, locktime, counts, outputs, marker.
+    pub base_weight: usize,
+}
+
+impl Default for AssertShape {
+    /// Two P2TR outputs and a P2A anchor (43 + 43 + 13 bytes), 3-byte input count:
+    /// (4 + 4 + 3 + 1 + 99) * 4 + 2 = 446 WU; commitment leaves at depth 1 (65-byte control
+    /// block); one operator signature per input.
+    fn default() -> Self {
+        AssertShape {
+            max_tx_weight: 400_000,
+            max_input_items: 1000,
+            reserved_items: 1,
+            reserved_script_bytes: 34,
+            reserved_witness_bytes: 65,
+            control_block_len: 65,
+            base_weight: 446,
+        }
+    }
+}
+
+/// One assert input: which commitments it reveals and its commitment script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertInput {
+    /// Commitment indices, in witness order (first deepest).
+    pub commitments: Vec<usize>,
+    /// The commitment script (signature checks only; leaves an empty stack).
+    pub script: ScriptBuf,
+    /// Witness items of the signatures (without the graph's additions).
+    pub witness_items: usize,
+    /// Weight of this input at the largest signature sizes (non-witness 164 WU + witness,
+    /// including the graph's reserved script/witness bytes and the control block).
+    pub weight: usize,
+}
+
+/// One assert transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertTx {
+    /// Its inputs.
+    pub inputs: Vec<AssertInput>,
+    /// Total weight at the largest signature sizes.
+    pub weight: usize,
+}
+
+/// All assert transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertLayout {
+    /// The transactions in order.
+    pub txs: Vec<AssertTx>,
+    /// The shape they were packed for.
+    pub shape: AssertShape,
+}
+
+impl AssertLayout {
+    /// Total weight of all assert transactions.
+    pub fn total_weight(&self) -> usize {
+        self.txs.iter().map(|t| t.weight).sum()
+    }
+    /// Total virtual bytes (weight / 4, rounded up per transaction).
+    pub fn total_vbytes(&self) -> usize {
+        self.txs.iter().map(|t| t.weight.div_ceil(4)).sum()
+    }
+    /// Where commitment `c` is revealed: (tx, input, position in the input).
+    pub fn locate(&self, c: usize) -> Option<(usize, usize, usize)> {
+        for (t, tx) in self.txs.iter().enumerate() {
+            for (i, inp) in tx.inputs.iter().enumerate() {
+                if let Some(p) = inp.commitments.iter().position(|&x| x == c) {
+                    return Some((t, i, p));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Why packing failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// One commitment alone does not fit an input or a transaction.
+    #[error("commitment {0} alone does not fit an assert input/transaction")]
+    TooLarge(usize),
+}
+
+/// The commitment script of some values (witness: their signatures, first value deepest).
+pub fn commitment_script(keys: &[&WotsPublicKey]) -> ScriptBuf {
+    let mut f = Fragment::new();
+    for pk in keys.iter().rev() {
+        f = f.append(&verify_script(pk));
+        f = drop_n(f, pk.params.msg_digits);
+    }
+    f.into_script()
+}
+
+fn input_weight(shape: &AssertShape, keys: &[&WotsPublicKey]) -> (ScriptBuf, usize, usize) {
+    let script = commitment_script(keys);
+    let items: usize = keys.iter().map(|k| k.params.witness_items()).sum();
+    let sig_bytes: usize = keys.iter().map(|k| k.params.max_witness_bytes()).sum();
+    let script_len = script.len() + shape.reserved_script_bytes;
+    let cb = shape.control_block_len;
+    let witness = varint_len(items + shape.reserved_items + 2)
+        + sig_bytes
+        + shape.reserved_witness_bytes
+        + varint_len(script_len)
+        + script_len
+        + varint_len(cb)
+        + cb;
+    (script, items, 41 * 4 + witness)
+}
+
+/// Pack commitments `0..keys.len()` (in order) into assert transactions.
+pub fn pack(keys: &[WotsPublicKey], shape: AssertShape) -> Result<AssertLayout, LayoutError> {
+    let mut txs: Vec<AssertTx> = Vec::new();
+    let mut cur = AssertTx { inputs: Vec::new(), weight: shape.base_weight };
+    let mut c = 0;
+    'fill: while c < keys.len() {
+        // Fill one input with as many values as the item limit allows.
+        let mut end = c;
+        let mut items = shape.reserved_items;
+        while end < keys.len() && items + keys[end].params.witness_items() <= shape.max_input_items {
+            items += keys[end].params.witness_items();
+            end += 1;
+        }
+        if end == c {
+            return Err(LayoutError::TooLarge(c));
+        }
+        // Shrink it until it fits the current transaction, or open a new one.
+        loop {
+            let refs: Vec<&WotsPublicKey> = keys[c..end].iter().collect();
+            let (script, witness_items, weight) = input_weight(&shape, &refs);
+            if cur.weight + weight <= shape.max_tx_weight {
+                cur.weight += weight;
+                cur.inputs.push(AssertInput { commitments: (c..end).collect(), script, witness_items, weight });
+                c = end;
+                break;
+            }
+            if !cur.inputs.is_empty() && end - c == 1 {
+                // Not even one more value fits: close this transaction, refill the input.
+                txs.push(std::mem::replace(&mut cur, AssertTx { inputs: Vec::new(), weight: shape.base_weight }));
+                continue 'fill;
+            }
+            if end - c == 1 {
+                return Err(LayoutError::TooLarge(c));
+            }
+            end -= 1;
+        }
+    }
+    if !cur.inputs.is_empty() {
+        txs.push(cur);
+    }
+    Ok(AssertLayout { txs, shape })
+}
