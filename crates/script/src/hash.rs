@@ -10,7 +10,8 @@
 //! byte 0 deepest, the low nibble of the last byte on top); the output digest of `k` bytes is
 //! `2k` nibbles in the same order, the first `k` bytes of the BLAKE3 hash. A 32-bit word lives
 //! as 8 nibble items. Additions mod 2^32 are nibble additions with carries; XOR is a lookup in
-//! a 256-entry table pushed once (`T[16x+y] = x^y`, picked with OP_PICK). Inputs are
+//! a 256-entry table pushed once (`T[16x+y] = x^y`, picked with OP_PICK; `16x` itself comes
+//! from a 16-entry table). Inputs are
 //! range-checked (every nibble in 0..16). One chunk (at most 1024 bytes) is supported, limited
 //! further by the 1000-item stack: see [`blake3`].
 
@@ -19,6 +20,8 @@ use std::collections::HashMap;
 use bitcoin::opcodes::all::*;
 
 use crate::arith::asm::Asm;
+use crate::arith::convert::{regroup_asm, Digits};
+use crate::arith::Layout;
 use crate::builder::Fragment;
 use crate::exec::encode_num;
 
@@ -147,6 +150,7 @@ struct Tracker {
     next: u32,
     peak: usize,
     table_base: usize, // absolute index of the first pushed XOR-table entry (T[255])
+    mul16_base: usize, // absolute index of the first pushed x16-table entry (M[15])
 }
 
 impl Tracker {
@@ -159,6 +163,7 @@ impl Tracker {
             next: inputs as u32,
             peak: inputs,
             table_base: 0,
+            mul16_base: 0,
         };
         (t, ids)
     }
@@ -306,8 +311,14 @@ impl Tracker {
                 }
                 (xv, yv) => {
                     self.bring(xv, true);
+                    // 16x by lookup: M[x] sits at mul16_base + 15 - x.
+                    let h = self.stack.len() - 1;
+                    let off = h as i64 - 16 - self.mul16_base as i64;
                     self.code(|a| {
-                        a.ops(&[OP_DUP, OP_ADD, OP_DUP, OP_ADD, OP_DUP, OP_ADD, OP_DUP, OP_ADD]);
+                        if off != 0 {
+                            a.int(off).op(OP_ADD);
+                        }
+                        a.op(OP_PICK);
                     }, 1, 1);
                     self.bring(yv, false);
                     self.lookup_after_add()
@@ -412,6 +423,12 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
         t.a.int(((idx >> 4) ^ (idx & 15)) as i64);
         t.push_id();
     }
+    // x16 table: M[15] first, so M[x] sits at mul16_base + 15 - x.
+    t.mul16_base = t.stack.len();
+    for x in (0..16i64).rev() {
+        t.a.int(16 * x);
+        t.push_id();
+    }
     let nibble = |byte: usize, high: bool| -> Val {
         if byte < input_len {
             Val::Id(inputs[2 * byte + if high { 0 } else { 1 }])
@@ -498,14 +515,52 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
     Ok(t.a.effect(n_in, 2 * out_len))
 }
 
+/// BLAKE3 over `count` big integers of `layout` (e.g. field elements), each encoded as
+/// `ceil(bits/8)` bytes big-endian and concatenated, truncated to `out_len` bytes:
+/// `[E_1 .. E_count] -> [2*out_len nibbles]` (E_1 deepest, each in the limb representation of
+/// [`crate::arith::bigint`]). Every limb is range-checked by the conversion to nibbles.
+pub fn blake3_of_bigints(layout: &Layout, count: usize, out_len: usize) -> Result<Fragment, HashError> {
+    let bytes = (layout.bits as usize).div_ceil(8);
+    let l = layout.limbs();
+    let (conv, digits) = regroup_asm(Digits::of_layout(layout), 4);
+    let pad = 2 * bytes - digits.count; // 0 or 1 leading zero nibble
+    let mut a = Asm::new();
+    let mut produced = 0;
+    for i in 0..count {
+        for _ in 0..pad {
+            a.int(0);
+        }
+        for _ in 0..l {
+            a.roll(l - 1 + (count - 1 - i) * l + produced + pad);
+        }
+        a.append(&conv);
+        produced += 2 * bytes;
+    }
+    let hash = blake3(count * bytes, out_len)?;
+    Ok(a.fragment().append(&hash).with_effect(count * l, 2 * out_len))
+}
+
 /// Markdown rows of the hash gadget sizes for `examples/gadget_sizes.rs`: calls `row(name,
 /// fragment, inputs)` for a few input/output lengths.
 pub fn print_size_rows(row: &mut dyn FnMut(&str, &Fragment, &[Vec<u8>])) {
-    for (n, k) in [(32usize, 20usize), (64, 16), (64, 20), (64, 32), (128, 20), (0, 32)] {
+    for (n, k) in [(32usize, 20usize), (64, 16), (64, 20), (64, 32), (128, 20)] {
         let input: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
         match blake3(n, k) {
             Ok(f) => row(&format!("BLAKE3 of {n} bytes -> {k} bytes"), &f, &bytes_to_nibbles(&input)),
             Err(e) => println!("| BLAKE3 of {n} bytes -> {k} bytes | not buildable: {e} | | |"),
+        }
+    }
+    let fq = crate::arith::bn254_fq();
+    let l = fq.layout();
+    for (count, k) in [(1usize, 20usize), (2, 20), (4, 16)] {
+        let mut st = Vec::new();
+        for j in 0..count {
+            let x = fq.modulus().checked_sub(&crate::arith::Nat::from_u128(1 + j as u128)).expect("p > count");
+            st.extend(l.to_stack(&x));
+        }
+        match blake3_of_bigints(&l, count, k) {
+            Ok(f) => row(&format!("BLAKE3 of {count} Fq element(s) (limbs) -> {k} bytes"), &f, &st),
+            Err(e) => println!("| BLAKE3 of {count} Fq elements -> {k} bytes | not buildable: {e} | | |"),
         }
     }
 }
@@ -575,8 +630,34 @@ mod tests {
         assert!(matches!(blake3(400, 20), Err(HashError::StackTooDeep { .. })));
     }
 
+    #[test]
+    fn hash_of_field_elements_matches_native() {
+        let fq = crate::arith::bn254_fq();
+        let l = fq.layout();
+        let p = fq.modulus().clone();
+        let one = crate::arith::Nat::from_u128(1);
+        let vals = [p.checked_sub(&one).unwrap(), crate::arith::Nat::zero(), p.shr(3), one.clone()];
+        for count in 1..=3 {
+            let mut st = Vec::new();
+            let mut bytes = Vec::new();
+            for v in &vals[..count] {
+                st.extend(l.to_stack(v));
+                bytes.extend(v.to_be_bytes(32));
+            }
+            let f = blake3_of_bigints(&l, count, 20).unwrap();
+            let out = ok_stack(&f, &st);
+            let want = bytes_to_nibbles(&blake3_native(&bytes).unwrap()[..20]);
+            assert_eq!(out, want, "count {count}");
+        }
+        // An odd number of nibbles per value (36 bits -> 9 nibbles -> padded to 5 bytes).
+        let l36 = Layout::new(36, 29);
+        let v = crate::arith::Nat::from_u128(0xa_bcde_f012);
+        let out = ok_stack(&blake3_of_bigints(&l36, 1, 16).unwrap(), &l36.to_stack(&v));
+        assert_eq!(out, bytes_to_nibbles(&blake3_native(&v.to_be_bytes(5)).unwrap()[..16]));
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         #[test]
         fn script_matches_native(data in proptest::collection::vec(any::<u8>(), 0..=64), out_len in 1usize..=32) {
             let got = script_hash(&data, out_len);

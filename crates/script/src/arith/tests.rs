@@ -256,7 +256,7 @@ fn check_canonical_rejects_p_and_above() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn fq_mul_windowed_matches_native(a in fe(fq().modulus().clone()), b in fe(fq().modulus().clone())) {
@@ -268,7 +268,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn fq_mul_hinted_matches_native(a in fe(fq().modulus().clone()), b in fe(fq().modulus().clone()), w in 4u32..=5) {
