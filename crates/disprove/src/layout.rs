@@ -13,8 +13,7 @@ use bitvm2_script::builder::Fragment;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::varint_len;
-use crate::leaf::drop_n;
-use crate::wots::{verify_script, WotsPublicKey};
+use crate::wots::{verify_script_drop, WotsPublicKey};
 
 /// Shape and limits of an assert transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,8 +117,7 @@ pub enum LayoutError {
 pub fn commitment_script(keys: &[&WotsPublicKey]) -> ScriptBuf {
     let mut f = Fragment::new();
     for pk in keys.iter().rev() {
-        f = f.append(&verify_script(pk));
-        f = drop_n(f, pk.params.msg_digits);
+        f = f.append(&verify_script_drop(pk));
     }
     f.into_script()
 }

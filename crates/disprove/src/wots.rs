@@ -1,26 +1,20 @@
-//! Winternitz one-time signatures over 4-bit digits, native and in script.
+//! Winternitz commitments of program values: a serializable face over
+//! `bitvm2_script::winternitz` (which owns the signing scheme and the verifying script).
 //!
-//! A value of `n` 4-bit message digits is signed with `n + c` hash chains, where the `c`
-//! checksum digits encode `sum(15 - d_i)` in base 16 (so raising any message digit forces
-//! lowering a checksum digit, which needs a preimage the signer never revealed). The chain hash
-//! is HASH160, which is one opcode in script. Chain `j` has secret `s_j` (20 bytes), public key
-//! `H^15(s_j)`; the signature of digit `d` is `H^d(s_j)`, and a verifier hashes it `15 - d` more
-//! times.
+//! A value of `n` 4-bit message digits is signed with `n + c` HASH160 chains, the `c` checksum
+//! digits encoding `sum(15 - d_i)`. Chain element of digit `d`: `H^d(s_j)`; public key `H^15(s_j)`.
+//! Secrets are derived by `bitvm2_script::winternitz::SecretKey::derive` from the operator's
+//! master secret and the domain `domain || value index (u32 BE)`.
 //!
-//! Witness layout of one signed value (bottom first): for every message chain, most
-//! significant digit first, `sig_j, d_j`; then for every checksum chain, most significant
-//! first, `sig_j, d_j`. Digits are minimal script numbers. [`verify_script`] consumes that and
-//! leaves the message digits, most significant deepest (the convention of
-//! `bitvm2_script::arith::nibbles_to_limbs`).
-//!
-//! This module is local to `bitvm2-disprove` because `bitvm2_script::winternitz` had not
-//! landed when the disprove layout was fixed; it follows the same idea (digit in the witness,
-//! hash chain unrolled by the bits of `15 - d`).
+//! Witness of one signed value (bottom first, the order of
+//! `bitvm2_script::winternitz::Signature::to_witness`): message digits most significant
+//! first, then checksum digits least significant first, each as `element, digit` with the
+//! digit a minimal script number. [`verify_script`] consumes it and leaves the message digits,
+//! most significant deepest (the input convention of `bitvm2_script::arith::nibbles_to_limbs`).
 
-use bitcoin::hashes::{hash160, sha256, Hash, HashEngine};
-use bitcoin::opcodes::all::*;
 use bitvm2_script::builder::Fragment;
 use bitvm2_script::exec::{decode_num_with, encode_num};
+use bitvm2_script::winternitz as sw;
 use serde::{Deserialize, Serialize};
 
 /// Digit width in bits.
@@ -97,15 +91,10 @@ impl WotsParams {
         msg.iter().map(|&d| (MAX_DIGIT - d) as u32).sum()
     }
 
-    /// Checksum digits, most significant first.
-    fn checksum_digits_of(&self, msg: &[u8]) -> Vec<u8> {
-        let c = self.checksum_of(msg);
-        let n = self.checksum_digits();
-        (0..n).rev().map(|i| ((c >> (DIGIT_BITS as usize * i)) & 0xf) as u8).collect()
-    }
 }
 
 fn hash_n(mut x: [u8; HASH_LEN], n: u8) -> [u8; HASH_LEN] {
+    use bitcoin::hashes::{hash160, Hash};
     for _ in 0..n {
         x = hash160::Hash::hash(&x).to_byte_array();
     }
@@ -116,12 +105,12 @@ fn hash_n(mut x: [u8; HASH_LEN], n: u8) -> [u8; HASH_LEN] {
 #[derive(Clone)]
 pub struct WotsSecret {
     params: WotsParams,
-    chains: Vec<[u8; HASH_LEN]>,
+    inner: sw::SecretKey,
 }
 
 impl std::fmt::Debug for WotsSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WotsSecret({} chains, redacted)", self.chains.len())
+        write!(f, "WotsSecret({} chains, redacted)", self.params.chains())
     }
 }
 
@@ -130,43 +119,38 @@ impl std::fmt::Debug for WotsSecret {
 pub struct WotsPublicKey {
     /// Parameters of the key.
     pub params: WotsParams,
-    /// `H^15(s_j)` for every chain, message chains first (most significant first).
+    /// `H^15(s_j)` for every chain: message chains (most significant first), then checksum
+    /// chains (most significant first).
     pub chains: Vec<[u8; HASH_LEN]>,
 }
 
 /// A signature: the chain element and the digit of every chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WotsSignature {
-    /// `(H^d_j(s_j), d_j)` per chain, message chains first.
+    /// `(H^d_j(s_j), d_j)` per chain, in [`WotsPublicKey::chains`] order.
     pub chains: Vec<([u8; HASH_LEN], u8)>,
+}
+
+impl WotsParams {
+    /// The `bitvm2_script` parameters (4-bit digits over `msg_digits / 2` bytes).
+    pub fn to_script_params(&self) -> sw::Params {
+        assert!(self.msg_digits % 2 == 0, "whole bytes only");
+        sw::Params::new(DIGIT_BITS, self.msg_digits / 2).expect("supported Winternitz parameters")
+    }
 }
 
 impl WotsSecret {
     /// Derive the secret of committed value `index` from a master secret and a domain (e.g. the
-    /// graph id): `s_j = SHA256("bitvm2/wots" || len(domain) || domain || master || index || j)[..20]`.
+    /// graph id): `bitvm2_script::winternitz::SecretKey::derive(master, domain || index (u32 BE))`.
     pub fn derive(master: &[u8; 32], domain: &[u8], index: u32, params: WotsParams) -> Self {
-        let mut base = sha256::Hash::engine();
-        base.input(b"bitvm2/wots");
-        base.input(&(domain.len() as u64).to_le_bytes());
-        base.input(domain);
-        base.input(master);
-        base.input(&index.to_le_bytes());
-        let chains = (0..params.chains() as u32)
-            .map(|j| {
-                let mut e = base.clone();
-                e.input(&j.to_le_bytes());
-                let h = sha256::Hash::from_engine(e).to_byte_array();
-                let mut s = [0u8; HASH_LEN];
-                s.copy_from_slice(&h[..HASH_LEN]);
-                s
-            })
-            .collect();
-        WotsSecret { params, chains }
+        let mut d = domain.to_vec();
+        d.extend_from_slice(&index.to_be_bytes());
+        WotsSecret { params, inner: sw::SecretKey::derive(master, &d, params.to_script_params()) }
     }
 
     /// The public key.
     pub fn public_key(&self) -> WotsPublicKey {
-        WotsPublicKey { params: self.params, chains: self.chains.iter().map(|s| hash_n(*s, MAX_DIGIT)).collect() }
+        WotsPublicKey { params: self.params, chains: self.inner.public_key().hashes().to_vec() }
     }
 
     /// Sign message digits (most significant first, each <= 15).
@@ -174,15 +158,28 @@ impl WotsSecret {
         if msg.len() != self.params.msg_digits || msg.iter().any(|&d| d > MAX_DIGIT) {
             return Err(WotsError::BadMessage { got: msg.len(), expected: self.params.msg_digits });
         }
-        let digits: Vec<u8> = msg.iter().copied().chain(self.params.checksum_digits_of(msg)).collect();
-        Ok(WotsSignature { chains: digits.iter().zip(&self.chains).map(|(&d, s)| (hash_n(*s, d), d)).collect() })
+        let sig = self
+            .inner
+            .sign(&be_bytes_of_digits(msg, self.params.msg_digits / 2))
+            .map_err(|_| WotsError::BadMessage { got: msg.len(), expected: self.params.msg_digits })?;
+        Ok(WotsSignature { chains: sig.items.iter().map(|(h, d)| (*h, *d as u8)).collect() })
     }
 }
 
 impl WotsSignature {
+    /// Order of chains in the witness: message chains, then checksum chains reversed.
+    fn witness_order(params: WotsParams) -> Vec<usize> {
+        let n = params.msg_digits;
+        (0..n).chain((n..params.chains()).rev()).collect()
+    }
+
     /// Witness items, bottom first (see the module doc).
     pub fn to_witness(&self) -> Vec<Vec<u8>> {
-        self.chains.iter().flat_map(|(h, d)| [h.to_vec(), encode_num(*d as i64)]).collect()
+        let params = WotsParams { msg_digits: self.chains.len() - checksum_len_for(self.chains.len()) };
+        Self::witness_order(params)
+            .into_iter()
+            .flat_map(|j| [self.chains[j].0.to_vec(), encode_num(self.chains[j].1 as i64)])
+            .collect()
     }
 
     /// Parse witness items (strict: 20-byte elements, minimal digits in 0..=15).
@@ -190,21 +187,31 @@ impl WotsSignature {
         if items.len() != params.witness_items() {
             return Err(WotsError::ItemCount { got: items.len(), expected: params.witness_items() });
         }
-        let mut chains = Vec::with_capacity(params.chains());
-        for (j, pair) in items.chunks(2).enumerate() {
+        let mut chains = vec![([0u8; HASH_LEN], 0u8); params.chains()];
+        for (pair, j) in items.chunks(2).zip(Self::witness_order(params)) {
             let h: [u8; HASH_LEN] =
                 pair[0].as_slice().try_into().map_err(|_| WotsError::ElementSize { chain: j, len: pair[0].len() })?;
             let d = decode_num_with(&pair[1], 4, true)
                 .ok()
                 .filter(|d| (0..=MAX_DIGIT as i64).contains(d))
                 .ok_or_else(|| WotsError::BadDigit { chain: j, item: hex::encode(&pair[1]) })?;
-            chains.push((h, d as u8));
+            chains[j] = (h, d as u8);
         }
         Ok(WotsSignature { chains })
     }
 }
 
+/// Number of checksum chains of a signature with `total` chains.
+fn checksum_len_for(total: usize) -> usize {
+    (1..total).find(|&c| WotsParams { msg_digits: total - c }.checksum_digits() == c).unwrap_or(1)
+}
+
 impl WotsPublicKey {
+    /// The `bitvm2_script` key.
+    pub fn to_script_key(&self) -> sw::PublicKey {
+        sw::PublicKey::from_parts(self.params.to_script_params(), self.chains.clone()).expect("chain count matches the parameters")
+    }
+
     /// Check a signature and return the message digits it signs (most significant first).
     pub fn verify(&self, sig: &WotsSignature) -> Result<Vec<u8>, WotsError> {
         let p = self.params;
@@ -229,62 +236,16 @@ impl WotsPublicKey {
     }
 }
 
-/// `[sig_j d_j]` on top -> digit `d_j` moved to the altstack, or the script fails.
-fn chain_check(pk: &[u8; HASH_LEN]) -> Fragment {
-    let mut f = Fragment::new()
-        // range check 0 <= d <= 15 (minimal encoding is enforced by MINIMALDATA)
-        .op(OP_DUP)
-        .push_int(0)
-        .push_int(16)
-        .op(OP_WITHIN)
-        .op(OP_VERIFY)
-        .op(OP_DUP)
-        .op(OP_TOALTSTACK)
-        // k = 15 - d
-        .push_int(15)
-        .op(OP_SWAP)
-        .op(OP_SUB);
-    // hash k times: by the bits of k, 8, 4, 2, 1
-    for b in [8i64, 4, 2, 1] {
-        f = f.op(OP_DUP).push_int(b).op(OP_GREATERTHANOREQUAL).op(OP_IF).push_int(b).op(OP_SUB).op(OP_SWAP);
-        for _ in 0..b {
-            f = f.op(OP_HASH160);
-        }
-        f = f.op(OP_SWAP).op(OP_ENDIF);
-    }
-    f.op(OP_DROP).push_bytes(pk).op(OP_EQUALVERIFY).with_effect(2, 0)
+/// `[signature items]` -> `[d_0 .. d_{n-1}]`: verify a signature against `pk` in script and
+/// leave its message digits (most significant deepest); fails unless every chain hashes to the
+/// key and the checksum matches. This is `bitvm2_script::winternitz::verify_script`.
+pub fn verify_script(pk: &WotsPublicKey) -> Fragment {
+    sw::verify_script(&pk.to_script_key())
 }
 
-/// `[signature items]` -> `[d_0 .. d_{n-1}]`: verify a signature against `pk` in script and
-/// leave its message digits (most significant deepest). Fails unless every chain hashes to
-/// the key and the checksum matches.
-pub fn verify_script(pk: &WotsPublicKey) -> Fragment {
-    let p = pk.params;
-    let n = p.msg_digits;
-    let mut f = Fragment::new();
-    // Chains from the top: checksum chains (least significant first), then message chains.
-    for j in (0..p.chains()).rev() {
-        f = f.append(&chain_check(&pk.chains[j]));
-    }
-    // Altstack (top first): d_0 .. d_{n-1}, c_0 .. c_{c-1}. Message digits back to main.
-    for _ in 0..n {
-        f = f.op(OP_FROMALTSTACK);
-    }
-    // Sum of message digits: acc at the top, digit i at depth i + 1 (after pushes).
-    f = f.push_int(0);
-    for i in 0..n {
-        f = f.push_int((i + 1) as i64).op(OP_PICK).op(OP_ADD);
-    }
-    // Checksum value from the altstack: c_0 first.
-    f = f.op(OP_FROMALTSTACK);
-    for _ in 1..p.checksum_digits() {
-        for _ in 0..DIGIT_BITS {
-            f = f.op(OP_DUP).op(OP_ADD);
-        }
-        f = f.op(OP_FROMALTSTACK).op(OP_ADD);
-    }
-    f = f.op(OP_ADD).push_int((MAX_DIGIT as usize * n) as i64).op(OP_EQUALVERIFY);
-    f.with_effect(p.witness_items(), n)
+/// Like [`verify_script`] but leaves nothing (for assert commitment scripts).
+pub fn verify_script_drop(pk: &WotsPublicKey) -> Fragment {
+    sw::verify_script_drop(&pk.to_script_key())
 }
 
 /// Message digits (most significant first) of a big-endian byte string, `msg_digits` of them
