@@ -490,3 +490,75 @@ fn default_execute_matches_policy_context() {
     assert!(!execute(&s, &[], &ExecOptions::default()).success());
     assert!(execute_with(&s, &[], &ExecOptions::default(), &ExecContext::consensus()).success());
 }
+
+/// The arithmetic and hash gadgets of `arith` / `hash` (written by another helper), each
+/// followed by a comparison with the natively computed result so that the leaf succeeds only if
+/// the gadget computed it; plus the same leaves with a wrong expected result.
+#[test]
+fn arith_and_hash_gadgets_agree_with_core() {
+    use bitvm2_script::arith::{bn254_fq, Layout, Nat};
+    use bitvm2_script::hash::{blake3, blake3_native, bytes_to_nibbles};
+
+    let fq = bn254_fq();
+    let p = fq.modulus().clone();
+    let l = fq.layout();
+    let a = p.checked_sub(&Nat::from_u128(12345)).unwrap();
+    let b = Nat::from_hex("1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcde").unwrap().rem(&p);
+    let inputs = [l.to_stack(&a), l.to_stack(&b)].concat();
+    let equal_to = |f: Fragment, want: &Nat, layout: &Layout| f.append(&layout.push(want)).append(&layout.equal());
+    let one = Nat::from_u128(1);
+    let mut cases = Vec::new();
+    let mut both = |name: &str, gadget: Fragment, want: Nat, wrong: Nat, layout: Layout, items: Vec<Vec<u8>>| {
+        cases.push(Case::frag(format!("{name} right"), &equal_to(gadget.clone(), &want, &layout), items.clone()));
+        cases.push(Case::frag(format!("{name} wrong"), &equal_to(gadget, &wrong, &layout), items));
+    };
+    let sum = a.add(&b).rem(&p);
+    both("fq add", fq.add(), sum.clone(), sum.add(&one), l, inputs.clone());
+    let diff = a.add(&p).checked_sub(&b).unwrap().rem(&p);
+    both("fq sub", fq.sub(), diff.clone(), diff.add(&one), l, inputs.clone());
+    let prod = a.mul(&b).rem(&p);
+    for window in [3u32, 4] {
+        if let Ok(g) = fq.mul_windowed(window) {
+            both(&format!("fq mul windowed w={window}"), g, prod.clone(), prod.add(&one), l, inputs.clone());
+        }
+        if let Ok(g) = fq.mul_hinted(window) {
+            let items = [fq.mul_hints(&a, &b, window), inputs.clone()].concat();
+            both(&format!("fq mul hinted w={window}"), g, prod.clone(), prod.add(&one), l, items);
+        }
+    }
+    // u64 in 29-bit limbs: add leaves [sum carry]; check the carry first.
+    let u = Layout::new(64, 29);
+    let x = Nat::from_u128(0xffff_ffff_ffff_fff0);
+    let y = Nat::from_u128(0x25);
+    let items = [u.to_stack(&x), u.to_stack(&y)].concat();
+    let wrapped = x.add(&y).rem(&Nat::from_u128(1 << 64));
+    let add_carry = u.add().push_int(1).op(OP_NUMEQUALVERIFY);
+    both("u64 add", add_carry, wrapped.clone(), wrapped.add(&one), u, items.clone());
+    let lt = u.less_than().op(OP_NOT); // x < y is false
+    cases.push(Case::frag("u64 less_than", &lt, items.clone()));
+    cases.push(Case::frag("u64 less_than wrong", &u.less_than(), items));
+    // BLAKE3 of 32 bytes -> 20 bytes, compared nibble by nibble.
+    let msg: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37)).collect();
+    let digest = blake3_native(&msg).unwrap();
+    if let Ok(g) = blake3(32, 20) {
+        let cmp = |d: &[u8]| {
+            let mut f = g.clone();
+            for nib in bytes_to_nibbles(&d[..20]).iter().rev() {
+                f = f.push_bytes(nib).op(OP_EQUALVERIFY);
+            }
+            f.push_int(1)
+        };
+        let mut wrong = digest;
+        wrong[19] ^= 1;
+        cases.push(Case::frag("blake3 32->20 right", &cmp(&digest), bytes_to_nibbles(&msg)));
+        cases.push(Case::frag("blake3 32->20 wrong", &cmp(&wrong), bytes_to_nibbles(&msg)));
+    }
+    let mut sizes = Vec::new();
+    for c in &cases {
+        let o = run_case(c);
+        assert_eq!(o.core, o.ours, "{}: {}", c.name, o.detail);
+        assert_eq!(o.core, !c.name.ends_with("wrong"), "{}: {}", c.name, o.detail);
+        sizes.push(format!("{} ({} B)", c.name, c.script.len()));
+    }
+    println!("arith/hash gadgets: {} agree with Core: {}", cases.len(), sizes.join(", "));
+}
