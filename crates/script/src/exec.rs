@@ -1364,7 +1364,7 @@ mod tests {
         let opts = ExecOptions { sighash: Some(msg), ..Default::default() };
         let checksig = Fragment::new().push_bytes(&pk).op(OP_CHECKSIG);
         let go = |f: &Fragment, st: &[Vec<u8>], o: &ExecOptions| execute(&f.to_script(), st, o);
-        assert!(go(&checksig, &[sig.clone()], &opts).success());
+        assert!(go(&checksig, std::slice::from_ref(&sig), &opts).success());
         // Empty signature: false, not an error.
         let r = go(&checksig, &[vec![]], &opts);
         assert!(r.outcome.is_ok() && r.final_stack == vec![Vec::<u8>::new()]);
@@ -1383,14 +1383,14 @@ mod tests {
         s65[64] = 1;
         assert!(go(&checksig, &[s65], &opts).success());
         // No sighash given.
-        assert_eq!(kind(&go(&checksig, &[sig.clone()], &ExecOptions::default())), ExecErrorKind::NoSighash);
+        assert_eq!(kind(&go(&checksig, std::slice::from_ref(&sig), &ExecOptions::default())), ExecErrorKind::NoSighash);
         // Empty key fails; unknown key types succeed.
-        assert_eq!(kind(&go(&Fragment::new().push_int(0).op(OP_CHECKSIG), &[sig.clone()], &opts)), ExecErrorKind::PubkeyType);
+        assert_eq!(kind(&go(&Fragment::new().push_int(0).op(OP_CHECKSIG), std::slice::from_ref(&sig), &opts)), ExecErrorKind::PubkeyType);
         let r = go(&Fragment::new().push_bytes(&[2; 33]).op(OP_CHECKSIG), &[vec![5; 10]], &opts);
         assert!(r.success() && !r.notes.is_empty());
         // CHECKSIGVERIFY
         let csv = Fragment::new().push_bytes(&pk).op(OP_CHECKSIGVERIFY).push_int(1);
-        assert!(go(&csv, &[sig.clone()], &opts).success());
+        assert!(go(&csv, std::slice::from_ref(&sig), &opts).success());
         assert_eq!(kind(&go(&csv, &[vec![]], &opts)), ExecErrorKind::CheckSigVerify);
         // CHECKSIGADD: 2-of-3 with one empty signature.
         let kps = [keypair(3), keypair(4), keypair(5)];
@@ -1418,9 +1418,9 @@ mod tests {
         // + 3) + 34, budget = witness + 50: n = 10 uses 500 of 506, n = 11 needs 550 of 541.
         let body = Fragment::new().op(OP_DUP).push_bytes(&pk).op(OP_CHECKSIGVERIFY);
         let f = Fragment::new().repeat(10, &body).op(OP_DROP).push_int(1);
-        assert!(execute(&f.to_script(), &[sig.clone()], &opts).success());
+        assert!(execute(&f.to_script(), std::slice::from_ref(&sig), &opts).success());
         let f = Fragment::new().repeat(11, &body).op(OP_DROP).push_int(1);
-        let r = execute(&f.to_script(), &[sig.clone()], &opts);
+        let r = execute(&f.to_script(), std::slice::from_ref(&sig), &opts);
         assert_eq!(kind(&r), ExecErrorKind::ValidationWeight);
         let r = execute(&f.to_script(), &[sig], &ExecOptions { mode: LimitMode::Report, ..opts });
         assert!(r.success() && r.limit_violations.len() == 1);
