@@ -54,9 +54,9 @@ fn main() {
         row(&format!("Fq mul, windowed w={w} (no hints)"), &fq.mul_windowed(w).unwrap(), &st);
     }
     for w in 1..=5 {
-        let mut h = fq.mul_hints(&a, &b, w);
+        let mut h = fq.mul_hints(&a, &b, w).unwrap();
         h.extend(st.clone());
-        row(&format!("Fq mul, hinted w={w} ({} hints)", fq.digits(w) - 1), &fq.mul_hinted(w).unwrap(), &h);
+        row(&format!("Fq mul, hinted w={w} ({} hints)", fq.mul_hint_count(w).unwrap()), &fq.mul_hinted(w).unwrap(), &h);
     }
     let nibbles: Vec<Vec<u8>> = (0..64).rev().map(|i| encode_num(a.bits_at(4 * i, 4) as i64)).collect();
     row("254-bit: 64 nibbles -> 9 limbs", &nibbles_to_limbs(&l254), &nibbles);

@@ -143,18 +143,27 @@ pub(crate) fn push_limbs(limbs_le: &[u32]) -> Asm {
     a
 }
 
-/// `s` on top with `0 <= s < 2^(w+1)`: leaves `[c]` on main and `s mod 2^w` on the altstack.
-fn carry_to_alt(a: &mut Asm, w: u32) {
-    let b = 1i64 << w;
-    a.op(OP_DUP).int(b).op(OP_GREATERTHANOREQUAL).op(OP_TUCK).op(OP_IF).int(b).op(OP_SUB).op(OP_ENDIF);
-    a.op(OP_TOALTSTACK);
+// The passes below keep the limb base `2^w` on top of the stack while they walk the limbs
+// (least significant first), so each carry or borrow step fetches it with `2 OP_PICK` instead
+// of pushing a 5-byte constant twice. Finished limbs go to the altstack and come back in order.
+
+/// `[B s]` with `0 <= s < 2B` -> `[carry B]`, `s mod B` to the altstack.
+fn norm_carry(a: &mut Asm) {
+    a.ops(&[OP_2DUP, OP_LESSTHANOREQUAL, OP_TUCK, OP_IF]).int(2).ops(&[OP_PICK, OP_SUB, OP_ENDIF]);
+    a.ops(&[OP_TOALTSTACK, OP_SWAP]);
 }
 
-/// `d` on top with `-2^w <= d < 2^w`: leaves `[borrow]` on main and `d mod 2^w` on the altstack.
-fn borrow_to_alt(a: &mut Asm, w: u32) {
-    let b = 1i64 << w;
-    a.op(OP_DUP).int(0).op(OP_LESSTHAN).op(OP_TUCK).op(OP_IF).int(b).op(OP_ADD).op(OP_ENDIF);
-    a.op(OP_TOALTSTACK);
+/// `[B d]` with `-B <= d < B` -> `[borrow B]`, `d mod B` to the altstack.
+fn norm_borrow(a: &mut Asm) {
+    a.op(OP_DUP).int(0).ops(&[OP_LESSTHAN, OP_TUCK, OP_IF]).int(2).ops(&[OP_PICK, OP_ADD, OP_ENDIF]);
+    a.ops(&[OP_TOALTSTACK, OP_SWAP]);
+}
+
+/// Replace the base on top (`[x B] -> [x B']`) when the limb width changes.
+fn rebase(a: &mut Asm, widths: &[u32], i: usize) {
+    if i > 0 && widths[i] != widths[i - 1] {
+        a.op(OP_DROP).int(1i64 << widths[i]);
+    }
 }
 
 /// `[X Y] -> [X+Y]` over limbs of the given widths (least significant first). With
@@ -163,16 +172,23 @@ fn borrow_to_alt(a: &mut Asm, w: u32) {
 pub(crate) fn add_pass(widths: &[u32], carry_out: bool) -> Asm {
     let l = widths.len();
     let mut a = Asm::new();
-    for (i, &w) in widths.iter().enumerate() {
-        if i > 0 {
-            a.op(OP_ADD);
-        }
-        a.roll(l - i).op(OP_ADD);
-        if i + 1 < l || carry_out {
-            carry_to_alt(&mut a, w);
+    for i in 0..l {
+        if i == 0 {
+            // [.. b_0] -> [.. B b_0] -> [.. B s]
+            a.int(1i64 << widths[0]).op(OP_SWAP).roll(l + 1).op(OP_ADD);
         } else {
-            a.op(OP_TOALTSTACK);
+            // [a.. b_{l-1}..b_i c B] -> [.. B (b_i + c)] -> [.. B s]
+            rebase(&mut a, widths, i);
+            a.ops(&[OP_ROT, OP_ROT, OP_ADD]).roll(l - i + 1).op(OP_ADD);
         }
+        if i + 1 < l || carry_out {
+            norm_carry(&mut a);
+        } else {
+            a.ops(&[OP_TOALTSTACK, OP_DROP]);
+        }
+    }
+    if carry_out {
+        a.op(OP_DROP);
     }
     a.from_alt(l);
     if carry_out {
@@ -186,14 +202,17 @@ pub(crate) fn add_pass(widths: &[u32], carry_out: bool) -> Asm {
 pub(crate) fn sub_pass(widths: &[u32]) -> Asm {
     let l = widths.len();
     let mut a = Asm::new();
-    for (i, &w) in widths.iter().enumerate() {
-        if i > 0 {
-            a.op(OP_ADD);
+    for i in 0..l {
+        if i == 0 {
+            // [.. b_0] -> [.. B b_0 a_0] -> [.. B d]
+            a.int(1i64 << widths[0]).op(OP_SWAP).roll(l + 1).ops(&[OP_SWAP, OP_SUB]);
+        } else {
+            rebase(&mut a, widths, i);
+            a.ops(&[OP_ROT, OP_ROT, OP_ADD]).roll(l - i + 1).ops(&[OP_SWAP, OP_SUB]);
         }
-        a.roll(l - i).op(OP_SWAP).op(OP_SUB);
-        borrow_to_alt(&mut a, w);
+        norm_borrow(&mut a);
     }
-    a.from_alt(l);
+    a.op(OP_DROP).from_alt(l);
     a
 }
 
@@ -201,22 +220,22 @@ pub(crate) fn sub_pass(widths: &[u32]) -> Asm {
 pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
     let l = c.len();
     let mut a = Asm::new();
+    a.int(1i64 << w);
     for (i, &ci) in c.iter().enumerate() {
-        if i > 0 {
-            a.op(OP_ADD);
+        if i == 0 {
+            a.op(OP_SWAP);
+        } else {
+            a.op(OP_ROT);
         }
         if ci != 0 {
             a.int(ci as i64).op(OP_ADD);
         }
-        if i + 1 < l {
-            carry_to_alt(&mut a, w);
-        } else {
-            let b = 1i64 << w;
-            a.op(OP_DUP).int(b).op(OP_GREATERTHANOREQUAL).op(OP_IF).int(b).op(OP_SUB).op(OP_ENDIF);
-            a.op(OP_TOALTSTACK);
+        if i > 0 {
+            a.ops(&[OP_ROT, OP_ADD]);
         }
+        norm_carry(&mut a);
     }
-    a.from_alt(l);
+    a.op(OP_2DROP).from_alt(l);
     a
 }
 
@@ -224,16 +243,22 @@ pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
 pub(crate) fn sub_const_pass(c: &[u32], w: u32) -> Asm {
     let l = c.len();
     let mut a = Asm::new();
+    a.int(1i64 << w);
     for (i, &ci) in c.iter().enumerate() {
-        if i > 0 {
-            a.op(OP_SUB);
+        if i == 0 {
+            a.op(OP_SWAP);
+        } else {
+            a.op(OP_ROT);
         }
         if ci != 0 {
             a.int(ci as i64).op(OP_SUB);
         }
-        borrow_to_alt(&mut a, w);
+        if i > 0 {
+            a.ops(&[OP_ROT, OP_SUB]);
+        }
+        norm_borrow(&mut a);
     }
-    a.from_alt(l).roll(l);
+    a.op(OP_DROP).from_alt(l).roll(l);
     a
 }
 
@@ -247,18 +272,17 @@ pub(crate) fn cond_sub_const(c: &[u32], w: u32) -> Asm {
 /// `[X] -> [2X]`; every limb but the top one normalised (the caller bounds the value).
 pub(crate) fn double_pass(l: usize, w: u32) -> Asm {
     let mut a = Asm::new();
+    a.int(1i64 << w);
     for i in 0..l {
-        if i > 0 {
-            a.op(OP_SWAP);
-        }
-        a.ops(&[OP_DUP, OP_ADD]);
-        if i > 0 {
-            a.op(OP_ADD);
+        if i == 0 {
+            a.ops(&[OP_SWAP, OP_DUP, OP_ADD]);
+        } else {
+            a.ops(&[OP_ROT, OP_DUP, OP_ADD, OP_ROT, OP_ADD]);
         }
         if i + 1 < l {
-            carry_to_alt(&mut a, w);
+            norm_carry(&mut a);
         } else {
-            a.op(OP_TOALTSTACK);
+            a.ops(&[OP_TOALTSTACK, OP_DROP]);
         }
     }
     a.from_alt(l);

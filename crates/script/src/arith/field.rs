@@ -2,14 +2,22 @@
 //! stack representation). The main user is the BN254 base field, [`bn254_fq`].
 //!
 //! Tapscript has no OP_MUL, so multiplication is a left-to-right windowed double-and-add over
-//! `w`-bit digits of one operand with a table of `d*A mod p` (d < 2^w) built on the stack:
+//! `w`-bit digits of the second operand B (obtained from its limbs with
+//! [`super::convert::regroup`], which also range-checks B's limbs) with a table of `d*A`
+//! (`d < 2^w`) built on the stack:
 //! - [`PrimeField::mul_windowed`]: every doubling and every addition is reduced at once
-//!   (conditional subtraction of p), no witness help.
+//!   (conditional subtraction of p); no witness help. Table entries are reduced mod p.
 //! - [`PrimeField::mul_hinted`]: per window the accumulator is doubled `w` times without
-//!   reduction, the table entry is added, and the witness supplies the small quotient
-//!   `q` in `[0, 2^w]`; the script subtracts `q*p` (from a constant table), and checks
-//!   that no borrow occurred and that the result is `< p`. A wrong `q` fails the script, so
-//!   the hint cannot change the result.
+//!   reduction and the table entry is added; the witness supplies the small quotient `q`, the
+//!   script range-checks it, subtracts `q*p` (picked from a table of constants) and requires
+//!   no borrow. The accumulator stays congruent to the partial product and never negative, so
+//!   the final check `result < p` pins the result to `A*B mod p`: a wrong hint makes the script
+//!   fail (or overflow a 4-byte number, which also fails); it cannot change the result. Where
+//!   the stack allows (w <= 5 for BN254) the table holds unreduced `d*A` and the quotient table
+//!   has `2^(w+1)` entries, saving the reductions while building the table.
+//!
+//! A must be canonical (limbs in range, `A < p`; see [`PrimeField::check_canonical`]); its limbs
+//! are not re-checked by the multiplication.
 
 use bitcoin::opcodes::all::*;
 
@@ -147,56 +155,86 @@ impl PrimeField {
         Digits::for_bits(self.layout.bits, window).count
     }
 
-    fn check_window(&self, window: u32, hinted: bool) -> Result<(), FieldError> {
+    /// Decide the table shapes of a multiplication, or say why the window cannot work.
+    fn plan(&self, window: u32, hinted: bool) -> Result<MulPlan, FieldError> {
         let bad = |reason: String| Err(FieldError::BadWindow { window, reason });
         if !(1..=6).contains(&window) {
             return bad("must be 1..=6".into());
         }
         let k = 1usize << window;
-        let entries = if hinted { 2 * k + 1 } else { k };
-        let items = entries * self.l() + 2 * self.digits(window) + 2 * self.l() + 8;
-        if items > 1000 {
-            return bad(format!("needs about {items} stack items, more than 1000"));
+        let l = self.l();
+        let d = self.digits(window);
+        let items = |t: usize, qp: usize, hints: usize| t * l + qp * l + d + hints + 3 * l + 4;
+        let plan = if !hinted {
+            MulPlan { window, hinted, reduced_table: true, qp_entries: 0, hints: 0 }
+        } else if items(k, 2 * k, d) <= 1000 && self.p.bits() + window as usize + 1 <= self.capacity_bits() {
+            // Table entries d*A unreduced (< 2^w p): per window q < 2^(w+1).
+            MulPlan { window, hinted, reduced_table: false, qp_entries: 2 * k, hints: d }
+        } else {
+            MulPlan { window, hinted, reduced_table: true, qp_entries: k + 1, hints: d - 1 }
+        };
+        let need = items(k, plan.qp_entries, plan.hints);
+        if need > 1000 {
+            return bad(format!("needs about {need} stack items, more than 1000"));
         }
         if hinted && self.p.bits() + window as usize + 1 > self.capacity_bits() {
             return bad(format!("(2^w+1)*p does not fit {} limb bits", self.capacity_bits()));
         }
-        Ok(())
+        Ok(plan)
     }
 
     /// `[A B] -> [A*B mod p]` for canonical A, B, with `window`-bit digits of B and no hints.
     pub fn mul_windowed(&self, window: u32) -> Result<Fragment, FieldError> {
-        self.check_window(window, false)?;
-        Ok(self.mul_asm(window, false).effect(2 * self.l(), self.l()))
+        let plan = self.plan(window, false)?;
+        Ok(self.mul_asm(&plan).effect(2 * self.l(), self.l()))
     }
 
-    /// `[q_1 .. q_{D-1} A B] -> [A*B mod p]` for canonical A, B, where the `q_j` are the
-    /// per-window quotients from [`PrimeField::mul_hints`] (first window's hint deepest).
-    /// Each hint is range-checked to `[0, 2^window]` and each step's result to `[0, p)`.
+    /// `[q_1 .. q_n A B] -> [A*B mod p]` for canonical A, B, where the `q_j` are the
+    /// per-window quotients from [`PrimeField::mul_hints`] (first-used hint deepest; their
+    /// number is [`PrimeField::mul_hint_count`]). Each hint is range-checked, each step checks
+    /// that subtracting `q*p` did not go below zero, and the result is checked `< p`: a wrong
+    /// hint makes the script fail, it cannot change the result.
     pub fn mul_hinted(&self, window: u32) -> Result<Fragment, FieldError> {
-        self.check_window(window, true)?;
-        Ok(self.mul_asm(window, true).effect(2 * self.l() + self.digits(window) - 1, self.l()))
+        let plan = self.plan(window, true)?;
+        Ok(self.mul_asm(&plan).effect(2 * self.l() + plan.hints, self.l()))
+    }
+
+    /// Number of hint items [`PrimeField::mul_hinted`] expects for this window.
+    pub fn mul_hint_count(&self, window: u32) -> Result<usize, FieldError> {
+        Ok(self.plan(window, true)?.hints)
     }
 
     /// Witness items (deepest first) that [`PrimeField::mul_hinted`] expects under A and B.
-    pub fn mul_hints(&self, a: &Nat, b: &Nat, window: u32) -> Vec<Vec<u8>> {
+    pub fn mul_hints(&self, a: &Nat, b: &Nat, window: u32) -> Result<Vec<Vec<u8>>, FieldError> {
+        let plan = self.plan(window, true)?;
         let d = self.digits(window);
         let a = a.rem(&self.p);
-        let mut acc = Nat::zero();
-        let mut out = Vec::with_capacity(d - 1);
-        for j in (0..d).rev() {
-            let digit = b.bits_at(j * window as usize, window as usize);
-            let t = a.mul(&Nat::from_u128(digit as u128)).rem(&self.p);
-            if j + 1 == d {
-                acc = t;
-                continue;
+        let entry = |digit: u64| -> Nat {
+            let t = a.mul(&Nat::from_u128(digit as u128));
+            if plan.reduced_table {
+                t.rem(&self.p)
+            } else {
+                t
             }
-            let s = acc.shl(window as usize).add(&t);
+        };
+        let mut out = Vec::with_capacity(plan.hints);
+        let mut push = |s: &Nat, out: &mut Vec<Vec<u8>>| -> Nat {
             let (q, r) = s.div_rem(&self.p);
             out.push(encode_num(q.to_u128().expect("small quotient") as i64));
-            acc = r;
+            r
+        };
+        let top = b.bits_at((d - 1) * window as usize, window as usize);
+        let mut acc = entry(top);
+        if !plan.reduced_table {
+            acc = push(&acc, &mut out);
         }
-        out
+        for j in (0..d - 1).rev() {
+            let digit = b.bits_at(j * window as usize, window as usize);
+            let s = acc.shl(window as usize).add(&entry(digit));
+            acc = push(&s, &mut out);
+        }
+        debug_assert_eq!(out.len(), plan.hints);
+        Ok(out)
     }
 
     /// Copy table entry `d` (on top, consumed) onto the top. The table has `entries` entries of
@@ -211,11 +249,13 @@ impl PrimeField {
         a.op(OP_DROP);
     }
 
-    fn mul_asm(&self, window: u32, hinted: bool) -> Asm {
+    fn mul_asm(&self, plan: &MulPlan) -> Asm {
         let l = self.l();
         let w = self.w();
+        let window = plan.window;
         let k = 1usize << window;
         let d = self.digits(window);
+        let full = vec![w; l];
         let mut a = Asm::new();
         // 1. B -> digits (MS deepest): [H A digits]
         let (conv, digits) = regroup_asm(Digits::of_layout(&self.layout), window);
@@ -225,73 +265,92 @@ impl PrimeField {
         for _ in 0..l {
             a.roll(d + l - 1);
         }
-        // 3. table T_0..T_{k-1} (T_0 deepest), T_j = j*A mod p: [H digits T]
-        //    Start: [A] -> [0 A], then T_j = T_{j-1} + T_1.
+        // 3. table T_0..T_{k-1} (T_0 deepest), T_j = j*A (mod p if reduced): [H digits T]
         a.to_alt(l);
         for _ in 0..l {
             a.int(0);
         }
         a.from_alt(l);
         for j in 2..k {
-            // copy T_{j-1} (top l items) and T_1 (entry 1: depth (j-2)*l .. from top)
             for _ in 0..l {
                 a.pick(l - 1);
             }
             for _ in 0..l {
                 a.pick(j * l - 1);
             }
-            a.append(&self.add_asm());
-        }
-        let table = k * l;
-        // 4. constant table of q*p for q = 0..=k (hinted only), entry 0 deepest.
-        let qp_entries = k + 1;
-        let qp_table = if hinted { qp_entries * l } else { 0 };
-        if hinted {
-            for q in 0..qp_entries {
-                let v = self.p.mul(&Nat::from_u128(q as u128));
-                a.append(&push_limbs(&full_limbs(&v, l, w)));
+            if plan.reduced_table {
+                a.append(&self.add_asm());
+            } else {
+                a.append(&add_pass(&full, false));
             }
         }
-        // Stack now: [H(d-1 if hinted) digits(d) T(table) QP(qp_table)]
-        let hints_total = if hinted { d - 1 } else { 0 };
+        let table = k * l;
+        // 4. constant table of q*p, entry 0 deepest (hinted only).
+        let qp_table = plan.qp_entries * l;
+        for q in 0..plan.qp_entries {
+            let v = self.p.mul(&Nat::from_u128(q as u128));
+            a.append(&push_limbs(&full_limbs(&v, l, w)));
+        }
+        // Stack: [H digits T QP]
+        let mut hints_left = plan.hints;
+        let mut digits_left = d;
+        // Subtract hint*p from acc (on top): roll the deepest remaining hint, check its range,
+        // fetch q*p, subtract, and require no borrow.
+        let reduce = |a: &mut Asm, hints_left: &mut usize, digits_left: usize| {
+            a.roll(*hints_left - 1 + digits_left + table + qp_table + l);
+            *hints_left -= 1;
+            a.op(OP_DUP).int(0).int(plan.qp_entries as i64).op(OP_WITHIN).op(OP_VERIFY);
+            self.fetch(a, plan.qp_entries, l);
+            a.append(&sub_pass(&full));
+            a.roll(l).op(OP_NOT).op(OP_VERIFY);
+        };
         // 5. first digit: acc = T[d_{D-1}]
-        a.roll(d - 1 + table + qp_table);
+        a.roll(digits_left - 1 + table + qp_table);
+        digits_left -= 1;
         self.fetch(&mut a, k, qp_table);
-        let cap_p = self.p_limbs.clone();
-        for j in 1..d {
-            let remaining_digits = d - j; // digits still on the stack before rolling this one
-            if hinted {
-                for _ in 0..window {
+        if plan.hinted && !plan.reduced_table {
+            reduce(&mut a, &mut hints_left, digits_left);
+        }
+        for _ in 1..d {
+            for _ in 0..window {
+                if plan.hinted {
                     a.append(&double_pass(l, w));
-                }
-            } else {
-                for _ in 0..window {
+                } else {
                     a.append(&self.double_asm());
                 }
             }
-            // roll the next digit: under it nothing of digits; above it: remaining_digits-1
-            // digits, the tables and acc.
-            a.roll(remaining_digits - 1 + table + qp_table + l);
+            a.roll(digits_left - 1 + table + qp_table + l);
+            digits_left -= 1;
             self.fetch(&mut a, k, qp_table + l);
-            if hinted {
-                a.append(&add_pass(&vec![w; l], false));
-                // hint for this window: hints are deepest, first-used deepest.
-                let hints_left = hints_total - (j - 1);
-                a.roll(hints_left - 1 + remaining_digits - 1 + table + qp_table + l);
-                a.op(OP_DUP).int(0).int(qp_entries as i64).op(OP_WITHIN).op(OP_VERIFY);
-                self.fetch(&mut a, qp_entries, l);
-                a.append(&sub_pass(&vec![w; l]));
-                // [borrow D]: borrow must be 0
-                a.roll(l).op(OP_NOT).op(OP_VERIFY);
-                a.append(&lt_const_keep(&cap_p)).op(OP_VERIFY);
+            if plan.hinted {
+                a.append(&add_pass(&full, false));
+                reduce(&mut a, &mut hints_left, digits_left);
             } else {
                 a.append(&self.add_asm());
             }
         }
-        // 6. drop the tables under acc.
+        debug_assert_eq!((hints_left, digits_left), (0, 0));
+        // 6. hinted: the result must be < p (with no borrow above it is >= 0 and = A*B mod p).
+        if plan.hinted {
+            a.append(&lt_const_keep(&self.p_limbs)).op(OP_VERIFY);
+        }
+        // 7. drop the tables under acc.
         a.to_alt(l).drop_n(table + qp_table).from_alt(l);
         a
     }
+}
+
+/// Table shapes of one multiplication variant.
+#[derive(Clone, Copy, Debug)]
+struct MulPlan {
+    window: u32,
+    hinted: bool,
+    /// Table entries reduced mod p (else `d*A` as integers).
+    reduced_table: bool,
+    /// Entries of the `q*p` table (`q` in `0..qp_entries`).
+    qp_entries: usize,
+    /// Hint items.
+    hints: usize,
 }
 
 /// `n` in `l` limbs of `w` bits each (least significant first); panics if it does not fit.

@@ -236,7 +236,7 @@ proptest! {
         let want = a.mul(&b).rem(f.modulus());
         let st = fq_stack(&f, &[&a, &b]);
         prop_assert_eq!(nat_of(&f.layout(), &ok_stack(&f.mul_windowed(w).unwrap(), &st)), want.clone());
-        let mut hst = f.mul_hints(&a, &b, w);
+        let mut hst = f.mul_hints(&a, &b, w).unwrap();
         hst.extend(st);
         prop_assert_eq!(nat_of(&f.layout(), &ok_stack(&f.mul_hinted(w).unwrap(), &hst)), want);
     }
@@ -274,7 +274,7 @@ proptest! {
     fn fq_mul_hinted_matches_native(a in fe(fq().modulus().clone()), b in fe(fq().modulus().clone()), w in 4u32..=5) {
         let f = fq();
         let want = a.mul(&b).rem(f.modulus());
-        let mut st = f.mul_hints(&a, &b, w);
+        let mut st = f.mul_hints(&a, &b, w).unwrap();
         st.extend(fq_stack(&f, &[&a, &b]));
         let r = run(&f.mul_hinted(w).unwrap(), &st);
         prop_assert!(r.outcome.is_ok(), "{:?}", r.outcome);
@@ -289,7 +289,7 @@ proptest! {
     ) {
         let f = fq();
         let w = 4;
-        let mut st = f.mul_hints(&a, &b, w);
+        let mut st = f.mul_hints(&a, &b, w).unwrap();
         let i = idx.index(st.len());
         let q = decode_num(&st[i], 4).unwrap();
         st[i] = encode_num(q + delta);
@@ -312,7 +312,7 @@ fn fq_mul_edge_cases() {
             assert_eq!(nat_of(&f.layout(), &out), want, "windowed w={w}");
         }
         for w in [1, 4, 5] {
-            let mut st = f.mul_hints(&a, &b, w);
+            let mut st = f.mul_hints(&a, &b, w).unwrap();
             st.extend(fq_stack(&f, &[&a, &b]));
             assert_eq!(nat_of(&f.layout(), &ok_stack(&f.mul_hinted(w).unwrap(), &st)), want, "hinted w={w}");
         }
@@ -340,7 +340,7 @@ fn declared_effects_hold() {
     let f = fq();
     let st = fq_stack(&f, &[&a, &a]);
     check_effect(&f.mul_windowed(3).unwrap(), &st).unwrap();
-    let mut h = f.mul_hints(&a, &a, 5);
+    let mut h = f.mul_hints(&a, &a, 5).unwrap();
     h.extend(st);
     check_effect(&f.mul_hinted(5).unwrap(), &h).unwrap();
 }
