@@ -376,3 +376,73 @@ pub fn chunk(prog: &Program, model: &CostModel, limits: ChunkLimits) -> Result<P
     }
     Ok(Plan { steps, commitments, estimates, limits })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::programs::{root_program, MulMode};
+
+    fn program() -> Program {
+        root_program(12, "chunk-test", MulMode::Hinted(4)).unwrap().0
+    }
+
+    #[test]
+    fn every_step_fits_and_tighter_limits_give_more_steps() {
+        let prog = program();
+        let model = CostModel::measure(&prog).unwrap();
+        let shape = SpendShape::disprove_tx(prog.ops.len());
+        let mut last_steps = 0;
+        for limit in [400_000, 300_000, 200_000, 150_000] {
+            let limits = ChunkLimits { max_spend_weight: limit, ..Default::default() };
+            let plan = chunk(&prog, &model, limits).unwrap();
+            for (st, est) in plan.steps.iter().zip(&plan.estimates) {
+                assert!(est.spend_weight(&shape) <= limit);
+                assert!(est.peak_stack <= 1000);
+                // a greedy step cannot be extended by one more op within the limit
+                if st.ops.end < prog.ops.len() {
+                    let bigger = Step::of_range(&prog, st.ops.start..st.ops.end + 1);
+                    assert!(model.estimate(&prog, &bigger).spend_weight(&shape) > limit);
+                }
+            }
+            assert!(plan.steps.len() >= last_steps, "limit {limit}");
+            last_steps = plan.steps.len();
+            // commitments: x plus one per step boundary
+            assert_eq!(plan.commitments.len(), plan.steps.len());
+        }
+        let one = chunk(&prog, &model, ChunkLimits { max_ops_per_step: 1, ..Default::default() }).unwrap();
+        assert_eq!(one.steps.len(), prog.ops.len());
+    }
+
+    #[test]
+    fn a_limit_below_one_op_is_an_error_naming_it() {
+        let prog = program();
+        let model = CostModel::measure(&prog).unwrap();
+        let err = chunk(&prog, &model, ChunkLimits { max_spend_weight: 50_000, ..Default::default() }).unwrap_err();
+        assert!(matches!(err, ChunkError::OpTooLarge { op: 0, .. }), "{err}");
+    }
+
+    #[test]
+    fn step_io_of_a_range() {
+        let prog = program();
+        let st = Step::of_range(&prog, 2..5);
+        // reads x (value 0) and acc2 (value 2), writes acc5 (read by op 5)
+        assert_eq!(st.inputs, vec![0, 2]);
+        assert_eq!(st.outputs, vec![5]);
+        assert!(st.claims.is_empty());
+        let last = Step::of_range(&prog, 10..12);
+        assert_eq!(last.outputs, Vec::<ValueId>::new());
+        assert_eq!(last.claims, vec![0]);
+    }
+
+    #[test]
+    fn weights() {
+        assert_eq!(tree_depth(1), 0);
+        assert_eq!(tree_depth(2), 1);
+        assert_eq!(tree_depth(33), 6);
+        assert_eq!(varint_len(252), 1);
+        assert_eq!(varint_len(253), 3);
+        let s = SpendShape { base_weight: 100, tree_depth: 1 };
+        // items: count(1+2=3 -> 1) + (1+20) ; script 1+10 ; control block 1+65
+        assert_eq!(s.weight(10, [20]), 100 + 1 + 21 + 11 + 66);
+    }
+}

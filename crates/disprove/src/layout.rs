@@ -180,3 +180,45 @@ pub fn pack(keys: &[WotsPublicKey], shape: AssertShape) -> Result<AssertLayout, 
     }
     Ok(AssertLayout { txs, shape })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wots::{WotsParams, WotsSecret};
+    use proptest::prelude::*;
+
+    fn keys(n: usize) -> Vec<WotsPublicKey> {
+        (0..n).map(|i| WotsSecret::derive(&[3; 32], b"layout", i as u32, WotsParams::for_bits(256)).public_key()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        #[test]
+        fn packing_respects_limits_and_keeps_order(n in 1usize..120, max_w in 40_000usize..400_000) {
+            let ks = keys(n);
+            let shape = AssertShape { max_tx_weight: max_w, ..Default::default() };
+            let layout = pack(&ks, shape).unwrap();
+            let order: Vec<usize> = layout.txs.iter().flat_map(|t| t.inputs.iter().flat_map(|i| i.commitments.clone())).collect();
+            prop_assert_eq!(order, (0..n).collect::<Vec<_>>());
+            for tx in &layout.txs {
+                prop_assert!(tx.weight <= max_w);
+                prop_assert_eq!(tx.weight, shape.base_weight + tx.inputs.iter().map(|i| i.weight).sum::<usize>());
+                for inp in &tx.inputs {
+                    prop_assert!(inp.witness_items + shape.reserved_items <= shape.max_input_items);
+                }
+            }
+            // no transaction could have taken the first value of the next one
+            for pair in layout.txs.windows(2) {
+                let next = pair[1].inputs[0].commitments[0];
+                let (_, _, w1) = input_weight(&shape, &[&ks[next]]);
+                prop_assert!(pair[0].weight + w1 > max_w);
+            }
+        }
+    }
+
+    #[test]
+    fn too_small_a_transaction_is_an_error() {
+        let shape = AssertShape { max_tx_weight: 5_000, ..Default::default() };
+        assert_eq!(pack(&keys(2), shape), Err(LayoutError::TooLarge(0)));
+    }
+}

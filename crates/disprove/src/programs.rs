@@ -52,17 +52,22 @@ pub struct MulAdd {
     /// How the product is computed.
     pub mode: MulMode,
     mul: Arc<Fragment>,
+    hint_count: usize,
 }
 
 impl MulAdd {
     /// A multiply-add; fails if the multiplication mode is not available.
     pub fn new(c: Fq, mode: MulMode) -> Result<Self, FieldError> {
-        Ok(MulAdd { c, mode, mul: Arc::new(mode.fragment()?) })
+        let hint_count = match mode {
+            MulMode::Windowed(_) => 0,
+            MulMode::Hinted(w) => field().mul_hint_count(w)?,
+        };
+        Ok(MulAdd { c, mode, mul: Arc::new(mode.fragment()?), hint_count })
     }
 
     /// Same mode, other constant, sharing the multiplication fragment.
     pub fn with_const(&self, c: Fq) -> Self {
-        MulAdd { c, mode: self.mode, mul: self.mul.clone() }
+        MulAdd { c, mode: self.mode, mul: self.mul.clone(), hint_count: self.hint_count }
     }
 }
 
@@ -85,15 +90,14 @@ impl Op for MulAdd {
         f
     }
     fn hint_items(&self) -> usize {
-        match self.mode {
-            MulMode::Windowed(_) => 0,
-            MulMode::Hinted(w) => field().digits(w) - 1,
-        }
+        self.hint_count
     }
     fn hints(&self, x: &[Fq]) -> Vec<Vec<u8>> {
         match self.mode {
             MulMode::Windowed(_) => Vec::new(),
-            MulMode::Hinted(w) => field().mul_hints(&fq_to_nat(&x[0]), &fq_to_nat(&x[1]), w),
+            MulMode::Hinted(w) => field()
+                .mul_hints(&fq_to_nat(&x[0]), &fq_to_nat(&x[1]), w)
+                .expect("window validated when the op was made"),
         }
     }
 }

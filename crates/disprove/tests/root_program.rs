@@ -13,7 +13,7 @@ use bitvm2_disprove::programs::{root_program, MulMode};
 use bitvm2_disprove::setup::{Disprove, FaultReason, GraphData, OperatorKeys, Planned};
 use bitvm2_script::exec::{execute, ExecOptions, ExecReport};
 
-const DEGREE: usize = 96;
+const DEGREE: usize = 160;
 
 struct Fixture {
     d: Disprove,
