@@ -49,7 +49,14 @@ fn main() {
     row("Fq add", &fq.add(), &st);
     row("Fq sub", &fq.sub(), &st);
     row("Fq double", &fq.double(), &l254.to_stack(&a));
+    row("Fq neg", &fq.neg(), &l254.to_stack(&a));
     row("Fq canonical check (limbs + < p)", &fq.check_canonical(), &l254.to_stack(&a));
+    for c in [2u64, 3, 9] {
+        row(&format!("Fq mul by small constant {c}"), &fq.mul_small(c), &l254.to_stack(&a));
+    }
+    let mut h = fq.mul_hints(&a, &a, 4).unwrap();
+    h.extend(l254.to_stack(&a));
+    row("Fq square, hinted w=4", &fq.square_hinted(4).unwrap(), &h);
     for w in 1..=5 {
         row(&format!("Fq mul, windowed w={w} (no hints)"), &fq.mul_windowed(w).unwrap(), &st);
     }

@@ -133,10 +133,14 @@ impl PrimeField {
 
     /// `[A B] -> [A - B mod p]` for canonical A, B.
     pub fn sub(&self) -> Fragment {
+        self.sub_asm().effect(2 * self.l(), self.l())
+    }
+
+    fn sub_asm(&self) -> Asm {
         let l = self.l();
         let mut a = sub_pass(&vec![self.w(); l]);
         a.roll(l).op(OP_IF).append(&add_const_pass(&self.p_limbs, self.w())).op(OP_ENDIF);
-        a.effect(2 * l, l)
+        a
     }
 
     /// `[A] -> [2A mod p]` for canonical A.
@@ -148,6 +152,68 @@ impl PrimeField {
         let mut a = double_pass(self.l(), self.w());
         a.append(&cond_sub_const(&self.p_limbs, self.w()));
         a
+    }
+
+    /// `[A] -> [-A mod p]` for canonical A (0 stays 0).
+    pub fn neg(&self) -> Fragment {
+        let l = self.l();
+        let mut a = Asm::new();
+        for _ in 0..l {
+            a.int(0);
+        }
+        for _ in 0..l {
+            a.roll(2 * l - 1);
+        }
+        a.append(&self.sub_asm());
+        a.effect(l, l)
+    }
+
+    /// `[A] -> [c*A mod p]` for a small constant `c` (binary double-and-add, every step
+    /// reduced; no hints). About 520 bytes per bit of `c` plus 530 per set bit.
+    pub fn mul_small(&self, c: u64) -> Fragment {
+        let l = self.l();
+        let mut a = Asm::new();
+        if c == 0 {
+            a.drop_n(l);
+            for _ in 0..l {
+                a.int(0);
+            }
+            return a.effect(l, l);
+        }
+        let bits = 64 - c.leading_zeros();
+        // Keep a copy of A under the accumulator while set bits remain below the top one.
+        let needs_copy = c.count_ones() > 1;
+        if needs_copy {
+            for _ in 0..l {
+                a.pick(l - 1);
+            }
+        }
+        for i in (0..bits - 1).rev() {
+            a.append(&self.double_asm());
+            if (c >> i) & 1 == 1 {
+                for _ in 0..l {
+                    a.pick(2 * l - 1);
+                }
+                a.append(&self.add_asm());
+            }
+        }
+        if needs_copy {
+            a.to_alt(l).drop_n(l).from_alt(l);
+        }
+        a.effect(l, l)
+    }
+
+    /// `[q.. A] -> [A^2 mod p]`: copies A and runs [`PrimeField::mul_hinted`]; hints are
+    /// `mul_hints(a, a, window)`.
+    pub fn square_hinted(&self, window: u32) -> Result<Fragment, FieldError> {
+        let l = self.l();
+        let plan = self.plan(window, true)?;
+        let mut a = Asm::new();
+        for _ in 0..l {
+            a.pick(l - 1);
+        }
+        a.append(&self.mul_asm(&plan));
+        Ok(a.effect(l + plan.hints, l))
     }
 
     /// Number of `window`-bit digits of the multiplier.
@@ -218,7 +284,7 @@ impl PrimeField {
             }
         };
         let mut out = Vec::with_capacity(plan.hints);
-        let mut push = |s: &Nat, out: &mut Vec<Vec<u8>>| -> Nat {
+        let push = |s: &Nat, out: &mut Vec<Vec<u8>>| -> Nat {
             let (q, r) = s.div_rem(&self.p);
             out.push(encode_num(q.to_u128().expect("small quotient") as i64));
             r

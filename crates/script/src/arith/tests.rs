@@ -227,6 +227,14 @@ proptest! {
         prop_assert_eq!(nat_of(&l, &ok_stack(&f.double(), &f.to_stack(&a))), a.add(&a).rem(&p));
         let ca = f.to_stack(&a);
         prop_assert_eq!(ok_stack(&f.check_canonical(), &ca), ca.clone());
+        prop_assert_eq!(nat_of(&l, &ok_stack(&f.neg(), &ca)), p.checked_sub(&a).unwrap().rem(&p));
+    }
+
+    #[test]
+    fn fq_mul_small_matches_native(a in fe(fq().modulus().clone()), c in prop_oneof![0u64..=20, any::<u64>()]) {
+        let f = fq();
+        let want = a.mul(&Nat::from_u128(c as u128)).rem(f.modulus());
+        prop_assert_eq!(nat_of(&f.layout(), &ok_stack(&f.mul_small(c), &f.to_stack(&a))), want);
     }
 
     #[test]
@@ -280,6 +288,14 @@ proptest! {
         prop_assert!(r.outcome.is_ok(), "{:?}", r.outcome);
         prop_assert_eq!(nat_of(&f.layout(), &r.final_stack), want);
         prop_assert!(r.peak_items <= 1000);
+    }
+
+    #[test]
+    fn fq_square_hinted_matches_native(a in fe(fq().modulus().clone())) {
+        let f = fq();
+        let mut st = f.mul_hints(&a, &a, 4).unwrap();
+        st.extend(f.to_stack(&a));
+        prop_assert_eq!(nat_of(&f.layout(), &ok_stack(&f.square_hinted(4).unwrap(), &st)), a.mul(&a).rem(f.modulus()));
     }
 
     #[test]
