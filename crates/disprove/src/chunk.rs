@@ -260,7 +260,7 @@ impl CostModel {
         let ops = &self.ops[step.ops.clone()];
         let arity: usize = prog.ops[step.ops.clone()].iter().map(|n| n.op.arity()).sum();
         let hint_items: usize = ops.iter().map(|c| c.hint_items).sum();
-        let mut script = m * (self.value_check_bytes + l) // + FROMALTSTACK
+        let script = m * (self.value_check_bytes + l) // + FROMALTSTACK
             + step.inputs.len() * self.canonical_bytes
             + (step.outputs.len() + step.claims.len()) * (self.compare_bytes + 6 * l)
             + ops.iter().map(|c| c.script_bytes).sum::<usize>()
@@ -269,7 +269,6 @@ impl CostModel {
             + ops.len() * l * 4 // dead-value drops
             + (m * l + ops.len() * l + hint_items) // cleanup in both branches
             + 16;
-        script += 0;
         let witness_items = hint_items + m * self.wots.witness_items();
         let witness_bytes = ops.iter().map(|c| c.hint_bytes).sum::<usize>() + m * self.value_witness_bytes;
         let verify_peak = witness_items + self.value_check_working;

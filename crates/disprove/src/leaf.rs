@@ -176,7 +176,7 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
     // 1. signatures, from the top (last value first); limbs parked on the altstack.
     let mut alt = 0;
     let mut remaining = witness_items;
-    for (i, v) in values.iter().enumerate().rev() {
+    for i in (0..values.len()).rev() {
         t.peak = t.peak.max(remaining + alt + ws.per_value_check);
         t.append(&verify_script(keys[i]));
         t.append(&to_limbs);
@@ -185,7 +185,6 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
         }
         remaining -= sig_items[i];
         alt += l;
-        let _ = v;
     }
     for _ in 0..alt {
         t.f = std::mem::take(&mut t.f).op(OP_FROMALTSTACK);

@@ -134,7 +134,7 @@ pub struct WotsSignature {
 impl WotsParams {
     /// The `bitvm2_script` parameters (4-bit digits over `msg_digits / 2` bytes).
     pub fn to_script_params(&self) -> sw::Params {
-        assert!(self.msg_digits % 2 == 0, "whole bytes only");
+        assert_eq!(self.msg_digits % 2, 0, "whole bytes only");
         sw::Params::new(DIGIT_BITS, self.msg_digits / 2).expect("supported Winternitz parameters")
     }
 }
