@@ -11,14 +11,24 @@
 //! - a pre-scan: an undecodable push fails the script (`BAD_OPCODE`), and an OP_SUCCESSx found
 //!   before any such error makes the script succeed at once (reported in
 //!   [`ExecReport::op_success`]);
-//! - MINIMALIF (consensus in tapscript), OP_CHECKMULTISIG(VERIFY) fail, OP_VERIF/OP_VERNOTIF fail
-//!   even when not executed, OP_CHECKSIGADD, BIP-340 signatures against [`ExecOptions::sighash`],
+//! - the legacy disabled opcodes (OP_CAT, OP_MUL, OP_LSHIFT, ...) are OP_SUCCESSx in tapscript,
+//!   so they make a leaf succeed, as in Core; what fails is OP_VERIF/OP_VERNOTIF (even when not
+//!   executed), OP_INVALIDOPCODE (0xff, when executed) and OP_CHECKMULTISIG(VERIFY);
+//! - MINIMALIF (consensus in tapscript), OP_CHECKSIGADD, BIP-340 signatures against [`ExecOptions::sighash`],
 //!   the signature-operation validation weight budget, numeric operands of at most 4 bytes
 //!   (5 for CLTV/CSV);
 //! - minimal pushes and minimal number encodings (MINIMALDATA): a *policy* rule in Core, on by
 //!   default here ([`ExecContext::minimal_data`]) because disprove transactions must be standard;
 //! - CLTV/CSV are checked against [`ExecContext::tx`] when given, otherwise only their operand is
 //!   checked and a note is added to the report.
+//!
+//! Known simplifications: signatures are verified against the one digest in
+//! [`ExecOptions::sighash`], whatever their hash type byte (a 65-byte signature adds a note) and
+//! whether or not an OP_CODESEPARATOR preceded them; the validation-weight budget assumes the
+//! control block size in [`ExecContext::control_block_len`] and no annex.
+//!
+//! Agreement with Core is tested in `tests/core_oracle.rs` (`--features core-oracle`): edge
+//! cases, every gadget of this crate and 12,000 generated scripts.
 
 use std::fmt;
 
