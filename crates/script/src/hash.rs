@@ -505,7 +505,7 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
     }
     let rest = t.stack.len();
     t.a.drop_n(rest);
-    t.a.from_alt(out_vals.len());
+    t.a.fromalt(out_vals.len());
     // Peak: the model's main-stack peak; the altstack holds at most the output while the
     // main stack only shrinks.
     let peak = t.peak.max(rest + 1);
@@ -540,9 +540,12 @@ pub fn blake3_of_bigints(layout: &Layout, count: usize, out_len: usize) -> Resul
     Ok(a.fragment().append(&hash).with_effect(count * l, 2 * out_len))
 }
 
+/// Callback of [`print_size_rows`]: `(name, fragment, inputs)`.
+pub type SizeRow<'a> = dyn FnMut(&str, &Fragment, &[Vec<u8>]) + 'a;
+
 /// Markdown rows of the hash gadget sizes for `examples/gadget_sizes.rs`: calls `row(name,
 /// fragment, inputs)` for a few input/output lengths.
-pub fn print_size_rows(row: &mut dyn FnMut(&str, &Fragment, &[Vec<u8>])) {
+pub fn print_size_rows(row: &mut SizeRow<'_>) {
     for (n, k) in [(32usize, 20usize), (64, 16), (64, 20), (64, 32), (128, 20)] {
         let input: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
         match blake3(n, k) {

@@ -79,14 +79,14 @@ impl Asm {
     }
 
     /// Move `n` items to the altstack / back.
-    pub(crate) fn to_alt(&mut self, n: usize) -> &mut Self {
+    pub(crate) fn toalt(&mut self, n: usize) -> &mut Self {
         for _ in 0..n {
             self.op(OP_TOALTSTACK);
         }
         self
     }
 
-    pub(crate) fn from_alt(&mut self, n: usize) -> &mut Self {
+    pub(crate) fn fromalt(&mut self, n: usize) -> &mut Self {
         for _ in 0..n {
             self.op(OP_FROMALTSTACK);
         }

@@ -190,7 +190,7 @@ pub(crate) fn add_pass(widths: &[u32], carry_out: bool) -> Asm {
     if carry_out {
         a.op(OP_DROP);
     }
-    a.from_alt(l);
+    a.fromalt(l);
     if carry_out {
         a.roll(l);
     }
@@ -212,7 +212,7 @@ pub(crate) fn sub_pass(widths: &[u32]) -> Asm {
         }
         norm_borrow(&mut a);
     }
-    a.op(OP_DROP).from_alt(l);
+    a.op(OP_DROP).fromalt(l);
     a
 }
 
@@ -235,7 +235,7 @@ pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
         }
         norm_carry(&mut a);
     }
-    a.op(OP_2DROP).from_alt(l);
+    a.op(OP_2DROP).fromalt(l);
     a
 }
 
@@ -258,7 +258,7 @@ pub(crate) fn sub_const_pass(c: &[u32], w: u32) -> Asm {
         }
         norm_borrow(&mut a);
     }
-    a.op(OP_DROP).from_alt(l).roll(l);
+    a.op(OP_DROP).fromalt(l).roll(l);
     a
 }
 
@@ -285,7 +285,7 @@ pub(crate) fn double_pass(l: usize, w: u32) -> Asm {
             a.ops(&[OP_TOALTSTACK, OP_DROP]);
         }
     }
-    a.from_alt(l);
+    a.fromalt(l);
     a
 }
 

@@ -65,7 +65,7 @@ pub(crate) fn regroup_asm(input: Digits, out_width: u32) -> (Asm, Digits) {
         a.roll(idx + emitted + 1);
         for k in (0..width).rev() {
             g -= 1;
-            let last_in_out = g % out_width == 0;
+            let last_in_out = g.checked_rem(out_width) == Some(0);
             if k > 0 {
                 let p = 1i64 << k;
                 // [acc x] -> [acc x'] with the bit parked on the altstack.

@@ -198,7 +198,7 @@ impl PrimeField {
             }
         }
         if needs_copy {
-            a.to_alt(l).drop_n(l).from_alt(l);
+            a.toalt(l).drop_n(l).fromalt(l);
         }
         a.effect(l, l)
     }
@@ -233,7 +233,7 @@ impl PrimeField {
         let items = |t: usize, qp: usize, hints: usize| t * l + qp * l + d + hints + 3 * l + 4;
         let plan = if !hinted {
             MulPlan { window, hinted, reduced_table: true, qp_entries: 0, hints: 0 }
-        } else if items(k, 2 * k, d) <= 1000 && self.p.bits() + window as usize + 1 <= self.capacity_bits() {
+        } else if items(k, 2 * k, d) <= 1000 && self.p.bits() + (window as usize) < self.capacity_bits() {
             // Table entries d*A unreduced (< 2^w p): per window q < 2^(w+1).
             MulPlan { window, hinted, reduced_table: false, qp_entries: 2 * k, hints: d }
         } else {
@@ -332,11 +332,11 @@ impl PrimeField {
             a.roll(d + l - 1);
         }
         // 3. table T_0..T_{k-1} (T_0 deepest), T_j = j*A (mod p if reduced): [H digits T]
-        a.to_alt(l);
+        a.toalt(l);
         for _ in 0..l {
             a.int(0);
         }
-        a.from_alt(l);
+        a.fromalt(l);
         for j in 2..k {
             for _ in 0..l {
                 a.pick(l - 1);
@@ -401,7 +401,7 @@ impl PrimeField {
             a.append(&lt_const_keep(&self.p_limbs)).op(OP_VERIFY);
         }
         // 7. drop the tables under acc.
-        a.to_alt(l).drop_n(table + qp_table).from_alt(l);
+        a.toalt(l).drop_n(table + qp_table).fromalt(l);
         a
     }
 }
