@@ -208,6 +208,13 @@ impl Fragment {
     }
 }
 
+impl std::fmt::Display for Fragment {
+    /// The script as ASM (rust-bitcoin's notation), for debugging.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&bitcoin::Script::from_bytes(&self.bytes).to_asm_string())
+    }
+}
+
 fn push_data(out: &mut Vec<u8>, data: &[u8]) {
     let n = data.len();
     if n <= 75 {
@@ -321,6 +328,12 @@ mod tests {
         check_effect(&max, &inputs).unwrap();
         // A failing fragment.
         assert!(check_effect(&Fragment::new().op(OP_VERIFY), &[vec![]]).unwrap_err().contains("OP_VERIFY"));
+    }
+
+    #[test]
+    fn display_is_asm() {
+        let f = Fragment::new().push_int(2).push_bytes(&[0xab; 3]).op(OP_ADD);
+        assert_eq!(f.to_string(), "OP_PUSHNUM_2 OP_PUSHBYTES_3 ababab OP_ADD");
     }
 
     #[test]

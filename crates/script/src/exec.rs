@@ -294,6 +294,28 @@ impl ExecReport {
         self.verdict().is_ok()
     }
 
+    /// One line of figures: verdict, script size, opcodes, peak items, largest element.
+    pub fn summary(&self) -> String {
+        let verdict = match self.verdict() {
+            Ok(()) if self.op_success.is_some() => "success (OP_SUCCESSx)".to_string(),
+            Ok(()) => "success".to_string(),
+            Err(e) => format!("failed: {e}"),
+        };
+        format!(
+            "{verdict}; script {} B, {} opcodes, {} executed, peak {} items, largest element {} B{}",
+            self.script_size,
+            self.opcode_count,
+            self.executed_ops,
+            self.peak_items,
+            self.largest_element,
+            if self.limit_violations.is_empty() {
+                String::new()
+            } else {
+                format!("; limit violations: {}", self.limit_violations.join("; "))
+            }
+        )
+    }
+
     /// Like [`ExecReport::success`] but says why not.
     pub fn verdict(&self) -> Result<(), ExecError> {
         self.outcome.clone()?;
@@ -1492,6 +1514,17 @@ mod tests {
         assert_eq!(r.executed_ops, 7);
         assert_eq!(r.peak_items, 3);
         assert_eq!(r.largest_element, 40);
+    }
+
+    #[test]
+    fn summary_states_verdict_and_figures() {
+        let s = run_raw(&[0x51, 0x76, 0x75], &[]).summary();
+        assert_eq!(s, "success; script 3 B, 2 opcodes, 3 executed, peak 2 items, largest element 1 B");
+        let s = run_raw(&[0x51, 0x51], &[]).summary();
+        assert!(s.starts_with("failed:") && s.contains("CLEANSTACK"), "{s}");
+        let rep = ExecOptions { mode: LimitMode::Report, ..Default::default() };
+        let r = execute(bitcoin::Script::from_bytes(&[0x75, 0x51]), &[vec![0; 600]], &rep);
+        assert!(r.summary().contains("limit violations") && r.summary().contains("600"), "{}", r.summary());
     }
 
     #[test]

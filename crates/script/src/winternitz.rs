@@ -269,6 +269,32 @@ impl PublicKey {
         &self.hashes
     }
 
+    /// Serialize: digit width (1 byte), message length (u32 BE), then the chain ends.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(5 + HASH_LEN * self.hashes.len());
+        out.push(self.params.digit_bits as u8);
+        out.extend_from_slice(&(self.params.message_len as u32).to_be_bytes());
+        for h in &self.hashes {
+            out.extend_from_slice(h);
+        }
+        out
+    }
+
+    /// Parse [`PublicKey::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WinternitzError> {
+        if bytes.len() < 5 {
+            return Err(WinternitzError::Shape { want: 1, got: 0 });
+        }
+        let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+        let params = Params::new(bytes[0] as u32, len)?;
+        let body = &bytes[5..];
+        if body.len() != HASH_LEN * params.total_digits() {
+            return Err(WinternitzError::Shape { want: params.total_digits(), got: body.len() / HASH_LEN });
+        }
+        let hashes = body.chunks(HASH_LEN).map(|c| c.try_into().expect("chunk of 20")).collect();
+        Ok(PublicKey { params, hashes })
+    }
+
     /// Verify natively and return the message.
     pub fn verify(&self, sig: &Signature) -> Result<Vec<u8>, WinternitzError> {
         let p = self.params;
@@ -327,6 +353,32 @@ impl Signature {
     /// Serialized witness bytes of [`Signature::to_witness`] (each item with its length byte).
     pub fn witness_size(&self) -> usize {
         self.to_witness().iter().map(|i| 1 + i.len()).sum()
+    }
+
+    /// Parse witness items laid out as by [`Signature::to_witness`] (e.g. read from a published
+    /// transaction). Strict: 20-byte chain elements and minimally encoded digits in `0..2^w`.
+    /// This checks the shape only; use [`PublicKey::verify`] to check the signature.
+    pub fn from_witness(params: Params, items: &[Vec<u8>]) -> Result<Self, WinternitzError> {
+        let t = params.total_digits();
+        if items.len() != 2 * t {
+            return Err(WinternitzError::Shape { want: t, got: items.len() / 2 });
+        }
+        let n0 = params.message_digits();
+        let mut order: Vec<usize> = (0..n0).collect();
+        order.extend((n0..t).rev());
+        let mut parsed = vec![([0u8; HASH_LEN], 0u32); t];
+        for (pair, pos) in items.chunks(2).zip(order) {
+            let h: [u8; HASH_LEN] = pair[0]
+                .as_slice()
+                .try_into()
+                .map_err(|_| WinternitzError::Invalid { position: pos, reason: "chain element is not 20 bytes" })?;
+            let d = crate::exec::decode_num(&pair[1], 4)
+                .ok()
+                .filter(|d| (0..=params.max_digit() as i64).contains(d))
+                .ok_or(WinternitzError::Invalid { position: pos, reason: "digit is not a minimal number in range" })?;
+            parsed[pos] = (h, d as u32);
+        }
+        Ok(Signature { params, items: parsed })
     }
 }
 
@@ -587,6 +639,35 @@ mod tests {
         let other = key(p, b"domain-b").sign(&[9u8; 16]).unwrap();
         assert_eq!(fail_kind(&pk, &other.to_witness()), ExecErrorKind::EqualVerify);
         assert!(pk.verify(&other).is_err());
+    }
+
+    #[test]
+    fn witness_and_key_round_trip() {
+        let p = Params::new(4, 16).unwrap();
+        let sk = key(p, b"rt");
+        let pk = sk.public_key();
+        let sig = sk.sign(&[0xa5; 16]).unwrap();
+        let w = sig.to_witness();
+        assert_eq!(Signature::from_witness(p, &w).unwrap(), sig);
+        assert_eq!(PublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
+        // Malformed inputs are rejected with the position that was wrong.
+        let mut bad = w.clone();
+        bad[0].push(0);
+        assert!(matches!(Signature::from_witness(p, &bad), Err(WinternitzError::Invalid { position: 0, .. })));
+        let mut bad = w.clone();
+        bad[3] = vec![16];
+        assert!(matches!(Signature::from_witness(p, &bad), Err(WinternitzError::Invalid { position: 1, .. })));
+        let mut bad = w.clone();
+        bad[3] = vec![0];
+        assert!(Signature::from_witness(p, &bad).is_err());
+        assert!(Signature::from_witness(p, &w[1..]).is_err());
+        let last = w.len() - 1;
+        let mut bad = w.clone();
+        bad[last] = vec![0x81];
+        assert!(matches!(Signature::from_witness(p, &bad), Err(WinternitzError::Invalid { position: 32, .. })));
+        let bytes = pk.to_bytes();
+        assert!(PublicKey::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(PublicKey::from_bytes(&[9, 0, 0, 0, 16]).is_err());
     }
 
     #[test]
