@@ -8,3 +8,8 @@ source "$root/scripts/env.sh"
 
 echo "[test] running the test suite (target dir: $CARGO_TARGET_DIR)"
 cargo test --workspace --locked "$@"
+
+# Our tapscript executor against Bitcoin Core's own interpreter (libbitcoinkernel). Its first
+# build compiles Core's consensus code (about 8 minutes); the target folder caches it.
+echo "[test] cross-checking the script executor against Bitcoin Core (feature core-oracle)"
+cargo test --locked -p bitvm2-script --features core-oracle --test core_oracle "$@"
