@@ -65,6 +65,10 @@ fn main() {
         h.extend(st.clone());
         row(&format!("Fq mul, hinted w={w} ({} hints)", fq.mul_hint_count(w).unwrap()), &fq.mul_hinted(w).unwrap(), &h);
     }
+    let mut h = fq.mul_hints(&a, &b, 4).unwrap();
+    h.extend(l254.to_stack(&a));
+    h.extend((0..64).rev().map(|i| encode_num(b.bits_at(4 * i, 4) as i64)));
+    row("Fq mul, hinted w=4, B as 64 nibbles", &fq.mul_hinted_digits(4).unwrap(), &h);
     let nibbles: Vec<Vec<u8>> = (0..64).rev().map(|i| encode_num(a.bits_at(4 * i, 4) as i64)).collect();
     row("254-bit: 64 nibbles -> 9 limbs", &nibbles_to_limbs(&l254), &nibbles);
     row("254-bit: 9 limbs -> 64 nibbles", &limbs_to_nibbles(&l254), &l254.to_stack(&a));

@@ -232,12 +232,12 @@ impl PrimeField {
         let d = self.digits(window);
         let items = |t: usize, qp: usize, hints: usize| t * l + qp * l + d + hints + 3 * l + 4;
         let plan = if !hinted {
-            MulPlan { window, hinted, reduced_table: true, qp_entries: 0, hints: 0 }
+            MulPlan { window, hinted, reduced_table: true, qp_entries: 0, hints: 0, digits_input: false }
         } else if items(k, 2 * k, d) <= 1000 && self.p.bits() + (window as usize) < self.capacity_bits() {
             // Table entries d*A unreduced (< 2^w p): per window q < 2^(w+1).
-            MulPlan { window, hinted, reduced_table: false, qp_entries: 2 * k, hints: d }
+            MulPlan { window, hinted, reduced_table: false, qp_entries: 2 * k, hints: d, digits_input: false }
         } else {
-            MulPlan { window, hinted, reduced_table: true, qp_entries: k + 1, hints: d - 1 }
+            MulPlan { window, hinted, reduced_table: true, qp_entries: k + 1, hints: d - 1, digits_input: false }
         };
         let need = items(k, plan.qp_entries, plan.hints);
         if need > 1000 {
@@ -265,12 +265,25 @@ impl PrimeField {
         Ok(self.mul_asm(&plan).effect(2 * self.l() + plan.hints, self.l()))
     }
 
+    /// `[q.. A b_{D-1} .. b_0] -> [A*B mod p]`: like [`PrimeField::mul_hinted`] but B comes as
+    /// its `D = digits(window)` digits of `window` bits, most significant deepest (for
+    /// `window = 4`: Winternitz nibbles, so no conversion to limbs and back is needed). Every
+    /// digit is range-checked; B may be any value below `2^(window*D)` (it need not be `< p`).
+    /// Hints: `mul_hints(a, b, window)`.
+    pub fn mul_hinted_digits(&self, window: u32) -> Result<Fragment, FieldError> {
+        let mut plan = self.plan(window, true)?;
+        plan.digits_input = true;
+        Ok(self.mul_asm(&plan).effect(self.l() + self.digits(window) + plan.hints, self.l()))
+    }
+
     /// Number of hint items [`PrimeField::mul_hinted`] expects for this window.
     pub fn mul_hint_count(&self, window: u32) -> Result<usize, FieldError> {
         Ok(self.plan(window, true)?.hints)
     }
 
-    /// Witness items (deepest first) that [`PrimeField::mul_hinted`] expects under A and B.
+    /// Witness items (deepest first) that [`PrimeField::mul_hinted`] (and
+    /// [`PrimeField::mul_hinted_digits`], `square_hinted`) expect under A and B. `b` may be any
+    /// value below `2^(window * digits(window))`.
     pub fn mul_hints(&self, a: &Nat, b: &Nat, window: u32) -> Result<Vec<Vec<u8>>, FieldError> {
         let plan = self.plan(window, true)?;
         let d = self.digits(window);
@@ -324,9 +337,15 @@ impl PrimeField {
         let full = vec![w; l];
         let mut a = Asm::new();
         // 1. B -> digits (MS deepest): [H A digits]
-        let (conv, digits) = regroup_asm(Digits::of_layout(&self.layout), window);
-        debug_assert_eq!(digits.count, d);
-        a.append(&conv);
+        if plan.digits_input {
+            for i in 0..d {
+                a.pick(i).int(0).int(k as i64).op(OP_WITHIN).op(OP_VERIFY);
+            }
+        } else {
+            let (conv, digits) = regroup_asm(Digits::of_layout(&self.layout), window);
+            debug_assert_eq!(digits.count, d);
+            a.append(&conv);
+        }
         // 2. A to the top: [H digits A]
         for _ in 0..l {
             a.roll(d + l - 1);
@@ -417,6 +436,8 @@ struct MulPlan {
     qp_entries: usize,
     /// Hint items.
     hints: usize,
+    /// B is given as `w`-bit digits (range-checked) instead of limbs.
+    digits_input: bool,
 }
 
 /// `n` in `l` limbs of `w` bits each (least significant first); panics if it does not fit.

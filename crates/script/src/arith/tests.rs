@@ -291,6 +291,24 @@ proptest! {
     }
 
     #[test]
+    fn fq_mul_hinted_digits_matches_native(a in fe(fq().modulus().clone()), b in nat_below(256), w in 3u32..=4) {
+        let f = fq();
+        let d = f.digits(w);
+        prop_assume!(b.bits() <= w as usize * d);
+        let want = a.mul(&b).rem(f.modulus());
+        let mut st = f.mul_hints(&a, &b, w).unwrap();
+        st.extend(f.to_stack(&a));
+        st.extend((0..d).rev().map(|j| encode_num(b.bits_at(j * w as usize, w as usize) as i64)));
+        let frag = f.mul_hinted_digits(w).unwrap();
+        prop_assert_eq!(nat_of(&f.layout(), &ok_stack(&frag, &st)), want);
+        // a digit out of range is rejected
+        let n = st.len();
+        let mut bad = st.clone();
+        bad[n - 1 - (b.bits() % d)] = encode_num(1 << w);
+        prop_assert!(run(&frag, &bad).outcome.is_err());
+    }
+
+    #[test]
     fn fq_square_hinted_matches_native(a in fe(fq().modulus().clone())) {
         let f = fq();
         let mut st = f.mul_hints(&a, &a, 4).unwrap();
