@@ -675,6 +675,25 @@ impl Graph {
         Ok(v)
     }
 
+    /// Checks that `sigs` holds a valid committee signature for every one of `tasks` (what a
+    /// depositor checks for every peg-out graph before it signs PegInConfirm). Names the first
+    /// missing or invalid task.
+    pub fn verify_committee_signatures(&self, tasks: &[SigningTask], sigs: &Signatures) -> Result<(), GraphError> {
+        let secp = Secp256k1::verification_only();
+        for t in tasks {
+            let s = sigs.get(&t.id).ok_or_else(|| GraphError::Signatures(format!("missing signature for {}", t.id)))?;
+            let key = self.committee.task_key(t);
+            secp.verify_schnorr(s, &bitcoin::secp256k1::Message::from_digest(t.sighash), &key)
+                .map_err(|_| GraphError::Signatures(format!("invalid signature for {}", t.id)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether operator `i`'s peg-out graph is fully presigned by `sigs`.
+    pub fn verify_peg_out_presigned(&self, i: usize, sigs: &Signatures) -> Result<(), GraphError> {
+        self.verify_committee_signatures(&self.peg_out_committee_tasks(i)?, sigs)
+    }
+
     // ---------------------------------------------------------------- completion
 
     /// DepositRefund signed by the depositor.

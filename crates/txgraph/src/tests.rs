@@ -135,6 +135,17 @@ fn full_presign_gives_valid_signatures_for_every_task() {
         assert_eq!(d.input[0].witness.nth(3).unwrap().len(), 65, "SINGLE|ACP signature has its type byte");
         assert_eq!(*d.input[0].witness.nth(3).unwrap().last().unwrap(), TapSighashType::SinglePlusAnyoneCanPay as u8);
     }
+    // The depositor's check before PegInConfirm: complete and valid, or the culprit task named.
+    let s0 = session(&g, 0, 7);
+    let mut sigs0 = presign_in_process(&s0, &f.committee, &mut r).unwrap();
+    g.verify_peg_out_presigned(0, &sigs0).unwrap();
+    assert!(g.verify_peg_out_presigned(1, &sigs0).is_err(), "another graph's signatures do not count");
+    let t = s0.tasks[4].id;
+    let other = sigs0[&s0.tasks[5].id];
+    sigs0.insert(t, other);
+    assert_eq!(g.verify_peg_out_presigned(0, &sigs0).unwrap_err(), GraphError::Signatures(format!("invalid signature for {t}")));
+    sigs0.remove(&t);
+    assert_eq!(g.verify_peg_out_presigned(0, &sigs0).unwrap_err(), GraphError::Signatures(format!("missing signature for {t}")));
     let s = Session::new(g.committee().clone(), g.id(), g.peg_in_committee_tasks().unwrap(), [1; 32]).unwrap();
     presign_in_process(&s, &f.committee, &mut r).unwrap();
     // Operator tasks are refused in a committee session.
