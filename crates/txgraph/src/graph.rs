@@ -83,6 +83,34 @@ pub struct TaskId {
     pub input: u32,
 }
 
+impl TaskId {
+    /// Canonical 13-byte encoding: operator (u32 LE, `u32::MAX` for peg-in), kind code (u8),
+    /// kind index (u32 LE), input (u32 LE).
+    pub fn to_bytes(&self) -> [u8; 13] {
+        let (code, index) = match self.tx {
+            TxKind::Deposit => (0u8, 0u32),
+            TxKind::DepositRefund => (1, 0),
+            TxKind::PegInConfirm => (2, 0),
+            TxKind::Kickoff => (3, 0),
+            TxKind::Challenge => (4, 0),
+            TxKind::Take1 => (5, 0),
+            TxKind::AssertInitial => (6, 0),
+            TxKind::Assert(k) => (7, k),
+            TxKind::AssertFinal => (8, 0),
+            TxKind::Take2 => (9, 0),
+            TxKind::Disprove(i) => (10, i),
+            TxKind::KickoffTimeout => (11, 0),
+            TxKind::AssertTimeout => (12, 0),
+        };
+        let mut b = [0u8; 13];
+        b[..4].copy_from_slice(&self.operator.unwrap_or(u32::MAX).to_le_bytes());
+        b[4] = code;
+        b[5..9].copy_from_slice(&index.to_le_bytes());
+        b[9..].copy_from_slice(&self.input.to_le_bytes());
+        b
+    }
+}
+
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.operator {
@@ -689,6 +717,21 @@ impl Graph {
         Ok(())
     }
 
+    /// Checks a single-key signature (operator or depositor) for `task`. The committee checks the
+    /// operator's Challenge signature before it presigns a peg-out graph: without a valid one
+    /// nobody could challenge, and Take1 would be unconditional.
+    pub fn verify_single_signature(&self, task: &SigningTask, sig: &schnorr::Signature) -> Result<(), GraphError> {
+        let key = match (task.signer, task.id.operator) {
+            (Signer::Operator, Some(o)) => self.params.operators.get(o as usize).map(|op| op.key),
+            (Signer::Depositor, None) => Some(self.params.depositor),
+            _ => None,
+        }
+        .ok_or_else(|| GraphError::Signatures(format!("{} is not a single-key task", task.id)))?;
+        let secp = Secp256k1::verification_only();
+        secp.verify_schnorr(sig, &bitcoin::secp256k1::Message::from_digest(task.sighash), &key.x_only_public_key().0)
+            .map_err(|_| GraphError::Signatures(format!("invalid signature for {}", task.id)))
+    }
+
     /// Whether operator `i`'s peg-out graph is fully presigned by `sigs`.
     pub fn verify_peg_out_presigned(&self, i: usize, sigs: &Signatures) -> Result<(), GraphError> {
         self.verify_committee_signatures(&self.peg_out_committee_tasks(i)?, sigs)
@@ -726,7 +769,7 @@ impl Graph {
         let mut t = po.take1.clone();
         for input in 0..3 {
             let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Take1, input })?;
-            t = t.with_witness(input as usize, vec![s.to_vec()]);
+            t = t.with_witness(input as usize, vec![s]);
         }
         Ok(t.tx)
     }
@@ -736,7 +779,7 @@ impl Graph {
         let po = self.peg_out(i)?;
         let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::AssertInitial, input: 0 })?;
         // leaf: <nofn> CHECKSIGVERIFY <op> CHECKSIG  => witness [op_sig, nofn_sig]
-        Ok(po.assert_initial.clone().with_witness(0, vec![operator_sig.as_ref().to_vec(), s.to_vec()]).tx)
+        Ok(po.assert_initial.clone().with_witness(0, vec![operator_sig.as_ref().to_vec(), s]).tx)
     }
 
     /// Assert transaction `k`: per input the commitment witness (bottom first) and the
@@ -766,7 +809,7 @@ impl Graph {
         for (j, mut items) in commitment_witnesses.into_iter().enumerate() {
             let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Assert(k as u32), input: j as u32 })?;
             items.push(operator_sigs[j].as_ref().to_vec());
-            items.push(s.to_vec());
+            items.push(s);
             t = t.with_witness(j, items);
         }
         Ok(t.tx)
@@ -803,7 +846,7 @@ impl Graph {
             .ok_or(GraphError::OutOfRange { what: "disprove leaf", index: leaf, len: po.disproves.len() })?;
         let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Disprove(leaf as u32), input: 0 })?;
         let mut items = leaf_witness;
-        items.push(s.to_vec());
+        items.push(s);
         Ok(t.clone().with_witness(0, items).tx)
     }
 
@@ -811,7 +854,7 @@ impl Graph {
         let mut t = self.tx(Some(i as u32), kind)?.clone();
         for input in 0..t.inputs.len() {
             let s = get(sigs, TaskId { operator: Some(i as u32), tx: kind, input: input as u32 })?;
-            t = t.with_witness(input, vec![s.to_vec()]);
+            t = t.with_witness(input, vec![s]);
         }
         Ok(t.tx)
     }
@@ -822,21 +865,14 @@ pub fn sig_bytes(sig: &schnorr::Signature, ty: TapSighashType) -> Vec<u8> {
     bitcoin::taproot::Signature { signature: *sig, sighash_type: ty }.to_vec()
 }
 
-/// Aggregated signature of a task, serialized for its witness.
-pub struct TaskSig(Vec<u8>);
-impl TaskSig {
-    fn to_vec(&self) -> Vec<u8> {
-        self.0.clone()
-    }
-}
-
-fn get(sigs: &Signatures, id: TaskId) -> Result<TaskSig, GraphError> {
+/// The committee signature of a task, serialized for its witness.
+fn get(sigs: &Signatures, id: TaskId) -> Result<Vec<u8>, GraphError> {
     let s = sigs.get(&id).ok_or_else(|| GraphError::Signatures(format!("missing signature for {id}")))?;
     let ty = match id.tx {
         TxKind::Disprove(_) | TxKind::KickoffTimeout | TxKind::AssertTimeout | TxKind::Challenge => SINGLE_ACP,
         _ => TapSighashType::Default,
     };
-    Ok(TaskSig(sig_bytes(s, ty)))
+    Ok(sig_bytes(s, ty))
 }
 
 fn build_peg_out<C: Verification>(

@@ -130,7 +130,7 @@ impl Session {
             parts.push(k.serialize().to_vec());
         }
         for t in &tasks {
-            parts.push(serde_json::to_vec(&t.id).expect("task id serializes"));
+            parts.push(t.id.to_bytes().to_vec());
             parts.push(t.sighash.to_vec());
             parts.push(vec![t.sighash_type as u8, t.key_path as u8]);
         }

@@ -151,6 +151,14 @@ fn full_presign_gives_valid_signatures_for_every_task() {
     // Operator tasks are refused in a committee session.
     let op_tasks = g.operator_tasks(0).unwrap();
     assert!(op_tasks.iter().all(|t| t.signer == Signer::Operator));
+    // The committee checks the operator's Challenge signature before presigning.
+    let op = &f.operators[0];
+    let good = crate::musig::sign_single(&op_tasks[0], op, &mut r);
+    g.verify_single_signature(&op_tasks[0], &good).unwrap();
+    let wrong_key = crate::musig::sign_single(&op_tasks[0], &f.operators[1], &mut r);
+    assert!(g.verify_single_signature(&op_tasks[0], &wrong_key).is_err());
+    let wrong_msg = crate::musig::sign_single(&op_tasks[1], op, &mut r);
+    assert!(g.verify_single_signature(&op_tasks[0], &wrong_msg).is_err());
     assert!(Session::new(g.committee().clone(), g.id(), op_tasks, [0; 32]).is_err());
 }
 
@@ -178,7 +186,7 @@ fn bad_partial_signature_is_attributed_to_its_signer() {
     // Signer 1 (in sorted order, whichever it is) corrupts its partial signature for task 5.
     let culprit = parts[1].signer;
     let task = s.tasks[5].id;
-    parts[1].sigs[5] = parts[1].sigs[5] + musig2::secp::MaybeScalar::one();
+    parts[1].sigs[5] += musig2::secp::MaybeScalar::one();
     c.add_partials(parts[0].clone()).unwrap();
     assert_eq!(c.add_partials(parts[1].clone()).unwrap_err(), SignError::BadPartialSignature { signer: culprit, task });
     // A valid set relabelled as another signer's is caught too, naming the claimed signer.
@@ -316,7 +324,7 @@ fn outputs_ok(g: &Graph) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, .. ProptestConfig::default() })]
     /// Whatever the amounts, the graph either refuses with an amount/dust error or has no dust
     /// output and no negative fee anywhere.
     #[test]
