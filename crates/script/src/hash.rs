@@ -51,6 +51,8 @@ const CHUNK_END: u32 = 2;
 const ROOT: u32 = 8;
 /// Input bytes per BLAKE3 block.
 pub const BLOCK_LEN: usize = 64;
+/// Largest input (bytes) whose gadget stays within 1000 stack items (checked by a test).
+pub const MAX_INPUT_BYTES: usize = 247;
 /// Input bytes per BLAKE3 chunk (the most this gadget supports).
 pub const CHUNK_LEN: usize = 1024;
 
@@ -151,6 +153,8 @@ struct Tracker {
     peak: usize,
     table_base: usize, // absolute index of the first pushed XOR-table entry (T[255])
     mul16_base: usize, // absolute index of the first pushed x16-table entry (M[15])
+    rem_base: usize,   // R[s] = s mod 16 for s < 48, R[47] first
+    carry_base: usize, // C[s] = s / 16 for s < 48, C[47] first
 }
 
 impl Tracker {
@@ -164,6 +168,8 @@ impl Tracker {
             peak: inputs,
             table_base: 0,
             mul16_base: 0,
+            rem_base: 0,
+            carry_base: 0,
         };
         (t, ids)
     }
@@ -295,6 +301,79 @@ impl Tracker {
         out
     }
 
+    /// `[.. i] -> [.. T[i]]` for a table of `len` entries pushed last-entry-first at `base`.
+    fn lookup(&mut self, base: usize, len: usize) -> u32 {
+        let h = self.stack.len() - 1;
+        let off = h as i64 - len as i64 - base as i64;
+        self.code(
+            |a| {
+                if off != 0 {
+                    a.int(off).op(OP_ADD);
+                }
+                a.op(OP_PICK);
+            },
+            1,
+            1,
+        )[0]
+    }
+
+    /// `x + y + z mod 2^32` in one carry chain (nibble sums up to 47, carries up to 2, split
+    /// with the R/C tables); x is consumed, y and z copied.
+    fn add3(&mut self, x: Word, y: Word, z: Word) -> Word {
+        if let (Some(a), Some(b), Some(c)) = (word_value(&x), word_value(&y), word_value(&z)) {
+            return const_word(a.wrapping_add(b).wrapping_add(c));
+        }
+        let mut out = x;
+        let mut carry: Option<u32> = None;
+        for i in 0..8 {
+            // constant parts of y_i and z_i fold into one push
+            let mut konst = 0u8;
+            let mut terms = Vec::new();
+            for v in [y[i], z[i]] {
+                match v {
+                    Val::Const(c) => konst += c,
+                    id => terms.push(id),
+                }
+            }
+            if terms.is_empty() && konst == 0 && carry.is_none() {
+                continue;
+            }
+            self.bring(x[i], true);
+            for v in terms {
+                self.bring(v, false);
+                self.code(|a| {
+                    a.op(OP_ADD);
+                }, 2, 1);
+            }
+            if konst != 0 {
+                self.bring(Val::Const(konst), false);
+                self.code(|a| {
+                    a.op(OP_ADD);
+                }, 2, 1);
+            }
+            if let Some(c) = carry.take() {
+                self.bring(Val::Id(c), true);
+                self.code(|a| {
+                    a.op(OP_ADD);
+                }, 2, 1);
+            }
+            if i < 7 {
+                self.code(|a| {
+                    a.op(OP_DUP);
+                }, 1, 2);
+                self.lookup(self.carry_base, 48);
+                let ids = self.code(|a| {
+                    a.op(OP_SWAP);
+                }, 2, 2);
+                carry = Some(ids[0]);
+                out[i] = Val::Id(self.lookup(self.rem_base, 48));
+            } else {
+                out[i] = Val::Id(self.lookup(self.rem_base, 48));
+            }
+        }
+        out
+    }
+
     /// `x ^ y`; x is consumed, y copied.
     fn xor(&mut self, x: Word, y: Word) -> Word {
         let mut out = [Val::Const(0); 8];
@@ -403,7 +482,7 @@ fn rotr_nibbles(w: Word, k: usize) -> Word {
 /// `[2*input_len nibbles] -> [2*out_len nibbles]` (hex order, first nibble deepest).
 ///
 /// Every input nibble is range-checked. Fails to build if the input is longer than one chunk
-/// or the stack would exceed 1000 items (about 190 bytes of input with the 256-entry table).
+/// or the stack would exceed 1000 items (inputs above [`MAX_INPUT_BYTES`] = 247 bytes).
 pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
     if out_len == 0 || out_len > 32 {
         return Err(HashError::BadOutputLength(out_len));
@@ -427,6 +506,17 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
     t.mul16_base = t.stack.len();
     for x in (0..16i64).rev() {
         t.a.int(16 * x);
+        t.push_id();
+    }
+    // carry-split tables for three-operand nibble sums (< 48).
+    t.rem_base = t.stack.len();
+    for x in (0..48i64).rev() {
+        t.a.int(x % 16);
+        t.push_id();
+    }
+    t.carry_base = t.stack.len();
+    for x in (0..48i64).rev() {
+        t.a.int(x / 16);
         t.push_id();
     }
     let nibble = |byte: usize, high: bool| -> Val {
@@ -460,13 +550,11 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
         for r in 0..7 {
             for (k, &(a, b, c, d)) in G_ARGS.iter().enumerate() {
                 let (mx, my) = (m[2 * k], m[2 * k + 1]);
-                v[a] = t.add(v[a], v[b]);
-                v[a] = t.add(v[a], mx);
+                v[a] = t.add3(v[a], v[b], mx);
                 v[d] = rotr_nibbles(t.xor(v[d], v[a]), 4);
                 v[c] = t.add(v[c], v[d]);
                 v[b] = rotr_nibbles(t.xor(v[b], v[c]), 3);
-                v[a] = t.add(v[a], v[b]);
-                v[a] = t.add(v[a], my);
+                v[a] = t.add3(v[a], v[b], my);
                 v[d] = rotr_nibbles(t.xor(v[d], v[a]), 2);
                 v[c] = t.add(v[c], v[d]);
                 let x = t.xor(v[b], v[c]);
@@ -508,7 +596,8 @@ pub fn blake3(input_len: usize, out_len: usize) -> Result<Fragment, HashError> {
     t.a.fromalt(out_vals.len());
     // Peak: the model's main-stack peak; the altstack holds at most the output while the
     // main stack only shrinks.
-    let peak = t.peak.max(rest + 1);
+    // (+2: pushes inside a step, e.g. a table offset before its OP_ADD, are not in the model.)
+    let peak = t.peak.max(rest + 1) + 2;
     if peak > 1000 {
         return Err(HashError::StackTooDeep { input: input_len, peak });
     }
@@ -631,6 +720,14 @@ mod tests {
         assert!(run(&f, &st).outcome.is_err());
         assert_eq!(blake3(4, 0).unwrap_err(), HashError::BadOutputLength(0));
         assert!(matches!(blake3(400, 20), Err(HashError::StackTooDeep { .. })));
+        let max = (0..=CHUNK_LEN).take_while(|&n| blake3(n, 32).is_ok()).last().unwrap();
+        assert_eq!(max, MAX_INPUT_BYTES, "largest input that fits the stack");
+        // and it really runs within the limits (the executor enforces 1000 items)
+        let data: Vec<u8> = (0..max).map(|i| (i * 13) as u8).collect();
+        let r = run(&blake3(max, 32).unwrap(), &bytes_to_nibbles(&data));
+        assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+        assert!(r.peak_items <= 1000);
+        assert_eq!(r.final_stack, bytes_to_nibbles(&blake3_native(&data).unwrap()));
     }
 
     #[test]
