@@ -1,5 +1,5 @@
 //! Figures of the first real program (Horner evaluation of a degree-160 polynomial over BN254
-//! Fq, claim P(x) = 0) for docs/disprove.md.
+//! Fq, claim P(x) = 0) and of the direct-vs-hashed commitment trade-off, for docs/disprove.md.
 //!
 //! `cargo run -p bitvm2-disprove --example program_table --release` prints the tables;
 //! add `-- --write docs/disprove.md` to replace the generated section of that file.
@@ -9,17 +9,18 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
-use bitvm2_disprove::program::fq_to_committed;
-use bitvm2_disprove::programs::{root_program, MulMode};
+use bitvm2_disprove::program::{CommitMode, Program};
+use bitvm2_disprove::programs::{pair_program, root_program, MulMode};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_script::exec::{execute, ExecOptions};
 
 const DEGREE: usize = 160;
+const PAIR_DEGREE: usize = 48;
 const BEGIN: &str = "<!-- program_table:begin -->";
 const END: &str = "<!-- program_table:end -->";
 
 struct Row {
-    mode: MulMode,
+    label: String,
     limit: usize,
     max_ops: usize,
     d: Disprove,
@@ -30,9 +31,9 @@ struct Row {
     honest_ok: bool,
 }
 
-fn build(mode: MulMode, limit: usize, max_ops: usize) -> Result<Row> {
+fn build(label: &str, make: impl Fn() -> Result<(Program, ark_bn254::Fq)>, limit: usize, max_ops: usize) -> Result<Row> {
     let t = Instant::now();
-    let (prog, root) = root_program(DEGREE, "program-table", mode)?;
+    let (prog, root) = make()?;
     let planned =
         Planned::new(prog, ChunkLimits { max_spend_weight: limit, max_stack: 1000, max_ops_per_step: max_ops })?;
     let keys = OperatorKeys::new([9; 32], b"program-table");
@@ -40,9 +41,7 @@ fn build(mode: MulMode, limit: usize, max_ops: usize) -> Result<Row> {
     let d = planned.with_keys(pks, AssertShape::default())?;
     let setup_ms = t.elapsed().as_secs_f64() * 1e3;
     // Execute every leaf with the honest assertion: measured peak, and none spendable.
-    let vals = d.program.evaluate(&[root])?;
-    let committed: Vec<_> = d.plan.commitments.iter().map(|&v| fq_to_committed(&vals[v])).collect();
-    let a = keys.sign(&d, &committed);
+    let a = keys.sign(&d, &d.honest_commitments(&[vec![root]])?);
     let shape = d.spend_shape();
     let (mut largest_script, mut largest_weight, mut peak, mut honest_ok) = (0, 0, 0, true);
     for s in 0..d.plan.steps.len() {
@@ -53,7 +52,28 @@ fn build(mode: MulMode, limit: usize, max_ops: usize) -> Result<Row> {
         largest_script = largest_script.max(d.leaf_scripts[s].len());
         largest_weight = largest_weight.max(shape.weight(d.leaf_scripts[s].len(), w.iter().map(|x| x.len())));
     }
-    Ok(Row { mode, limit, max_ops, d, setup_ms, largest_script, largest_weight, peak, honest_ok })
+    Ok(Row { label: label.to_string(), limit, max_ops, d, setup_ms, largest_script, largest_weight, peak, honest_ok })
+}
+
+const HEADER: &str = "| variant | leaf weight limit | max ops/leaf | leaves | commitments | assert txs | assert vB | largest leaf WU | peak stack | setup ms |\n|---|---|---|---|---|---|---|---|---|---|\n";
+
+fn row(r: &Row) -> Result<String> {
+    if !r.honest_ok {
+        bail!("{}: an honest leaf did not end with a clean false", r.label);
+    }
+    Ok(format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
+        r.label,
+        r.limit,
+        if r.max_ops == usize::MAX { "-".to_string() } else { r.max_ops.to_string() },
+        r.d.plan.steps.len(),
+        r.d.plan.commitments.len(),
+        r.d.layout.txs.len(),
+        r.d.layout.total_vbytes(),
+        r.largest_weight,
+        r.peak,
+        r.setup_ms
+    ))
 }
 
 fn main() -> Result<()> {
@@ -63,7 +83,9 @@ fn main() -> Result<()> {
         None => None,
     };
     let mut out = String::new();
-    let main_row = build(MulMode::Hinted(4), 400_000, usize::MAX)?;
+    let root = |mode: MulMode| move || Ok(root_program(DEGREE, "program-table", mode)?);
+    let pair = |commit: CommitMode| move || Ok(pair_program(PAIR_DEGREE, "program-table", MulMode::Hinted(4), commit)?);
+    let main_row = build("hinted w=4", root(MulMode::Hinted(4)), 400_000, usize::MAX)?;
     if !main_row.honest_ok {
         bail!("an honest leaf did not end with a clean false");
     }
@@ -102,50 +124,50 @@ fn main() -> Result<()> {
     out += &format!("| setup (measure, chunk, generate leaves and asserts) | {:.0} ms |\n", main_row.setup_ms);
     out += "\nGadget costs the chunker planned with (measured by executing each gadget once):\n\n";
     out += "| gadget | script bytes | witness | working stack items |\n|---|---|---|---|\n";
+    let fq = m.kinds[0];
     out += &format!(
-        "| signature check + digits -> 9 limbs, per value | {} | {} B, {} items | {} |\n",
-        m.value_check_bytes,
-        m.value_witness_bytes,
-        m.wots.witness_items(),
-        m.value_check_working
+        "| Winternitz check of one Fq + digits -> 9 limbs | {} | {} B, {} items | {} |\n",
+        fq.check_bytes,
+        fq.witness_bytes,
+        fq.wots.witness_items(),
+        fq.check_working
     );
     let op = m.ops[1];
     out += &format!(
-        "| multiply-add mod p ({}) | {} | {} B, {} hint items | {} |\n",
-        main_row.mode, op.script_bytes, op.hint_bytes, op.hint_items, op.working_items
+        "| multiply-add mod p (hinted w=4) | {} | {} B, {} hint items | {} |\n",
+        op.script_bytes, op.hint_bytes, op.hint_items, op.working_items
     );
-    out += &format!("| canonical check (< p) per input | ~{} | - | - |\n", m.canonical_bytes);
-    out += &format!("| comparison per output/claim | ~{} | - | - |\n", m.compare_bytes);
+    out += &format!("| canonical check (< p) per input element | ~{} | - | - |\n", m.canonical_bytes);
 
-    out += "\nTrade-off: the same program under other limits and multiplication variants\n\n";
-    out += "| mul | leaf weight limit | max ops/leaf | leaves | commitments | assert txs | assert vB | largest leaf WU | peak stack | setup ms |\n";
-    out += "|---|---|---|---|---|---|---|---|---|---|\n";
+    out += "\nTrade-off 1: the first program under other limits and multiplication variants\n\n";
+    out += HEADER;
     let mut rows = vec![main_row];
-    for (mode, limit, max_ops) in [
-        (MulMode::Hinted(4), 400_000, 2),
-        (MulMode::Hinted(4), 400_000, 1),
-        (MulMode::Hinted(4), 250_000, usize::MAX),
-        (MulMode::Hinted(3), 400_000, usize::MAX),
-        (MulMode::Windowed(4), 400_000, usize::MAX),
+    for (label, mode, limit, max_ops) in [
+        ("hinted w=4", MulMode::Hinted(4), 400_000, 2),
+        ("hinted w=4", MulMode::Hinted(4), 400_000, 1),
+        ("hinted w=4", MulMode::Hinted(4), 250_000, usize::MAX),
+        ("hinted w=3", MulMode::Hinted(3), 400_000, usize::MAX),
+        ("windowed w=4", MulMode::Windowed(4), 400_000, usize::MAX),
     ] {
-        rows.push(build(mode, limit, max_ops)?);
+        rows.push(build(label, root(mode), limit, max_ops)?);
     }
     for r in &rows {
-        if !r.honest_ok {
-            bail!("{}: an honest leaf did not end with a clean false", r.mode);
-        }
+        out += &row(r)?;
+    }
+    out += &format!(
+        "\nTrade-off 2: direct vs hashed commitments. `common-root-of-2-polys`: two degree-{PAIR_DEGREE} \
+         polynomials evaluated together; the state (2 field elements) crosses every step boundary, \
+         committed directly (512 bits, 131 chains) or as a 20-byte BLAKE3 digest (43 chains; the \
+         leaf hashes the preimage of an input and the recomputed output).\n\n"
+    );
+    out += HEADER;
+    for (label, commit) in [("direct", CommitMode::Direct), ("BLAKE3-20", CommitMode::Hash { bytes: 20 })] {
+        let r = build(label, pair(commit), 400_000, usize::MAX)?;
+        out += &row(&r)?;
+        let k = r.d.model.kinds.iter().find(|k| k.kind.elems == 2).expect("state kind");
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
-            r.mode,
-            r.limit,
-            if r.max_ops == usize::MAX { "-".to_string() } else { r.max_ops.to_string() },
-            r.d.plan.steps.len(),
-            r.d.plan.commitments.len(),
-            r.d.layout.txs.len(),
-            r.d.layout.total_vbytes(),
-            r.largest_weight,
-            r.peak,
-            r.setup_ms
+            "| | per state value: Winternitz check {} B script, {} B witness; hash {} B script | | | | | | | | |\n",
+            k.check_bytes, k.witness_bytes, k.hash_bytes
         );
     }
     print!("{out}");

@@ -16,7 +16,7 @@ use bitvm2_script::exec::{execute, ExecOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::leaf::WorkingSpace;
-use crate::program::{field, Operand, Program, ValueId, ValueKind};
+use crate::program::{field, CommitMode, Operand, Program, ValueId, ValueKind};
 use crate::wots::{verify_script, WotsParams, WotsSecret};
 
 /// One step: a contiguous range of operations, with the committed values it reads and writes.
@@ -165,53 +165,101 @@ pub struct OpCost {
     pub working_items: usize,
 }
 
+/// Measured cost of committing one kind of value, per leaf that touches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCost {
+    /// The kind.
+    pub kind: ValueKind,
+    /// Winternitz parameters of its commitment.
+    pub wots: WotsParams,
+    /// Script bytes of: verify the signature, regroup digits to limbs (direct), park.
+    pub check_bytes: usize,
+    /// Working items of that beyond the signature's own items.
+    pub check_working: usize,
+    /// Largest serialized signature (items with length prefixes).
+    pub witness_bytes: usize,
+    /// Script bytes of hashing the value (0 for direct commitments).
+    pub hash_bytes: usize,
+    /// Working items of the hash beyond its input.
+    pub hash_working: usize,
+}
+
+impl KindCost {
+    /// Measure a kind (executes the signature check and the hash once).
+    pub fn measure(kind: ValueKind) -> Result<KindCost, ChunkError> {
+        let fld = field();
+        let limbs = fld.layout().limbs();
+        let wots = kind.wots_params();
+        let sk = WotsSecret::derive(&[0; 32], b"cost-model", 0, wots);
+        let pk = sk.public_key();
+        let sig = sk.sign(&vec![0xf; wots.msg_digits]).expect("digits in range");
+        let mut check = verify_script(&pk);
+        if kind.commit == CommitMode::Direct {
+            for _ in 0..kind.elems {
+                check = check.append(&bitvm2_script::arith::nibbles_to_limbs(&ValueKind::decode_layout()));
+                check = (0..limbs).fold(check, |f, _| f.op(bitcoin::opcodes::all::OP_TOALTSTACK));
+            }
+        }
+        let items = sig.to_witness();
+        let r = execute(&check.to_script(), &items, &ExecOptions::default());
+        r.outcome.map_err(|e| ChunkError::Measure { what: format!("signature check of {kind:?}"), reason: e.to_string() })?;
+        let (mut hash_bytes, mut hash_working) = (0, 0);
+        if let CommitMode::Hash { bytes } = kind.commit {
+            let h = crate::leaf::hash_value(kind.elems, bytes);
+            let input = crate::program::val_stack(&vec![crate::programs::fq_from_label("cost-model", 1); kind.elems]);
+            let r = execute(&h.to_script(), &input, &ExecOptions::default());
+            r.outcome.map_err(|e| ChunkError::Measure { what: format!("hash of {kind:?}"), reason: e.to_string() })?;
+            hash_bytes = h.len();
+            hash_working = r.peak_items.saturating_sub(input.len());
+        }
+        Ok(KindCost {
+            kind,
+            wots,
+            check_bytes: check.len(),
+            check_working: r.peak_items.saturating_sub(items.len()),
+            witness_bytes: wots.max_witness_bytes(),
+            hash_bytes,
+            hash_working,
+        })
+    }
+}
+
 /// The gadget measurements the chunker plans with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostModel {
     /// Limbs of a field element.
     pub limbs: usize,
-    /// Winternitz parameters of a committed value.
-    pub wots: WotsParams,
-    /// Script bytes of: verify a signature, regroup digits to limbs, park on the altstack.
-    pub value_check_bytes: usize,
-    /// Working items of that beyond the signature's own items.
-    pub value_check_working: usize,
-    /// Largest serialized signature (items with length prefixes).
-    pub value_witness_bytes: usize,
-    /// Script bytes of one canonical-input check (copy, push p, compare, combine).
+    /// Per value kind used by the program.
+    pub kinds: Vec<KindCost>,
+    /// Script bytes of one canonical check of an element (copy, push p, compare, combine).
     pub canonical_bytes: usize,
-    /// Script bytes of one comparison (two copies, equal, combine).
-    pub compare_bytes: usize,
     /// Per operation (same order as the program's ops).
     pub ops: Vec<OpCost>,
 }
 
 impl CostModel {
-    /// Measure every gadget the program uses (each distinct op name is executed once).
+    /// Measure every gadget the program uses (each distinct op name and value kind is
+    /// executed once).
     pub fn measure(prog: &Program) -> Result<CostModel, ChunkError> {
         prog.validate()?;
         let fld = field();
         let limbs = fld.layout().limbs();
-        let kind = ValueKind::Fq;
-        let wots = kind.wots_params();
-        // signature check + regroup, measured on a 256-bit value of all-ones digits
-        let sk = WotsSecret::derive(&[0; 32], b"cost-model", 0, wots);
-        let pk = sk.public_key();
-        let sig = sk.sign(&vec![0xf; wots.msg_digits]).expect("digits in range");
-        let check = verify_script(&pk).append(&bitvm2_script::arith::nibbles_to_limbs(&kind.decode_layout()));
-        let items = sig.to_witness();
-        let r = execute(&check.to_script(), &items, &ExecOptions::default());
-        r.outcome.map_err(|e| ChunkError::Measure { what: "signature check".into(), reason: e.to_string() })?;
-        let value_check_bytes = check.len() + limbs;
-        let value_check_working = r.peak_items.saturating_sub(items.len());
-        let value_witness_bytes = wots.max_witness_bytes();
-        // canonical check: copies (<= 3 bytes each), push p (<= 6 bytes per limb), less_than, booland
-        let lt = bitvm2_script::arith::Layout::less_than(&kind.decode_layout()).len();
+        let mut kinds: Vec<KindCost> = Vec::new();
+        for v in &prog.values {
+            if !kinds.iter().any(|k| k.kind == v.kind) {
+                kinds.push(KindCost::measure(v.kind)?);
+            }
+        }
+        let lt = bitvm2_script::arith::Layout::less_than(&ValueKind::decode_layout()).len();
         let canonical_bytes = 3 * limbs + 6 * limbs + lt + 1;
-        let compare_bytes = 2 * 3 * limbs + fld.layout().equal().len() + 1;
         let mut cache: Vec<(String, OpCost)> = Vec::new();
         let mut ops = Vec::with_capacity(prog.ops.len());
-        let sample = prog.evaluate(&vec![crate::programs::fq_from_label("cost-model", 0); prog.inputs.len()])?;
+        let sample_inputs: Vec<_> = prog
+            .inputs
+            .iter()
+            .map(|&i| vec![crate::programs::fq_from_label("cost-model", 0); prog.values[i].kind.elems])
+            .collect();
+        let sample = prog.evaluate(&sample_inputs)?;
         for (i, node) in prog.ops.iter().enumerate() {
             let name = node.op.name();
             let script = node.op.script();
@@ -233,47 +281,90 @@ impl CostModel {
             cache.push((name, c));
             ops.push(c);
         }
-        Ok(CostModel {
-            limbs,
-            wots,
-            value_check_bytes,
-            value_check_working,
-            value_witness_bytes,
-            canonical_bytes,
-            compare_bytes,
-            ops,
-        })
+        Ok(CostModel { limbs, kinds, canonical_bytes, ops })
+    }
+
+    /// The measurements of a kind.
+    pub fn kind(&self, kind: ValueKind) -> &KindCost {
+        self.kinds.iter().find(|k| k.kind == kind).expect("every kind of the program is measured")
     }
 
     /// Working space figures for the leaf generator.
     pub fn working_space(&self) -> WorkingSpace {
         WorkingSpace {
-            per_value_check: self.value_check_working,
+            per_value_check: self.kinds.iter().map(|k| k.check_working).max().unwrap_or(0),
             per_op: self.ops.iter().map(|c| c.working_items).max().unwrap_or(0),
+            per_hash: self.kinds.iter().map(|k| k.hash_working).max().unwrap_or(0),
         }
     }
 
-    /// Estimate a step: (script bytes, witness items, witness bytes, peak stack items).
+    /// Estimate a step: script bytes, witness items and bytes, peak stack items.
     pub fn estimate(&self, prog: &Program, step: &Step) -> Estimate {
         let l = self.limbs;
-        let m = step.inputs.len() + step.outputs.len();
         let ops = &self.ops[step.ops.clone()];
-        let arity: usize = prog.ops[step.ops.clone()].iter().map(|n| n.op.arity()).sum();
+        let kind = |v: &ValueId| self.kind(prog.values[*v].kind);
+        let mut script = 16;
+        let mut witness_items = 0;
+        let mut witness_bytes = 0;
+        let mut value_items = 0; // items of committed values/digests after phase 1
+        let mut preimage_items = 0;
+        let mut hash_work = 0;
+        for v in step.leaf_values() {
+            let k = kind(&v);
+            script += k.check_bytes + k.kind.limbs().max(2 * k.kind.committed_len()); // + FROMALTSTACK
+            witness_items += k.wots.witness_items();
+            witness_bytes += k.witness_bytes;
+            value_items += match k.kind.commit {
+                CommitMode::Direct => k.kind.limbs(),
+                CommitMode::Hash { bytes } => 2 * bytes,
+            };
+        }
+        for v in &step.inputs {
+            let k = kind(v);
+            script += k.kind.elems * self.canonical_bytes;
+            if let CommitMode::Hash { bytes } = k.kind.commit {
+                // preimage in the witness (limbs <= 5 bytes each), copy, hash, compare
+                preimage_items += k.kind.limbs();
+                witness_bytes += 5 * k.kind.limbs();
+                script += 3 * k.kind.limbs() + k.hash_bytes + 4 * 2 * bytes;
+                hash_work = hash_work.max(k.hash_working + k.kind.limbs());
+            }
+        }
+        for v in &step.outputs {
+            let k = kind(v);
+            script += 3 * k.kind.limbs() + 1;
+            // copies (<= 3 bytes per item) and equal_items (<= 7 bytes per item)
+            script += match k.kind.commit {
+                CommitMode::Direct => 3 * k.kind.limbs() + 7 * k.kind.limbs(),
+                CommitMode::Hash { bytes } => {
+                    hash_work = hash_work.max(k.hash_working + k.kind.limbs());
+                    k.hash_bytes + 3 * 2 * bytes + 7 * 2 * bytes
+                }
+            };
+        }
+        for c in &step.claims {
+            let n = prog.claims[*c].1.len() * l;
+            script += 3 * n + 6 * n + 7 * n + 1;
+        }
+        let arg_items: usize = prog.ops[step.ops.clone()]
+            .iter()
+            .flat_map(|n| n.op.input_elems())
+            .map(|e| e * l)
+            .sum();
+        let out_items: usize = prog.ops[step.ops.clone()].iter().map(|n| n.op.output_elems() * l).sum();
         let hint_items: usize = ops.iter().map(|c| c.hint_items).sum();
-        let script = m * (self.value_check_bytes + l) // + FROMALTSTACK
-            + step.inputs.len() * self.canonical_bytes
-            + (step.outputs.len() + step.claims.len()) * (self.compare_bytes + 6 * l)
-            + ops.iter().map(|c| c.script_bytes).sum::<usize>()
-            + arity * l * 6 // operand copies or constant pushes
+        script += ops.iter().map(|c| c.script_bytes).sum::<usize>()
+            + arg_items * 6 // operand copies or constant pushes
             + hint_items * 3 // hint rolls
-            + ops.len() * l * 4 // dead-value drops
-            + (m * l + ops.len() * l + hint_items) // cleanup in both branches
-            + 16;
-        let witness_items = hint_items + m * self.wots.witness_items();
-        let witness_bytes = ops.iter().map(|c| c.hint_bytes).sum::<usize>() + m * self.value_witness_bytes;
-        let verify_peak = witness_items + self.value_check_working;
-        let compute_peak = hint_items + m * l + (ops.len().min(2) + 1) * l + 2 * l
-            + ops.iter().map(|c| c.working_items).max().unwrap_or(0);
+            + out_items * 4 // dead-value drops
+            + (value_items + preimage_items + out_items + hint_items); // cleanup, both branches
+        witness_items += hint_items + preimage_items;
+        witness_bytes += ops.iter().map(|c| c.hint_bytes).sum::<usize>();
+        let check_work = step.leaf_values().iter().map(|v| kind(v).check_working).max().unwrap_or(0);
+        let verify_peak = witness_items + check_work;
+        let max_out = prog.ops[step.ops.clone()].iter().map(|n| n.op.output_elems() * l).max().unwrap_or(0);
+        let op_peak = arg_items.min(3 * max_out.max(l)) + ops.iter().map(|c| c.working_items).max().unwrap_or(0);
+        let compute_peak = hint_items + preimage_items + value_items + 3 * max_out + op_peak.max(hash_work) + 2;
         Estimate { script_bytes: script, witness_items, witness_bytes, peak_stack: verify_peak.max(compute_peak) }
     }
 }

@@ -138,16 +138,42 @@ fn input_weight(shape: &AssertShape, keys: &[&WotsPublicKey]) -> (ScriptBuf, usi
     (script, items, 41 * 4 + witness)
 }
 
+/// Items a signature check needs beyond the witness items (measured once per parameters: the
+/// verifying script builds a table of chain elements on top of the remaining signatures).
+fn check_working(pk: &WotsPublicKey) -> usize {
+    let sk = crate::wots::WotsSecret::derive(&[0; 32], b"layout-working", 0, pk.params);
+    let sig = sk.sign(&vec![0; pk.params.msg_digits]).expect("digits in range");
+    let items = sig.to_witness();
+    let r = bitvm2_script::exec::execute(
+        &verify_script_drop(&sk.public_key()).into_script(),
+        &items,
+        &bitvm2_script::exec::ExecOptions { mode: bitvm2_script::exec::LimitMode::Report, ..Default::default() },
+    );
+    r.peak_items.saturating_sub(items.len())
+}
+
 /// Pack commitments `0..keys.len()` (in order) into assert transactions.
 pub fn pack(keys: &[WotsPublicKey], shape: AssertShape) -> Result<AssertLayout, LayoutError> {
+    let mut working: Vec<(crate::wots::WotsParams, usize)> = Vec::new();
+    let mut work = |pk: &WotsPublicKey| -> usize {
+        if let Some((_, w)) = working.iter().find(|(p, _)| *p == pk.params) {
+            return *w;
+        }
+        let w = check_working(pk);
+        working.push((pk.params, w));
+        w
+    };
     let mut txs: Vec<AssertTx> = Vec::new();
     let mut cur = AssertTx { inputs: Vec::new(), weight: shape.base_weight };
     let mut c = 0;
     'fill: while c < keys.len() {
         // Fill one input with as many values as the item limit allows.
+        // The first value checked (the last in the input) has every other signature under it.
         let mut end = c;
         let mut items = shape.reserved_items;
-        while end < keys.len() && items + keys[end].params.witness_items() <= shape.max_input_items {
+        while end < keys.len()
+            && items + keys[end].params.witness_items() + work(&keys[end]) <= shape.max_input_items
+        {
             items += keys[end].params.witness_items();
             end += 1;
         }
@@ -188,14 +214,26 @@ mod tests {
     use proptest::prelude::*;
 
     fn keys(n: usize) -> Vec<WotsPublicKey> {
-        (0..n).map(|i| WotsSecret::derive(&[3; 32], b"layout", i as u32, WotsParams::for_bits(256)).public_key()).collect()
+        secrets(n).iter().map(|s| s.public_key()).collect()
+    }
+
+    /// Mixed sizes: 256-bit values and 160-bit digests.
+    fn secrets(n: usize) -> Vec<WotsSecret> {
+        (0..n)
+            .map(|i| {
+                let bits = if i % 3 == 2 { 160 } else { 256 };
+                WotsSecret::derive(&[3; 32], b"layout", i as u32, WotsParams::for_bits(bits))
+            })
+            .collect()
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(12))]
         #[test]
         fn packing_respects_limits_and_keeps_order(n in 1usize..120, max_w in 40_000usize..400_000) {
-            let ks = keys(n);
+            let sks = secrets(n);
+            let ks: Vec<WotsPublicKey> = sks.iter().map(|s| s.public_key()).collect();
+            let sigs: Vec<_> = sks.iter().map(|s| s.sign(&vec![7; s.public_key().params.msg_digits]).unwrap()).collect();
             let shape = AssertShape { max_tx_weight: max_w, ..Default::default() };
             let layout = pack(&ks, shape).unwrap();
             let order: Vec<usize> = layout.txs.iter().flat_map(|t| t.inputs.iter().flat_map(|i| i.commitments.clone())).collect();
@@ -205,6 +243,10 @@ mod tests {
                 prop_assert_eq!(tx.weight, shape.base_weight + tx.inputs.iter().map(|i| i.weight).sum::<usize>());
                 for inp in &tx.inputs {
                     prop_assert!(inp.witness_items + shape.reserved_items <= shape.max_input_items);
+                    let items: Vec<Vec<u8>> = inp.commitments.iter().flat_map(|&c| sigs[c].to_witness()).collect();
+                    let r = bitvm2_script::exec::execute(&inp.script, &items, &Default::default());
+                    prop_assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+                    prop_assert!(r.peak_items + shape.reserved_items <= shape.max_input_items);
                 }
             }
             // no transaction could have taken the first value of the next one

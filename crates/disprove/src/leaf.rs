@@ -2,29 +2,33 @@
 //! is wrong.
 //!
 //! Witness of a leaf (bottom first): the hints of the step's operations (first operation's
-//! deepest), then the Winternitz signature of every leaf value: the step's committed inputs,
-//! then its committed outputs (see [`crate::chunk::Step::leaf_values`]).
+//! deepest), the preimages (limbs) of its hash-committed inputs, then the Winternitz signature
+//! of every leaf value: the step's committed inputs, then its committed outputs (see
+//! [`crate::chunk::Step::leaf_values`]).
 //!
 //! Script:
 //! 1. for every leaf value, from the top: verify its signature against the operator's key
 //!    (fails on a bad signature), regroup its 4-bit digits into 29-bit limbs, park them on the
-//!    altstack; then bring all values back;
-//! 2. `ok` = every committed input is a canonical field element (`< p`);
+//!    altstack (a hash-committed value parks its digest digits); then bring all values back;
+//!    for every hash-committed input, hash the preimage from the witness and require it to
+//!    equal the signed digest (else the script fails: a disprover cannot invent inputs);
+//! 2. `ok` = every element of every committed input is canonical (`< p`);
 //! 3. `OP_IF` (inputs canonical): recompute the operations (operands copied with `OP_PICK`,
 //!    hints rolled up, dead intermediates dropped), compare every committed output with the
-//!    recomputed one and every claimed value with its constant, leave `NOT(all equal)`;
+//!    recomputed one (a hash-committed output: its digest with the hash of the recomputed one)
+//!    and every claimed value with its constant, leave `NOT(all equal)`;
 //!    `OP_ELSE` (a non-canonical input): leave 1; `OP_ENDIF`, everything else dropped.
 //!
 //! So the leaf ends with exactly one item: 1 (spendable) iff an input is non-canonical, an
 //! output differs or a claim fails; with honest values it ends with 0 (`EvalFalse`).
 
-use ark_bn254::Fq;
 use bitcoin::opcodes::all::*;
 use bitvm2_script::arith::{nibbles_to_limbs, Layout};
 use bitvm2_script::builder::Fragment;
+use bitvm2_script::hash::blake3_of_bigints;
 
 use crate::chunk::Step;
-use crate::program::{field, fq_to_nat, Operand, Program, ValueId, ValueKind};
+use crate::program::{field, push_val, CommitMode, Operand, Program, ValueId, ValueKind};
 use crate::wots::{verify_script, WotsPublicKey};
 
 /// `d OP_PICK`, with the one-byte forms for small depths.
@@ -60,7 +64,9 @@ pub(crate) fn drop_n(mut f: Fragment, n: usize) -> Fragment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Hints(usize),
+    Preimage(ValueId),
     Committed(ValueId),
+    Digest(ValueId),
     Computed(ValueId),
     Temp,
 }
@@ -87,27 +93,41 @@ impl Tracker {
     fn find(&self, slot: Slot) -> usize {
         self.entries.iter().rposition(|e| e.0 == slot).expect("slot on the stack")
     }
-    /// Copy the entry to the top as a `Temp`.
-    fn copy(&mut self, slot: Slot) {
+    fn has(&self, slot: Slot) -> bool {
+        self.entries.iter().any(|e| e.0 == slot)
+    }
+    fn emit(&mut self, g: impl FnOnce(Fragment) -> Fragment) {
+        let f = std::mem::take(&mut self.f);
+        self.f = g(f);
+    }
+    /// Copy `n` items of the entry, starting `skip` items above its deepest, to the top.
+    fn copy_part(&mut self, slot: Slot, skip: usize, n: usize) {
         let idx = self.find(slot);
-        let (d, n) = (self.bottom_depth(idx), self.entries[idx].1);
-        let mut f = std::mem::take(&mut self.f);
-        for _ in 0..n {
-            f = pick(f, d);
-        }
-        self.f = f;
+        let d = self.bottom_depth(idx) - skip;
+        self.emit(|mut f| {
+            for _ in 0..n {
+                f = pick(f, d);
+            }
+            f
+        });
         self.entries.push((Slot::Temp, n));
         self.note(0);
+    }
+    /// Copy the entry to the top as a `Temp`.
+    fn copy(&mut self, slot: Slot) {
+        let n = self.entries[self.find(slot)].1;
+        self.copy_part(slot, 0, n);
     }
     /// Move the entry to the top as a `Temp`.
     fn raise(&mut self, slot: Slot) {
         let idx = self.find(slot);
         let (d, n) = (self.bottom_depth(idx), self.entries[idx].1);
-        let mut f = std::mem::take(&mut self.f);
-        for _ in 0..n {
-            f = roll(f, d);
-        }
-        self.f = f;
+        self.emit(|mut f| {
+            for _ in 0..n {
+                f = roll(f, d);
+            }
+            f
+        });
         self.entries.remove(idx);
         self.entries.push((Slot::Temp, n));
     }
@@ -115,22 +135,56 @@ impl Tracker {
     fn remove(&mut self, slot: Slot) {
         let idx = self.find(slot);
         let n = self.entries[idx].1;
-        let mut f = std::mem::take(&mut self.f);
         if idx + 1 == self.entries.len() {
-            f = drop_n(f, n);
+            self.emit(|f| drop_n(f, n));
         } else {
             let d = self.bottom_depth(idx);
-            for k in 0..n {
-                f = roll(f, d - k).op(OP_DROP);
-            }
+            self.emit(|mut f| {
+                for k in 0..n {
+                    f = roll(f, d - k).op(OP_DROP);
+                }
+                f
+            });
         }
-        self.f = f;
         self.entries.remove(idx);
     }
     fn append(&mut self, frag: &Fragment) {
-        let f = std::mem::take(&mut self.f);
-        self.f = f.append(frag);
+        self.emit(|f| f.append(frag));
     }
+    /// Replace the top `consumed` entries by one `Temp` of `produced` items.
+    fn replace_top(&mut self, consumed: usize, produced: usize) {
+        for _ in 0..consumed {
+            self.entries.pop();
+        }
+        self.entries.push((Slot::Temp, produced));
+    }
+}
+
+/// `[A B] -> [A == B]` for two sequences of `k` numbers.
+pub fn equal_items(k: usize) -> Fragment {
+    let mut f = Fragment::new();
+    for i in (1..=k).rev() {
+        f = roll(f, i).op(OP_NUMEQUAL).op(OP_TOALTSTACK);
+    }
+    f = f.op(OP_FROMALTSTACK);
+    for _ in 1..k {
+        f = f.op(OP_FROMALTSTACK).op(OP_BOOLAND);
+    }
+    f
+}
+
+/// `[A B] -> []`, failing unless the two sequences of `k` numbers are equal.
+pub fn equal_items_verify(k: usize) -> Fragment {
+    let mut f = Fragment::new();
+    for i in (1..=k).rev() {
+        f = roll(f, i).op(OP_NUMEQUALVERIFY);
+    }
+    f
+}
+
+/// `[E_0 .. E_{n-1}] -> [2*bytes nibbles]`: BLAKE3 of a value's elements (32 bytes each).
+pub fn hash_value(elems: usize, bytes: usize) -> Fragment {
+    blake3_of_bigints(&field().layout(), elems, bytes).expect("value fits the hash gadget")
 }
 
 /// What the leaf generator needs to know about the gadgets' working space.
@@ -140,6 +194,8 @@ pub struct WorkingSpace {
     pub per_value_check: usize,
     /// Items the largest operation needs beyond its hints and operands.
     pub per_op: usize,
+    /// Items the hash of the largest hashed value needs beyond its input.
+    pub per_hash: usize,
 }
 
 /// A generated leaf.
@@ -152,16 +208,18 @@ pub struct Leaf {
     pub peak_estimate: usize,
 }
 
-/// The operator's public keys of the leaf values, in [`Step::leaf_values`] order.
+/// Build the leaf of `step`; `keys` are the operator's public keys of the leaf values, in
+/// [`Step::leaf_values`] order.
 pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace) -> Leaf {
     let values = step.leaf_values();
     assert_eq!(values.len(), keys.len(), "one key per leaf value");
     let fld = field();
     let flayout = fld.layout();
-    let dlayout = ValueKind::Fq.decode_layout();
+    let dlayout = ValueKind::decode_layout();
     assert_eq!(dlayout.limbs(), flayout.limbs(), "decoded and field layouts must have the same limb count");
     let l = flayout.limbs();
     let to_limbs = nibbles_to_limbs(&dlayout);
+    let kind = |v: &ValueId| prog.values[*v].kind;
 
     let mut t = Tracker { entries: Vec::new(), f: Fragment::new(), peak: 0 };
     for (j, node) in prog.ops[step.ops.clone()].iter().enumerate() {
@@ -170,62 +228,89 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
             t.entries.push((Slot::Hints(step.ops.start + j), h));
         }
     }
-    let sig_items: Vec<usize> = values.iter().map(|v| prog.values[*v].kind.wots_params().witness_items()).collect();
-    let hint_items = t.items();
-    let witness_items = hint_items + sig_items.iter().sum::<usize>();
-    // 1. signatures, from the top (last value first); limbs parked on the altstack.
+    for v in &step.inputs {
+        if kind(v).commit != CommitMode::Direct {
+            t.entries.push((Slot::Preimage(*v), kind(v).limbs()));
+        }
+    }
+    let sig_items: Vec<usize> = values.iter().map(|v| kind(v).wots_params().witness_items()).collect();
+    let witness_items = t.items() + sig_items.iter().sum::<usize>();
+    // 1. signatures, from the top (last value first); limbs or digest digits parked on the altstack.
     let mut alt = 0;
     let mut remaining = witness_items;
+    let mut parked = Vec::with_capacity(values.len());
     for i in (0..values.len()).rev() {
+        let k = kind(&values[i]);
         t.peak = t.peak.max(remaining + alt + ws.per_value_check);
         t.append(&verify_script(keys[i]));
-        t.append(&to_limbs);
-        for _ in 0..l {
-            t.f = std::mem::take(&mut t.f).op(OP_TOALTSTACK);
-        }
+        let items = match k.commit {
+            CommitMode::Direct => {
+                for _ in 0..k.elems {
+                    t.append(&to_limbs);
+                    t.emit(|f| (0..l).fold(f, |f, _| f.op(OP_TOALTSTACK)));
+                }
+                k.elems * l
+            }
+            CommitMode::Hash { bytes } => {
+                t.emit(|f| (0..2 * bytes).fold(f, |f, _| f.op(OP_TOALTSTACK)));
+                2 * bytes
+            }
+        };
         remaining -= sig_items[i];
-        alt += l;
+        alt += items;
+        parked.push((values[i], k.commit, items));
     }
-    for _ in 0..alt {
-        t.f = std::mem::take(&mut t.f).op(OP_FROMALTSTACK);
-    }
-    for v in &values {
-        t.entries.push((Slot::Committed(*v), l));
+    t.emit(|f| (0..alt).fold(f, |f, _| f.op(OP_FROMALTSTACK)));
+    for (v, commit, items) in parked.into_iter().rev() {
+        let slot = if commit == CommitMode::Direct { Slot::Committed(v) } else { Slot::Digest(v) };
+        t.entries.push((slot, items));
     }
     t.note(0);
-    // 2. ok = all committed inputs canonical
+    // 2. hashed inputs: the preimage from the witness must hash to the signed digest.
+    for v in &step.inputs {
+        if let CommitMode::Hash { bytes } = kind(v).commit {
+            t.copy(Slot::Preimage(*v));
+            t.note(ws.per_hash);
+            t.append(&hash_value(kind(v).elems, bytes));
+            t.replace_top(1, 2 * bytes);
+            t.copy(Slot::Digest(*v));
+            t.append(&equal_items_verify(2 * bytes));
+            t.entries.pop();
+            t.entries.pop();
+            let idx = t.find(Slot::Preimage(*v));
+            t.entries[idx].0 = Slot::Committed(*v);
+        }
+    }
+    // 3. ok = every element of every committed input is canonical (< p)
     let p = fld.modulus().clone();
     let mut have_ok = false;
     for v in &step.inputs {
-        t.copy(Slot::Committed(*v));
-        t.append(&dlayout.push(&p));
-        t.append(&Layout::less_than(&dlayout));
-        t.entries.pop();
-        t.entries.push((Slot::Temp, 1));
-        t.note(l);
-        if have_ok {
-            t.f = std::mem::take(&mut t.f).op(OP_BOOLAND);
-            t.entries.pop();
+        for e in 0..kind(v).elems {
+            t.copy_part(Slot::Committed(*v), e * l, l);
+            t.append(&dlayout.push(&p));
+            t.append(&Layout::less_than(&dlayout));
+            t.replace_top(1, 1);
+            t.note(l);
+            if have_ok {
+                t.emit(|f| f.op(OP_BOOLAND));
+                t.entries.pop();
+            }
+            have_ok = true;
         }
-        have_ok = true;
     }
     if !have_ok {
-        t.f = std::mem::take(&mut t.f).push_int(1);
+        t.emit(|f| f.push_int(1));
         t.entries.push((Slot::Temp, 1));
     }
-    t.f = std::mem::take(&mut t.f).op(OP_IF);
+    t.emit(|f| f.op(OP_IF));
     t.entries.pop();
     let saved = t.entries.clone();
     let below = t.items();
 
-    // 3a. compute
+    // 4a. compute
     let ops = &prog.ops[step.ops.clone()];
-    let needed_at_end: Vec<ValueId> = step
-        .outputs
-        .iter()
-        .copied()
-        .chain(step.claims.iter().map(|&c| prog.claims[c].0))
-        .collect();
+    let needed_at_end: Vec<ValueId> =
+        step.outputs.iter().copied().chain(step.claims.iter().map(|&c| prog.claims[c].0)).collect();
     for (j, node) in ops.iter().enumerate() {
         let opi = step.ops.start + j;
         let mut consumed = 0;
@@ -236,15 +321,11 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
         for a in &node.args {
             match a {
                 Operand::Const(c) => {
-                    t.append(&flayout.push(&fq_to_nat(c)));
-                    t.entries.push((Slot::Temp, l));
+                    t.append(&push_val(c));
+                    t.entries.push((Slot::Temp, c.len() * l));
                 }
                 Operand::Value(v) => {
-                    let slot = if t.entries.iter().any(|e| e.0 == Slot::Computed(*v)) {
-                        Slot::Computed(*v)
-                    } else {
-                        Slot::Committed(*v)
-                    };
+                    let slot = if t.has(Slot::Computed(*v)) { Slot::Computed(*v) } else { Slot::Committed(*v) };
                     t.copy(slot);
                 }
             }
@@ -255,7 +336,7 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
         for _ in 0..consumed {
             t.entries.pop();
         }
-        t.entries.push((Slot::Computed(node.out), l));
+        t.entries.push((Slot::Computed(node.out), node.op.output_elems() * l));
         t.note(0);
         // drop computed values with no further use in this step
         let later = &ops[j + 1..];
@@ -266,58 +347,64 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
                 Slot::Computed(v) => Some(v),
                 _ => None,
             })
-            .filter(|v| {
-                !needed_at_end.contains(v) && !later.iter().any(|n| n.args.contains(&Operand::Value(*v)))
-            })
+            .filter(|v| !needed_at_end.contains(v) && !later.iter().any(|n| n.args.contains(&Operand::Value(*v))))
             .collect();
         for v in dead {
             t.remove(Slot::Computed(v));
         }
     }
-    // 3b. compare: all_equal over outputs and claims
+    // 4b. compare: all_equal over outputs and claims
     let mut have_acc = false;
-    let mut compare = |t: &mut Tracker, rhs: Result<ValueId, Fq>, v: ValueId| {
-        t.copy(Slot::Computed(v));
-        match rhs {
-            Ok(c) => t.copy(Slot::Committed(c)),
-            Err(k) => {
-                t.append(&flayout.push(&fq_to_nat(&k)));
-                t.entries.push((Slot::Temp, l));
-                t.note(0);
-            }
-        }
-        t.append(&flayout.equal());
-        t.entries.pop();
-        t.entries.pop();
-        t.entries.push((Slot::Temp, 1));
+    let mut combine = |t: &mut Tracker| {
         if have_acc {
-            t.f = std::mem::take(&mut t.f).op(OP_BOOLAND);
+            t.emit(|f| f.op(OP_BOOLAND));
             t.entries.pop();
         }
         have_acc = true;
     };
     for v in &step.outputs {
-        compare(&mut t, Ok(*v), *v);
+        let k = kind(v);
+        t.copy(Slot::Computed(*v));
+        match k.commit {
+            CommitMode::Direct => {
+                t.copy(Slot::Committed(*v));
+                t.append(&equal_items(k.limbs()));
+            }
+            CommitMode::Hash { bytes } => {
+                t.note(ws.per_hash);
+                t.append(&hash_value(k.elems, bytes));
+                t.replace_top(1, 2 * bytes);
+                t.copy(Slot::Digest(*v));
+                t.append(&equal_items(2 * bytes));
+            }
+        }
+        t.replace_top(2, 1);
+        combine(&mut t);
     }
     for c in &step.claims {
-        let (v, k) = prog.claims[*c];
-        compare(&mut t, Err(k), v);
+        let (v, k) = &prog.claims[*c];
+        t.copy(Slot::Computed(*v));
+        t.append(&push_val(k));
+        t.entries.push((Slot::Temp, k.len() * l));
+        t.note(0);
+        t.append(&equal_items(k.len() * l));
+        t.replace_top(2, 1);
+        combine(&mut t);
     }
     assert!(have_acc, "a step must have a committed output or a claim");
     // diff = NOT(all equal); park it, drop everything else.
-    t.f = std::mem::take(&mut t.f).op(OP_NOT).op(OP_TOALTSTACK);
+    t.emit(|f| f.op(OP_NOT).op(OP_TOALTSTACK));
     t.entries.pop();
     let rest = t.items();
-    t.f = drop_n(std::mem::take(&mut t.f), rest).op(OP_FROMALTSTACK);
-    // 3c. else: drop everything, leave 1
-    t.f = std::mem::take(&mut t.f).op(OP_ELSE);
-    t.f = drop_n(std::mem::take(&mut t.f), below).push_int(1).op(OP_ENDIF);
+    t.emit(|f| drop_n(f, rest).op(OP_FROMALTSTACK));
+    // 4c. else: drop everything, leave 1
+    t.emit(|f| drop_n(f.op(OP_ELSE), below).push_int(1).op(OP_ENDIF));
     t.entries = saved;
     Leaf { script: t.f.into_script(), peak_estimate: t.peak }
 }
 
-/// Witness of a leaf: `hints` (per operation of the step, in order) then the signatures of
-/// the leaf values in order.
-pub fn leaf_witness(hints: &[Vec<Vec<u8>>], sigs: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
-    hints.iter().flatten().chain(sigs.iter().flatten()).cloned().collect()
+/// Witness of a leaf: `hints` (per operation of the step, in order), the preimages of the
+/// step's hash-committed inputs (in input order), then the signatures of the leaf values.
+pub fn leaf_witness(hints: &[Vec<Vec<u8>>], preimages: &[Vec<Vec<u8>>], sigs: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+    hints.iter().flatten().chain(preimages.iter().flatten()).chain(sigs.iter().flatten()).cloned().collect()
 }

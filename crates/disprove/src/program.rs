@@ -14,6 +14,7 @@ use ark_bn254::Fq;
 use ark_ff::{BigInteger, PrimeField as _};
 use bitvm2_script::arith::{bn254_fq, Layout, Nat, PrimeField};
 use bitvm2_script::builder::Fragment;
+use bitvm2_script::hash::blake3_native;
 use serde::{Deserialize, Serialize};
 
 use crate::wots::WotsParams;
@@ -21,23 +22,51 @@ use crate::wots::WotsParams;
 /// Index of a value in [`Program::values`].
 pub type ValueId = usize;
 
-/// A committed value as signed: a big-endian integer of the kind's width. It may be
-/// non-canonical (e.g. `>= p`) when the operator cheats; leaves treat that as a fault.
-pub type Committed = [u8; 32];
+/// A committed value as signed: big-endian bytes (`32 * elems` for a direct commitment, the
+/// digest for a hashed one). It may be non-canonical (an element `>= p`) when the operator
+/// cheats; leaves treat that as a fault.
+pub type Committed = Vec<u8>;
 
-/// The type of a value.
+/// A native value: one or more field elements.
+pub type Val = Vec<Fq>;
+
+/// How a value is committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ValueKind {
-    /// An element of the BN254 base field, committed as a 256-bit integer (64 digits).
-    Fq,
+pub enum CommitMode {
+    /// Winternitz signature of the value itself (256 bits per element).
+    Direct,
+    /// Winternitz signature of BLAKE3(value) truncated to `bytes` bytes; leaves that read the
+    /// value get it in the witness and check its hash, leaves that write it hash the result.
+    Hash {
+        /// Digest length in bytes.
+        bytes: usize,
+    },
+}
+
+/// The type of a value: a vector of BN254 base-field elements and how it is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ValueKind {
+    /// Number of field elements.
+    pub elems: usize,
+    /// Commitment.
+    pub commit: CommitMode,
 }
 
 impl ValueKind {
+    /// One field element, committed directly.
+    pub const FQ: ValueKind = ValueKind { elems: 1, commit: CommitMode::Direct };
+
+    /// Bytes of the committed message.
+    pub fn committed_len(&self) -> usize {
+        match self.commit {
+            CommitMode::Direct => 32 * self.elems,
+            CommitMode::Hash { bytes } => bytes,
+        }
+    }
+
     /// Bits signed by the Winternitz commitment.
     pub fn commit_bits(&self) -> u32 {
-        match self {
-            ValueKind::Fq => 256,
-        }
+        8 * self.committed_len() as u32
     }
 
     /// Winternitz parameters of a commitment of this kind.
@@ -45,18 +74,34 @@ impl ValueKind {
         WotsParams::for_bits(self.commit_bits())
     }
 
-    /// Limb layout a committed value is decoded into in script (all signable integers).
-    pub fn decode_layout(&self) -> Layout {
-        match self {
-            ValueKind::Fq => Layout::new(256, field().layout().limb_bits),
+    /// Limbs of the value on the stack.
+    pub fn limbs(&self) -> usize {
+        self.elems * field().layout().limbs()
+    }
+
+    /// Limb layout one committed element is decoded into in script (all signable integers).
+    pub fn decode_layout() -> Layout {
+        Layout::new(256, field().layout().limb_bits)
+    }
+
+    /// The committed message of a (canonical) value.
+    pub fn commit_native(&self, v: &[Fq]) -> Committed {
+        assert_eq!(v.len(), self.elems, "value has the kind's element count");
+        let bytes: Vec<u8> = v.iter().flat_map(fq_to_committed).collect();
+        match self.commit {
+            CommitMode::Direct => bytes,
+            CommitMode::Hash { bytes: n } => {
+                blake3_native(&bytes).expect("value fits one BLAKE3 chunk")[..n].to_vec()
+            }
         }
     }
 
-    /// Whether a committed integer is a canonical value of this kind.
-    pub fn is_canonical(&self, c: &Committed) -> bool {
-        match self {
-            ValueKind::Fq => fq_from_committed(c).is_some(),
+    /// The elements of a direct commitment, `None` unless every element is canonical.
+    pub fn decode_direct(&self, c: &[u8]) -> Option<Val> {
+        if self.commit != CommitMode::Direct || c.len() != 32 * self.elems {
+            return None;
         }
+        c.chunks(32).map(|e| fq_from_committed(e.try_into().expect("32 bytes"))).collect()
     }
 }
 
@@ -66,15 +111,15 @@ pub fn field() -> PrimeField {
 }
 
 /// Canonical big-endian bytes of a field element.
-pub fn fq_to_committed(x: &Fq) -> Committed {
+pub fn fq_to_committed(x: &Fq) -> [u8; 32] {
     let b = x.into_bigint().to_bytes_be();
     let mut out = [0u8; 32];
     out[32 - b.len()..].copy_from_slice(&b);
     out
 }
 
-/// The field element of a committed integer, `None` unless it is `< p`.
-pub fn fq_from_committed(c: &Committed) -> Option<Fq> {
+/// The field element of a 32-byte big-endian integer, `None` unless it is `< p`.
+pub fn fq_from_committed(c: &[u8; 32]) -> Option<Fq> {
     let x = Fq::from_be_bytes_mod_order(c);
     (fq_to_committed(&x) == *c).then_some(x)
 }
@@ -84,27 +129,36 @@ pub fn fq_to_nat(x: &Fq) -> Nat {
     Nat::from_be_bytes(&fq_to_committed(x))
 }
 
-/// Stack items of a field element in the field's limb layout (witness order).
-pub fn fq_stack(x: &Fq) -> Vec<Vec<u8>> {
-    field().to_stack(&fq_to_nat(x))
+/// Stack items of a value in the field's limb layout (witness order, element 0 deepest).
+pub fn val_stack(v: &[Fq]) -> Vec<Vec<u8>> {
+    v.iter().flat_map(|x| field().to_stack(&fq_to_nat(x))).collect()
 }
 
-/// One operation: `k` field-element inputs to one field-element output.
+/// Fragment pushing a constant value.
+pub fn push_val(v: &[Fq]) -> Fragment {
+    let l = field().layout();
+    v.iter().fold(Fragment::new(), |f, x| f.append(&l.push(&fq_to_nat(x))))
+}
+
+/// One operation: values in, one value out (each a vector of field elements).
 pub trait Op: Send + Sync + fmt::Debug {
     /// Short name for tables and errors.
     fn name(&self) -> String;
-    /// Number of inputs.
-    fn arity(&self) -> usize;
+    /// Element count of every input.
+    fn input_elems(&self) -> Vec<usize>;
+    /// Element count of the output.
+    fn output_elems(&self) -> usize;
     /// Native result (the reference).
-    fn native(&self, inputs: &[Fq]) -> Fq;
-    /// `[hints, in_0 .. in_{k-1}] -> [out]` over the field's limbs (`in_{k-1}` on top).
+    fn native(&self, inputs: &[Val]) -> Val;
+    /// `[hints, in_0 .. in_{k-1}] -> [out]` over the field's limbs (`in_{k-1}` on top, every
+    /// value's element 0 deepest).
     fn script(&self) -> Fragment;
     /// Number of hint items the script expects under its inputs.
     fn hint_items(&self) -> usize {
         0
     }
     /// Hint items (deepest first) for these inputs.
-    fn hints(&self, _inputs: &[Fq]) -> Vec<Vec<u8>> {
+    fn hints(&self, _inputs: &[Val]) -> Vec<Vec<u8>> {
         Vec::new()
     }
 }
@@ -115,9 +169,8 @@ pub enum Operand {
     /// A value of the program.
     Value(ValueId),
     /// A constant.
-    Const(Fq),
+    Const(Val),
 }
-
 /// An operation applied to operands, producing `out`.
 #[derive(Debug, Clone)]
 pub struct OpNode {
@@ -164,6 +217,15 @@ pub enum ProgramError {
     /// A value is produced twice or never.
     #[error("value {0} is not produced exactly once")]
     Production(ValueId),
+    /// An operand or claim has the wrong number of field elements.
+    #[error("op {op} ({name}): operand has {got} elements, expected {expected}")]
+    Shape { op: usize, name: String, expected: usize, got: usize },
+    /// Program inputs must be committed directly (nobody could read a hashed input back).
+    #[error("program input {0} is hash-committed; inputs must be committed directly")]
+    HashedInput(ValueId),
+    /// An input value has the wrong number of elements.
+    #[error("input {index} has {got} elements, expected {expected}")]
+    InputShape { index: usize, expected: usize, got: usize },
 }
 
 /// A verifier computation.
@@ -178,7 +240,7 @@ pub struct Program {
     /// Operations in topological order.
     pub ops: Vec<OpNode>,
     /// Values that must equal a constant for the statement to hold.
-    pub claims: Vec<(ValueId, Fq)>,
+    pub claims: Vec<(ValueId, Val)>,
 }
 
 impl Program {
@@ -187,24 +249,27 @@ impl Program {
         Program { name: name.into(), values: Vec::new(), inputs: Vec::new(), ops: Vec::new(), claims: Vec::new() }
     }
 
-    /// Declare an input value.
-    pub fn input(&mut self, name: impl Into<String>) -> ValueId {
+    /// Declare an input value (committed directly).
+    pub fn input(&mut self, name: impl Into<String>, elems: usize) -> ValueId {
         let id = self.values.len();
-        self.values.push(ValueDecl { name: name.into(), kind: ValueKind::Fq, source: Source::Input });
+        let kind = ValueKind { elems, commit: CommitMode::Direct };
+        self.values.push(ValueDecl { name: name.into(), kind, source: Source::Input });
         self.inputs.push(id);
         id
     }
 
-    /// Append an operation; returns its output value.
-    pub fn push_op(&mut self, name: impl Into<String>, op: Arc<dyn Op>, args: Vec<Operand>) -> ValueId {
+    /// Append an operation; returns its output value, committed with `commit` if it crosses a
+    /// step boundary.
+    pub fn push_op(&mut self, name: impl Into<String>, op: Arc<dyn Op>, args: Vec<Operand>, commit: CommitMode) -> ValueId {
         let id = self.values.len();
-        self.values.push(ValueDecl { name: name.into(), kind: ValueKind::Fq, source: Source::Op(self.ops.len()) });
+        let kind = ValueKind { elems: op.output_elems(), commit };
+        self.values.push(ValueDecl { name: name.into(), kind, source: Source::Op(self.ops.len()) });
         self.ops.push(OpNode { op, args, out: id });
         id
     }
 
     /// Require `value == c` for the statement to hold.
-    pub fn claim(&mut self, value: ValueId, c: Fq) {
+    pub fn claim(&mut self, value: ValueId, c: Val) {
         self.claims.push((value, c));
     }
 
@@ -215,19 +280,22 @@ impl Program {
             defined[i] = true;
         }
         for (i, node) in self.ops.iter().enumerate() {
-            if node.args.len() != node.op.arity() {
-                return Err(ProgramError::Arity {
-                    op: i,
-                    name: node.op.name(),
-                    arity: node.op.arity(),
-                    got: node.args.len(),
-                });
+            let shape = node.op.input_elems();
+            if node.args.len() != shape.len() {
+                return Err(ProgramError::Arity { op: i, name: node.op.name(), arity: shape.len(), got: node.args.len() });
             }
-            for a in &node.args {
-                if let Operand::Value(v) = a {
-                    if !defined.get(*v).copied().unwrap_or(false) {
-                        return Err(ProgramError::UseBeforeDef { op: i, name: node.op.name(), value: *v });
+            for (a, &n) in node.args.iter().zip(&shape) {
+                let elems = match a {
+                    Operand::Value(v) => {
+                        if !defined.get(*v).copied().unwrap_or(false) {
+                            return Err(ProgramError::UseBeforeDef { op: i, name: node.op.name(), value: *v });
+                        }
+                        self.values[*v].kind.elems
                     }
+                    Operand::Const(c) => c.len(),
+                };
+                if elems != n {
+                    return Err(ProgramError::Shape { op: i, name: node.op.name(), expected: n, got: elems });
                 }
             }
             if defined[node.out] {
@@ -235,21 +303,35 @@ impl Program {
             }
             defined[node.out] = true;
         }
-        match defined.iter().position(|d| !d) {
-            Some(v) => Err(ProgramError::Production(v)),
-            None => Ok(()),
+        if let Some(v) = defined.iter().position(|d| !d) {
+            return Err(ProgramError::Production(v));
         }
+        for &i in &self.inputs {
+            if self.values[i].kind.commit != CommitMode::Direct {
+                return Err(ProgramError::HashedInput(i));
+            }
+        }
+        for (v, c) in &self.claims {
+            if self.values[*v].kind.elems != c.len() {
+                return Err(ProgramError::Shape { op: usize::MAX, name: "claim".into(), expected: self.values[*v].kind.elems, got: c.len() });
+            }
+        }
+        Ok(())
     }
 
     /// Evaluate natively: every value of the program.
-    pub fn evaluate(&self, inputs: &[Fq]) -> Result<Vec<Fq>, ProgramError> {
+    pub fn evaluate(&self, inputs: &[Val]) -> Result<Vec<Val>, ProgramError> {
         self.validate()?;
         if inputs.len() != self.inputs.len() {
             return Err(ProgramError::InputCount { expected: self.inputs.len(), got: inputs.len() });
         }
-        let mut vals = vec![Fq::from(0u64); self.values.len()];
-        for (&id, x) in self.inputs.iter().zip(inputs) {
-            vals[id] = *x;
+        let mut vals: Vec<Val> = vec![Vec::new(); self.values.len()];
+        for (k, (&id, x)) in self.inputs.iter().zip(inputs).enumerate() {
+            let expected = self.values[id].kind.elems;
+            if x.len() != expected {
+                return Err(ProgramError::InputShape { index: k, expected, got: x.len() });
+            }
+            vals[id] = x.clone();
         }
         for node in &self.ops {
             let args = self.operands(node, &vals);
@@ -259,18 +341,18 @@ impl Program {
     }
 
     /// The operand values of `node` given all values.
-    pub fn operands(&self, node: &OpNode, vals: &[Fq]) -> Vec<Fq> {
+    pub fn operands(&self, node: &OpNode, vals: &[Val]) -> Vec<Val> {
         node.args
             .iter()
             .map(|a| match a {
-                Operand::Value(v) => vals[*v],
-                Operand::Const(c) => *c,
+                Operand::Value(v) => vals[*v].clone(),
+                Operand::Const(c) => c.clone(),
             })
             .collect()
     }
 
     /// Whether all claims hold for these values.
-    pub fn claims_hold(&self, vals: &[Fq]) -> bool {
+    pub fn claims_hold(&self, vals: &[Val]) -> bool {
         self.claims.iter().all(|(v, c)| vals[*v] == *c)
     }
 }

@@ -3,7 +3,6 @@
 //! the assert witnesses, recompute natively, find the wrong step and the witness of its leaf)
 //! and the plain data the transaction graph consumes ([`GraphData`]).
 
-use ark_bn254::Fq;
 use bitcoin::ScriptBuf;
 use bitvm2_script::exec::encode_num;
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape};
 use crate::layout::{pack, AssertLayout, AssertShape, LayoutError};
 use crate::leaf::{build_leaf, leaf_witness};
-use crate::program::{fq_from_committed, fq_to_committed, Committed, Program, ProgramError, ValueId};
+use crate::program::{val_stack, CommitMode, Committed, Operand, Program, ProgramError, Val, ValueId};
 use crate::wots::{be_bytes_of_digits, digits_of_be_bytes, WotsError, WotsParams, WotsPublicKey, WotsSecret, WotsSignature};
 
 /// Errors of setup, signing and reading assertions.
@@ -41,6 +40,9 @@ pub enum SetupError {
     /// A step index out of range.
     #[error("no step {0}")]
     NoStep(usize),
+    /// A leaf reads a hash-committed value whose preimage nobody knows.
+    #[error("step {step}: preimage of hash-committed value {value} is unknown (its producer is wrong)")]
+    UnknownPreimage { step: usize, value: ValueId },
 }
 
 /// A program chunked under some limits, before keys are known.
@@ -149,13 +151,12 @@ impl OperatorKeys {
     }
 
     /// Honest assertion: evaluate the program and sign every committed value.
-    pub fn assert(&self, d: &Disprove, inputs: &[Fq]) -> Result<SignedAssertion, SetupError> {
-        let vals = d.program.evaluate(inputs)?;
-        let committed: Vec<Committed> = d.plan.commitments.iter().map(|&v| fq_to_committed(&vals[v])).collect();
-        Ok(self.sign(d, &committed))
+    pub fn assert(&self, d: &Disprove, inputs: &[Val]) -> Result<SignedAssertion, SetupError> {
+        Ok(self.sign(d, &d.honest_commitments(inputs)?))
     }
 
-    /// Sign the given committed integers (by commitment index) - honest or not.
+    /// Sign the given committed messages (by commitment index) - honest or not. Each must have
+    /// its kind's length (`ValueKind::committed_len`).
     pub fn sign(&self, d: &Disprove, committed: &[Committed]) -> SignedAssertion {
         let sigs = committed
             .iter()
@@ -174,7 +175,7 @@ impl OperatorKeys {
 /// The committed values with their signatures, by commitment index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedAssertion {
-    /// The signed integers.
+    /// The signed messages (big-endian integers or digests).
     pub values: Vec<Committed>,
     /// Their signatures.
     pub sigs: Vec<WotsSignature>,
@@ -189,6 +190,17 @@ pub struct Fault {
     pub reason: FaultReason,
     /// Witness items of the leaf (without script and control block).
     pub witness: Vec<Vec<u8>>,
+}
+
+/// The verifier's verdict on one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepStatus {
+    /// The committed outputs and claims match the recomputation.
+    Correct,
+    /// The step is wrong: its leaf is spendable.
+    Wrong(FaultReason),
+    /// A hash-committed input's preimage is unknown (its producer step is wrong).
+    Unreadable(ValueId),
 }
 
 /// Why a step is wrong.
@@ -254,7 +266,7 @@ impl Disprove {
     /// the signature items only), checking every signature against the operator's keys.
     pub fn read_assertion(&self, witnesses: &[Vec<Vec<Vec<u8>>>]) -> Result<SignedAssertion, SetupError> {
         let n = self.keys.len();
-        let mut values = vec![[0u8; 32]; n];
+        let mut values: Vec<Committed> = vec![Vec::new(); n];
         let mut sigs: Vec<Option<WotsSignature>> = vec![None; n];
         if witnesses.len() != self.layout.txs.len() {
             return Err(SetupError::WitnessShape(format!(
@@ -286,7 +298,8 @@ impl Disprove {
                     let bad = |source| SetupError::BadSignature { commitment: c, tx: t, input: i, source };
                     let sig = WotsSignature::from_witness(pk.params, &items[off..off + k]).map_err(bad)?;
                     let digits = pk.verify(&sig).map_err(bad)?;
-                    values[c].copy_from_slice(&be_bytes_of_digits(&digits, 32));
+                    let len = self.program.values[self.plan.commitments[c]].kind.committed_len();
+                    values[c] = be_bytes_of_digits(&digits, len);
                     sigs[c] = Some(sig);
                     off += k;
                 }
@@ -300,37 +313,47 @@ impl Disprove {
         Ok(SignedAssertion { values, sigs })
     }
 
+    /// The honest committed messages for these program inputs (by commitment index).
+    pub fn honest_commitments(&self, inputs: &[Val]) -> Result<Vec<Committed>, SetupError> {
+        let vals = self.program.evaluate(inputs)?;
+        Ok(self.plan.commitments.iter().map(|&v| self.program.values[v].kind.commit_native(&vals[v])).collect())
+    }
+
     /// Verifier: recompute every step natively from the committed values; the first wrong
     /// step and the witness that spends its leaf, or `None` if the assertion is correct.
     pub fn find_fault(&self, a: &SignedAssertion) -> Option<Fault> {
-        for s in 0..self.plan.steps.len() {
-            if let Some(reason) = self.check_step(s, a) {
-                let witness = self.leaf_witness(s, a).expect("step exists");
-                return Some(Fault { step: s, reason, witness });
-            }
-        }
-        None
+        let (statuses, known) = self.walk(a);
+        let step = statuses.iter().position(|st| matches!(st, StepStatus::Wrong(_)))?;
+        let StepStatus::Wrong(reason) = statuses[step].clone() else { unreachable!() };
+        let witness = self.witness_with(step, a, &known).expect("a wrong step's inputs are readable");
+        Some(Fault { step, reason, witness })
     }
 
-    fn committed(&self, a: &SignedAssertion, v: ValueId) -> Committed {
-        a.values[self.plan.commitment_of(v).expect("committed value")]
+    fn committed<'a>(&self, a: &'a SignedAssertion, v: ValueId) -> &'a Committed {
+        &a.values[self.plan.commitment_of(v).expect("committed value")]
     }
 
-    /// Native evaluation of step `s` from committed inputs: all values it computes, or the
-    /// first non-canonical input.
-    fn run_step(&self, s: usize, a: &SignedAssertion) -> Result<Vec<Option<Fq>>, ValueId> {
+    /// Native evaluation of step `s` from committed inputs (hash-committed inputs from
+    /// `known` preimages): all values it computes, or why it cannot be evaluated.
+    fn run_step(&self, s: usize, a: &SignedAssertion, known: &[Option<Val>]) -> Result<Vec<Option<Val>>, StepStatus> {
         let st = &self.plan.steps[s];
-        let mut vals: Vec<Option<Fq>> = vec![None; self.program.values.len()];
+        let mut vals: Vec<Option<Val>> = vec![None; self.program.values.len()];
         for &v in &st.inputs {
-            vals[v] = Some(fq_from_committed(&self.committed(a, v)).ok_or(v)?);
+            let kind = self.program.values[v].kind;
+            vals[v] = Some(match kind.commit {
+                CommitMode::Direct => kind
+                    .decode_direct(self.committed(a, v))
+                    .ok_or(StepStatus::Wrong(FaultReason::NonCanonicalInput(v)))?,
+                CommitMode::Hash { .. } => known[v].clone().ok_or(StepStatus::Unreadable(v))?,
+            });
         }
         for node in &self.program.ops[st.ops.clone()] {
-            let args: Vec<Fq> = node
+            let args: Vec<Val> = node
                 .args
                 .iter()
                 .map(|x| match x {
-                    crate::program::Operand::Value(v) => vals[*v].expect("defined in step or input"),
-                    crate::program::Operand::Const(c) => *c,
+                    Operand::Value(v) => vals[*v].clone().expect("defined in step or input"),
+                    Operand::Const(c) => c.clone(),
                 })
                 .collect();
             vals[node.out] = Some(node.op.native(&args));
@@ -338,42 +361,69 @@ impl Disprove {
         Ok(vals)
     }
 
-    /// Whether step `s` is wrong under this assertion.
-    pub fn check_step(&self, s: usize, a: &SignedAssertion) -> Option<FaultReason> {
-        let st = &self.plan.steps[s];
-        let vals = match self.run_step(s, a) {
-            Ok(v) => v,
-            Err(v) => return Some(FaultReason::NonCanonicalInput(v)),
-        };
-        for &v in &st.outputs {
-            if fq_to_committed(&vals[v].expect("computed")) != self.committed(a, v) {
-                return Some(FaultReason::WrongOutput(v));
-            }
+    /// Check every step in order. A hash-committed value's preimage is known to the verifier
+    /// once its producer step is checked correct (its recomputed value hashes to the digest).
+    fn walk(&self, a: &SignedAssertion) -> (Vec<StepStatus>, Vec<Option<Val>>) {
+        let mut known: Vec<Option<Val>> = vec![None; self.program.values.len()];
+        let mut out = Vec::with_capacity(self.plan.steps.len());
+        for s in 0..self.plan.steps.len() {
+            let st = &self.plan.steps[s];
+            let status = match self.run_step(s, a, &known) {
+                Err(status) => status,
+                Ok(vals) => {
+                    let mut status = StepStatus::Correct;
+                    for &v in &st.outputs {
+                        let computed = vals[v].as_ref().expect("computed");
+                        if self.program.values[v].kind.commit_native(computed) == *self.committed(a, v) {
+                            known[v] = Some(computed.clone());
+                        } else if status == StepStatus::Correct {
+                            status = StepStatus::Wrong(FaultReason::WrongOutput(v));
+                        }
+                    }
+                    for &c in &st.claims {
+                        let (v, k) = &self.program.claims[c];
+                        if status == StepStatus::Correct && vals[*v].as_ref() != Some(k) {
+                            status = StepStatus::Wrong(FaultReason::ClaimFails(*v));
+                        }
+                    }
+                    status
+                }
+            };
+            out.push(status);
         }
-        for &c in &st.claims {
-            let (v, k) = self.program.claims[c];
-            if vals[v] != Some(k) {
-                return Some(FaultReason::ClaimFails(v));
-            }
-        }
-        None
+        (out, known)
+    }
+
+    /// The verifier's verdict on every step.
+    pub fn check_steps(&self, a: &SignedAssertion) -> Vec<StepStatus> {
+        self.walk(a).0
     }
 
     /// Witness items that spend leaf `s` under this assertion (hints recomputed natively;
-    /// placeholders if an input is non-canonical, where the leaf does not read them).
+    /// placeholders if an input is non-canonical, where the leaf does not read them). Fails if
+    /// a hash-committed input's preimage is unknown (its producer step is wrong).
     pub fn leaf_witness(&self, s: usize, a: &SignedAssertion) -> Result<Vec<Vec<u8>>, SetupError> {
+        let (_, known) = self.walk(a);
+        self.witness_with(s, a, &known)
+    }
+
+    fn witness_with(&self, s: usize, a: &SignedAssertion, known: &[Option<Val>]) -> Result<Vec<Vec<u8>>, SetupError> {
         let st = self.plan.steps.get(s).ok_or(SetupError::NoStep(s))?;
-        let vals = self.run_step(s, a).ok();
+        let vals = match self.run_step(s, a, known) {
+            Ok(v) => Some(v),
+            Err(StepStatus::Unreadable(v)) => return Err(SetupError::UnknownPreimage { step: s, value: v }),
+            Err(_) => None,
+        };
         let hints: Vec<Vec<Vec<u8>>> = self.program.ops[st.ops.clone()]
             .iter()
             .map(|node| match &vals {
                 Some(vals) => {
-                    let args: Vec<Fq> = node
+                    let args: Vec<Val> = node
                         .args
                         .iter()
                         .map(|x| match x {
-                            crate::program::Operand::Value(v) => vals[*v].expect("defined"),
-                            crate::program::Operand::Const(c) => *c,
+                            Operand::Value(v) => vals[*v].clone().expect("defined"),
+                            Operand::Const(c) => c.clone(),
                         })
                         .collect();
                     node.op.hints(&args)
@@ -381,12 +431,19 @@ impl Disprove {
                 None => vec![encode_num(0); node.op.hint_items()],
             })
             .collect();
+        let mut preimages = Vec::new();
+        for &v in &st.inputs {
+            if self.program.values[v].kind.commit != CommitMode::Direct {
+                let pre = known[v].as_ref().ok_or(SetupError::UnknownPreimage { step: s, value: v })?;
+                preimages.push(val_stack(pre));
+            }
+        }
         let sigs: Vec<Vec<Vec<u8>>> = st
             .leaf_values()
             .iter()
             .map(|&v| a.sigs[self.plan.commitment_of(v).expect("committed")].to_witness())
             .collect();
-        Ok(leaf_witness(&hints, &sigs))
+        Ok(leaf_witness(&hints, &preimages, &sigs))
     }
 
     /// Shape of the transaction spending a leaf (control block depth from the leaf count).

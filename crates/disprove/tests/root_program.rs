@@ -1,19 +1,22 @@
 //! End-to-end checks of the first real program (Horner evaluation over BN254 Fq, claim
-//! `P(x) = 0`) at the default limits: every leaf with honest values, every committed value
+//! `P(x) = 0`) and of a program with two-element values (committed directly and as BLAKE3
+//! digests) at the default limits: every leaf with honest values, every committed value
 //! corrupted, the resource limits of every leaf and assert input.
 
 use std::sync::OnceLock;
 
 use ark_bn254::Fq;
-use ark_ff::{One, PrimeField};
+use ark_ff::One;
 use bitvm2_disprove::chunk::{ChunkLimits, Step};
 use bitvm2_disprove::layout::AssertShape;
-use bitvm2_disprove::program::{fq_to_committed, Committed};
-use bitvm2_disprove::programs::{root_program, MulMode};
-use bitvm2_disprove::setup::{Disprove, FaultReason, GraphData, OperatorKeys, Planned};
+use bitvm2_disprove::program::{CommitMode, Committed};
+use bitvm2_disprove::programs::{pair_program, root_program, MulMode};
+use bitvm2_disprove::setup::{Disprove, FaultReason, GraphData, OperatorKeys, Planned, StepStatus};
 use bitvm2_script::exec::{execute, ExecOptions, ExecReport};
 
 const DEGREE: usize = 160;
+/// Degree of the two-polynomial programs (two-element state, one leaf per few steps).
+const PAIR_DEGREE: usize = 24;
 
 struct Fixture {
     d: Disprove,
@@ -21,16 +24,43 @@ struct Fixture {
     root: Fq,
 }
 
+fn make(prog: bitvm2_disprove::program::Program, root: Fq) -> Fixture {
+    let planned = Planned::new(prog, ChunkLimits::default()).unwrap();
+    let keys = OperatorKeys::new([42; 32], b"graph-under-test");
+    let pks = keys.public_keys(&planned);
+    let d = planned.with_keys(pks, AssertShape::default()).unwrap();
+    Fixture { d, keys, root }
+}
+
+/// The first real program: 160 multiply-adds, single-element values committed directly.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let (prog, root) = root_program(DEGREE, "test-root", MulMode::Hinted(4)).unwrap();
-        let planned = Planned::new(prog, ChunkLimits::default()).unwrap();
-        let keys = OperatorKeys::new([42; 32], b"graph-under-test");
-        let pks = keys.public_keys(&planned);
-        let d = planned.with_keys(pks, AssertShape::default()).unwrap();
-        Fixture { d, keys, root }
+        make(prog, root)
     })
+}
+
+/// Two-element state committed as a 20-byte BLAKE3 digest.
+fn hashed() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let (prog, root) = pair_program(PAIR_DEGREE, "test-pair", MulMode::Hinted(4), CommitMode::Hash { bytes: 20 }).unwrap();
+        make(prog, root)
+    })
+}
+
+/// Two-element state committed directly (512 bits per commitment).
+fn pair_direct() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let (prog, root) = pair_program(PAIR_DEGREE, "test-pair", MulMode::Hinted(4), CommitMode::Direct).unwrap();
+        make(prog, root)
+    })
+}
+
+fn all() -> [&'static Fixture; 3] {
+    [fixture(), hashed(), pair_direct()]
 }
 
 fn run_leaf(d: &Disprove, s: usize, w: &[Vec<u8>]) -> ExecReport {
@@ -44,8 +74,7 @@ fn through_chain(f: &Fixture, committed: &[Committed]) -> bitvm2_disprove::setup
 }
 
 fn honest_values(f: &Fixture) -> Vec<Committed> {
-    let vals = f.d.program.evaluate(&[f.root]).unwrap();
-    f.d.plan.commitments.iter().map(|&v| fq_to_committed(&vals[v])).collect()
+    f.d.honest_commitments(&[vec![f.root]]).unwrap()
 }
 
 #[test]
@@ -66,11 +95,11 @@ fn plan_is_a_real_chunking() {
 
 #[test]
 fn honest_assertion_leaves_no_leaf_spendable() {
-    let f = fixture();
+    for f in all() {
     let a = through_chain(f, &honest_values(f));
     assert_eq!(f.d.find_fault(&a), None);
+    assert!(f.d.check_steps(&a).iter().all(|s| *s == StepStatus::Correct));
     for s in 0..f.d.plan.steps.len() {
-        assert_eq!(f.d.check_step(s, &a), None);
         let w = f.d.leaf_witness(s, &a).unwrap();
         let r = run_leaf(&f.d, s, &w);
         // Not just "fails": the signatures verified, the recomputation ran and the leaf
@@ -79,17 +108,18 @@ fn honest_assertion_leaves_no_leaf_spendable() {
         assert_eq!(r.final_stack, vec![Vec::<u8>::new()], "leaf {s}");
         assert!(!r.success());
     }
+    }
 }
 
 #[test]
 fn every_corrupted_value_is_caught_by_a_spendable_leaf() {
-    let f = fixture();
+    for f in all() {
     let honest = honest_values(f);
     for c in 0..honest.len() {
         let mut bad = honest.clone();
-        // add 1 to the committed integer (still canonical for these pseudo-random values)
-        let x = Fq::from_be_bytes_mod_order(&bad[c]) + Fq::one();
-        bad[c] = fq_to_committed(&x);
+        // flip the lowest bit of the message (a field element stays canonical for these
+        // pseudo-random values; a digest becomes one nobody can open)
+        *bad[c].last_mut().unwrap() ^= 1;
         let a = through_chain(f, &bad);
         let fault = f.d.find_fault(&a).unwrap_or_else(|| panic!("corrupting commitment {c} went unnoticed"));
         let v = f.d.plan.commitments[c];
@@ -101,9 +131,10 @@ fn every_corrupted_value_is_caught_by_a_spendable_leaf() {
         assert!(r.success(), "commitment {c}: leaf {} not spendable: {:?}", fault.step, r.verdict());
         // the same witness does not spend any other leaf whose values are honest
         let other = (fault.step + 1) % f.d.plan.steps.len();
-        if f.d.check_step(other, &a).is_none() {
+        if f.d.check_steps(&a)[other] == StepStatus::Correct {
             assert!(!run_leaf(&f.d, other, &f.d.leaf_witness(other, &a).unwrap()).success());
         }
+    }
     }
 }
 
@@ -111,15 +142,15 @@ fn every_corrupted_value_is_caught_by_a_spendable_leaf() {
 fn wrong_input_consistently_propagated_fails_the_claim() {
     // The operator asserts a non-root x and computes everything honestly from it: only the
     // final claim P(x) = 0 is wrong.
-    let f = fixture();
-    let vals = f.d.program.evaluate(&[f.root + Fq::one()]).unwrap();
-    let committed: Vec<Committed> = f.d.plan.commitments.iter().map(|&v| fq_to_committed(&vals[v])).collect();
+    for f in all() {
+    let committed = f.d.honest_commitments(&[vec![f.root + Fq::one()]]).unwrap();
     let a = through_chain(f, &committed);
     let fault = f.d.find_fault(&a).expect("claim failure found");
     let last = f.d.plan.steps.len() - 1;
     assert_eq!(fault.step, last);
     assert!(matches!(fault.reason, FaultReason::ClaimFails(_)));
     assert!(run_leaf(&f.d, last, &fault.witness).success());
+    }
 }
 
 #[test]
@@ -127,10 +158,7 @@ fn non_canonical_values_are_caught() {
     let f = fixture();
     let honest = honest_values(f);
     let p = bitvm2_script::arith::bn254_fq().modulus().clone();
-    let plus_p = |c: &Committed| -> Committed {
-        let n = bitvm2_script::arith::Nat::from_be_bytes(c).add(&p);
-        n.to_be_bytes(32).try_into().unwrap()
-    };
+    let plus_p = |c: &Committed| -> Committed { bitvm2_script::arith::Nat::from_be_bytes(c).add(&p).to_be_bytes(32) };
     // the input x + p: same residue, so only the canonical check can catch it
     let mut bad = honest.clone();
     bad[0] = plus_p(&bad[0]);
@@ -149,7 +177,7 @@ fn non_canonical_values_are_caught() {
 
 #[test]
 fn every_leaf_respects_stack_element_and_weight_limits() {
-    let f = fixture();
+    for f in all() {
     let a = through_chain(f, &honest_values(f));
     let shape = f.d.spend_shape();
     for s in 0..f.d.plan.steps.len() {
@@ -166,11 +194,12 @@ fn every_leaf_respects_stack_element_and_weight_limits() {
         assert!(est.peak_stack >= r.peak_items, "leaf {s}: estimate {} < {}", est.peak_stack, r.peak_items);
         assert!(f.d.leaf_peak_estimates[s] >= r.peak_items);
     }
+    }
 }
 
 #[test]
 fn assert_inputs_verify_and_are_standard() {
-    let f = fixture();
+    for f in all() {
     let a = f.keys.sign(&f.d, &honest_values(f));
     let wit = f.d.assert_witnesses(&a);
     let shape = f.d.layout.shape;
@@ -210,6 +239,7 @@ fn assert_inputs_verify_and_are_standard() {
     let mut bad = wit.clone();
     bad[0][0][0][0] ^= 1;
     assert!(f.d.read_assertion(&bad).is_err());
+    }
 }
 
 #[test]
@@ -221,4 +251,22 @@ fn graph_data_round_trips() {
     let json = serde_json::to_string(&g).unwrap();
     let back: GraphData = serde_json::from_str(&json).unwrap();
     assert_eq!(back, g);
+}
+
+#[test]
+fn a_wrong_preimage_of_a_hashed_input_makes_the_leaf_fail() {
+    let f = hashed();
+    let a = through_chain(f, &honest_values(f));
+    // a step that reads the hash-committed state
+    let s = f.d.plan.steps.iter().position(|st| st.inputs.iter().any(|&v| f.d.program.values[v].kind.commit != CommitMode::Direct)).unwrap();
+    let w = f.d.leaf_witness(s, &a).unwrap();
+    let hints: usize = f.d.program.ops[f.d.plan.steps[s].ops.clone()].iter().map(|n| n.op.hint_items()).sum();
+    assert!(run_leaf(&f.d, s, &w).outcome.is_ok());
+    let mut forged = w.clone();
+    // change the least significant limb of the preimage's first element
+    forged[hints + 8] = bitvm2_script::exec::encode_num(
+        bitvm2_script::exec::decode_num(&forged[hints + 8], 4).unwrap() ^ 1,
+    );
+    let r = run_leaf(&f.d, s, &forged);
+    assert!(r.outcome.is_err(), "a leaf must not accept an input that does not hash to the commitment");
 }
