@@ -438,6 +438,32 @@ struct OpConnectors {
     assert_conn: Connector,
 }
 
+/// What the graph adds around the program's scripts, for the chunker's weight budget (checked
+/// against built transactions by a unit test; see docs/graph.md).
+pub mod budget {
+    /// Witness items the graph adds to each assert input (operator and committee signatures).
+    pub const ASSERT_INPUT_EXTRA_ITEMS: usize = 2;
+    /// Script bytes the graph adds to each commitment leaf
+    /// (`<nofn> CHECKSIGVERIFY <op> CHECKSIGVERIFY .. OP_1`).
+    pub const ASSERT_INPUT_EXTRA_SCRIPT_BYTES: usize = 69;
+    /// Witness bytes of the two 64-byte signatures with their length prefixes.
+    pub const ASSERT_INPUT_EXTRA_WITNESS_BYTES: usize = 130;
+    /// Control block of a commitment leaf (each commitment output has a single leaf).
+    pub const ASSERT_INPUT_CONTROL_BLOCK: usize = 33;
+    /// Weight of an assert transaction without its inputs (fewer than 253 inputs): version,
+    /// locktime, counts, one P2TR output, the P2A anchor, segwit marker and flag.
+    pub const ASSERT_TX_BASE_WEIGHT: usize = 266;
+    /// Witness items the graph adds to a disprove leaf spend (committee signature).
+    pub const DISPROVE_EXTRA_ITEMS: usize = 1;
+    /// Script bytes the graph adds to a disprove leaf (`<nofn> CHECKSIGVERIFY`).
+    pub const DISPROVE_EXTRA_SCRIPT_BYTES: usize = 34;
+    /// Witness bytes of the 65-byte SINGLE|ANYONECANPAY signature with its length prefix.
+    pub const DISPROVE_EXTRA_WITNESS_BYTES: usize = 66;
+    /// Weight of a Disprove without its leaf input's witness, completed with one P2TR key-path
+    /// funding input and one P2TR change output.
+    pub const DISPROVE_BASE_WEIGHT: usize = 700;
+}
+
 /// Leaf indices in the connectors (documented in docs/graph.md).
 pub mod leaf {
     /// Challenge connector: Challenge spends it.

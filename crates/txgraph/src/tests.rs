@@ -372,3 +372,64 @@ fn default_amounts_build_and_deposit_fee_is_exact() {
         f.deposit_amount + g.peg_outs[0].assert_final.tx.output[0].value
     );
 }
+
+#[test]
+fn budget_constants_match_built_transactions() {
+    use crate::graph::budget::*;
+    let f = fixture();
+    let g = Graph::build(f.params()).unwrap();
+    let mut r = rng(11);
+    let sigs = presign_in_process(&session(&g, 0, 1), &f.committee, &mut r).unwrap();
+    let po = g.peg_out(0).unwrap();
+    let prog = &f.programs[0];
+    let ds = prog.disprove_scripts();
+
+    // An assert transaction.
+    let a = &po.asserts[0];
+    let wrapped = match &a.inputs[0].path {
+        crate::graph::SpendPath::Leaf { script, control_block } => {
+            assert_eq!(control_block.serialize().len(), ASSERT_INPUT_CONTROL_BLOCK);
+            script.clone()
+        }
+        _ => unreachable!(),
+    };
+    assert_eq!(wrapped.len() - ds.assert_commitments[0][0].len(), ASSERT_INPUT_EXTRA_SCRIPT_BYTES);
+    let op_sigs: Vec<_> = (0..a.inputs.len())
+        .map(|j| {
+            let t = g.operator_tasks(0).unwrap().into_iter().find(|t| t.id.tx == TxKind::Assert(0) && t.id.input == j as u32).unwrap();
+            crate::musig::sign_single(&t, &f.operators[0], &mut r)
+        })
+        .collect();
+    let wit = prog.assert_witnesses(&prog.honest_values()).remove(0);
+    let program_items: Vec<usize> = wit[0].iter().map(Vec::len).collect();
+    let tx = g.assert_tx(0, 0, &sigs, &op_sigs, wit).unwrap();
+    let w0 = &tx.input[0].witness;
+    assert_eq!(w0.len(), program_items.len() + ASSERT_INPUT_EXTRA_ITEMS + 2);
+    let extra: usize = (program_items.len()..program_items.len() + ASSERT_INPUT_EXTRA_ITEMS).map(|i| 1 + w0.nth(i).unwrap().len()).sum();
+    assert_eq!(extra, ASSERT_INPUT_EXTRA_WITNESS_BYTES);
+    let mut bare = tx.clone();
+    for i in &mut bare.input {
+        i.witness.clear();
+    }
+    assert_eq!(bare.weight().to_wu() as usize - 164 * bare.input.len() + 2, ASSERT_TX_BASE_WEIGHT);
+
+    // A Disprove completed with a P2TR coin.
+    let d = g.disprove_tx(0, 0, &sigs, prog.disprove_witness(&prog.honest_values(), 0)).unwrap();
+    let leaf_wrapped = match &po.disproves[0].inputs[0].path {
+        crate::graph::SpendPath::Leaf { script, .. } => script.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(leaf_wrapped.len() - ds.disprove_leaves[0].len(), DISPROVE_EXTRA_SCRIPT_BYTES);
+    let n = d.input[0].witness.len();
+    assert_eq!(n, 3 + DISPROVE_EXTRA_ITEMS + 2);
+    assert_eq!(1 + d.input[0].witness.nth(3).unwrap().len(), DISPROVE_EXTRA_WITNESS_BYTES);
+    let coin = crate::FundingInput {
+        outpoint: OutPoint::null(),
+        txout: bitcoin::TxOut { value: Amount::from_sat(100_000), script_pubkey: f.depositor_script() },
+    };
+    let (mut full, prevouts) =
+        crate::wallet::add_funding(d, &[po.disproves[0].inputs[0].prevout.clone()], &coin, f.depositor_script(), Amount::from_sat(1_000)).unwrap();
+    crate::wallet::sign_p2tr_keypath(&mut full, 1, &prevouts, &f.depositor).unwrap();
+    let leaf_witness_weight = full.input[0].witness.size();
+    assert_eq!(full.weight().to_wu() as usize - leaf_witness_weight, DISPROVE_BASE_WEIGHT);
+}
