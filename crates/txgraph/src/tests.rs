@@ -433,3 +433,39 @@ fn budget_constants_match_built_transactions() {
     let leaf_witness_weight = full.input[0].witness.size();
     assert_eq!(full.weight().to_wu() as usize - leaf_witness_weight, DISPROVE_BASE_WEIGHT);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    /// Canonical encoding round-trips for varied parameters, and the wire form rebuilds the same
+    /// graph (same id).
+    #[test]
+    fn params_and_graph_round_trip(
+        take1 in 1u16..50, extra in 1u16..50, take2 in 1u16..100, refund in 1u16..1000,
+        stake in 100_000u64..1_000_000, ops in 1usize..3, n in 1usize..5,
+    ) {
+        let mut f = Fixture::new("rt", n, ops, 1, 3);
+        f.timelocks = crate::Timelocks { deposit_refund: refund, take1, assert_timeout: take1 + extra, take2 };
+        f.stake = Amount::from_sat(stake);
+        let p = f.params();
+        let b = encode_params(&p);
+        prop_assert_eq!(decode_params(&b).unwrap(), p.clone());
+        let g = Graph::build(p).unwrap();
+        let g2 = Graph::from_bytes(&g.to_bytes()).unwrap();
+        prop_assert_eq!(g2.id(), g.id());
+        prop_assert_eq!(Graph::from_json(&g.to_json()).unwrap().id(), g.id());
+    }
+
+    /// Hostile bytes never panic the decoders (peers' messages go through them).
+    #[test]
+    fn decoders_reject_garbage_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..2000) {
+        let _ = decode_params(&bytes);
+        let _ = Graph::from_bytes(&bytes);
+        let _ = decode_nonce_set(&bytes);
+        let _ = decode_partials(&bytes);
+        // Truncations of valid encodings fail cleanly.
+        let f = fixture();
+        let valid = encode_params(&f.params());
+        let cut = cut % valid.len();
+        prop_assert!(decode_params(&valid[..cut]).is_err());
+    }
+}
