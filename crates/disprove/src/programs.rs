@@ -202,6 +202,17 @@ pub fn poly_with_root_at(degree: usize, seed: &str, r: Fq) -> (Vec<Fq>, Fq) {
     (p, r)
 }
 
+/// Degree of [`first_program`].
+pub const FIRST_PROGRAM_DEGREE: usize = 160;
+
+/// The program the transaction graph and daemons use until the Groth16 verifier lands:
+/// [`root_program`] of degree 160 with hinted multiplications (window 4) and a fixed seed, and
+/// its root (the honest input). Chunked at the default limits it has 32 leaves (see
+/// docs/disprove.md).
+pub fn first_program() -> (Program, Fq) {
+    root_program(FIRST_PROGRAM_DEGREE, "bitvm2/first-program", MulMode::Hinted(4)).expect("window 4 is supported")
+}
+
 /// The first real program: Horner evaluation of `P` at the input `x`, claim `P(x) = 0`.
 /// One multiply-add per coefficient below the leading one (`degree` operations).
 pub fn root_program(degree: usize, seed: &str, mode: MulMode) -> Result<(Program, Fq), FieldError> {

@@ -10,7 +10,7 @@ use ark_ff::One;
 use bitvm2_disprove::chunk::{ChunkLimits, Step};
 use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::program::{CommitMode, Committed};
-use bitvm2_disprove::programs::{pair_program, root_program, MulMode};
+use bitvm2_disprove::programs::{first_program, pair_program, MulMode};
 use bitvm2_disprove::setup::{Disprove, FaultReason, GraphData, OperatorKeys, Planned, StepStatus};
 use bitvm2_script::exec::{execute, ExecOptions, ExecReport};
 
@@ -36,7 +36,8 @@ fn make(prog: bitvm2_disprove::program::Program, root: Fq) -> Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let (prog, root) = root_program(DEGREE, "test-root", MulMode::Hinted(4)).unwrap();
+        let (prog, root) = first_program();
+        assert_eq!(prog.ops.len(), DEGREE);
         make(prog, root)
     })
 }
