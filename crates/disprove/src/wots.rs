@@ -182,7 +182,9 @@ impl WotsSignature {
             .collect()
     }
 
-    /// Parse witness items (strict: 20-byte elements, minimal digits in 0..=15).
+    /// Parse witness items: 20-byte elements, digits in 0..=15. Digits are read like consensus
+    /// reads them (a non-minimal encoding such as `[0x05, 0x00]` is accepted), so a verifier can
+    /// read any assert the chain accepted; [`WotsSignature::to_witness`] re-encodes minimally.
     pub fn from_witness(params: WotsParams, items: &[Vec<u8>]) -> Result<Self, WotsError> {
         if items.len() != params.witness_items() {
             return Err(WotsError::ItemCount { got: items.len(), expected: params.witness_items() });
@@ -191,7 +193,7 @@ impl WotsSignature {
         for (pair, j) in items.chunks(2).zip(Self::witness_order(params)) {
             let h: [u8; HASH_LEN] =
                 pair[0].as_slice().try_into().map_err(|_| WotsError::ElementSize { chain: j, len: pair[0].len() })?;
-            let d = decode_num_with(&pair[1], 4, true)
+            let d = decode_num_with(&pair[1], 4, false)
                 .ok()
                 .filter(|d| (0..=MAX_DIGIT as i64).contains(d))
                 .ok_or_else(|| WotsError::BadDigit { chain: j, item: hex::encode(&pair[1]) })?;
@@ -282,6 +284,23 @@ mod tests {
 
     fn key(bits: u32, index: u32) -> WotsSecret {
         WotsSecret::derive(&[7u8; 32], b"test", index, WotsParams::for_bits(bits))
+    }
+
+    #[test]
+    fn non_minimal_digits_are_read_like_consensus_reads_them() {
+        let sk = key(32, 1);
+        let sig = sk.sign(&digits_of_be_bytes(&[0, 1, 2, 3], 8)).unwrap();
+        let mut items = sig.to_witness();
+        let i = (1..items.len()).step_by(2).find(|&i| !items[i].is_empty()).unwrap();
+        let d = items[i][0];
+        items[i] = vec![d, 0x00]; // same number, non-minimal
+        assert_eq!(WotsSignature::from_witness(sig_params(&sig), &items).unwrap(), sig);
+        items[i] = vec![0x10]; // 16: out of range
+        assert!(WotsSignature::from_witness(sig_params(&sig), &items).is_err());
+    }
+
+    fn sig_params(sig: &WotsSignature) -> WotsParams {
+        WotsParams { msg_digits: sig.chains.len() - checksum_len_for(sig.chains.len()) }
     }
 
     #[test]

@@ -271,3 +271,51 @@ fn a_wrong_preimage_of_a_hashed_input_makes_the_leaf_fail() {
     let r = run_leaf(&f.d, s, &forged);
     assert!(r.outcome.is_err(), "a leaf must not accept an input that does not hash to the commitment");
 }
+
+mod arbitrary_cheating {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small(commit: CommitMode) -> &'static Fixture {
+        static D: OnceLock<Fixture> = OnceLock::new();
+        static H: OnceLock<Fixture> = OnceLock::new();
+        let cell = if commit == CommitMode::Direct { &D } else { &H };
+        cell.get_or_init(|| {
+            let (prog, root) = pair_program(8, "cheating", MulMode::Hinted(4), commit).unwrap();
+            make(prog, root)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// The operator replaces any subset of committed messages by arbitrary bytes (possibly
+        /// non-canonical elements, or digests nobody can open): the verifier finds a wrong step
+        /// whose leaf is spendable with the returned witness, or nothing changed.
+        #[test]
+        fn any_set_of_wrong_values_leaves_a_spendable_leaf(
+            hashed in any::<bool>(),
+            picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<[u8; 32]>(), any::<bool>()), 1..4),
+        ) {
+            let f = small(if hashed { CommitMode::Hash { bytes: 20 } } else { CommitMode::Direct });
+            let honest = honest_values(f);
+            let mut bad = honest.clone();
+            for (idx, bytes, top_small) in picks {
+                let c = idx.index(bad.len());
+                let n = bad[c].len();
+                let mut v: Vec<u8> = bytes.iter().cycle().take(n).copied().collect();
+                if top_small {
+                    v[0] &= 0x0f; // often below p
+                }
+                bad[c] = v;
+            }
+            let a = through_chain(f, &bad);
+            match f.d.find_fault(&a) {
+                None => prop_assert_eq!(&bad, &honest),
+                Some(fault) => {
+                    let r = run_leaf(&f.d, fault.step, &fault.witness);
+                    prop_assert!(r.success(), "step {}: {:?}", fault.step, r.verdict());
+                }
+            }
+        }
+    }
+}
