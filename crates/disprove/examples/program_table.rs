@@ -37,7 +37,7 @@ fn build(label: &str, make: impl Fn() -> Result<(Program, ark_bn254::Fq)>, limit
     let t = Instant::now();
     let (prog, root) = make()?;
     let planned =
-        Planned::new(prog, ChunkLimits { max_spend_weight: limit, max_stack: 1000, max_ops_per_step: max_ops })?;
+        Planned::new(prog, ChunkLimits { max_spend_weight: limit, max_ops_per_step: max_ops, ..Default::default() })?;
     let keys = OperatorKeys::new([9; 32], b"program-table");
     let pks = keys.public_keys(&planned);
     let d = planned.with_keys(pks, AssertShape::default())?;

@@ -104,7 +104,12 @@ impl SpendShape {
     /// anchor). Non-witness 10 + 2*41 + (43 + 43 + 13) = 191 bytes -> 764 WU, + 2 (marker,
     /// flag) + 66 (stake witness) = 832 WU.
     pub fn disprove_tx(leaves: usize) -> Self {
-        SpendShape { base_weight: 832, tree_depth: tree_depth(leaves + 1) }
+        Self::for_tree(DISPROVE_BASE_WEIGHT, leaves + 1)
+    }
+
+    /// A spend of one leaf of a tree of `tree_leaves` leaves with `base_weight` around it.
+    pub fn for_tree(base_weight: usize, tree_leaves: usize) -> Self {
+        SpendShape { base_weight, tree_depth: tree_depth(tree_leaves) }
     }
 
     /// Control block size.
@@ -126,6 +131,10 @@ impl SpendShape {
     }
 }
 
+/// Weight of the reference Disprove transaction without the leaf input's witness (see
+/// [`SpendShape::disprove_tx`]).
+pub const DISPROVE_BASE_WEIGHT: usize = 832;
+
 /// Depth of a balanced taproot tree with `leaves` leaves.
 pub fn tree_depth(leaves: usize) -> usize {
     let mut d = 0;
@@ -144,11 +153,30 @@ pub struct ChunkLimits {
     pub max_stack: usize,
     /// At most this many operations per step (to explore the trade-off; `usize::MAX` = none).
     pub max_ops_per_step: usize,
+    /// Weight of the spending (Disprove) transaction without the leaf input's witness:
+    /// set it to the transaction graph's real shape ([`DISPROVE_BASE_WEIGHT`] by default).
+    pub spend_base_weight: usize,
+    /// Leaves of the same taproot tree besides the disprove leaves (timeouts, ...): they
+    /// deepen the control block.
+    pub other_leaves: usize,
+}
+
+impl ChunkLimits {
+    /// The spending transaction's shape for a tree holding `disprove_leaves` disprove leaves.
+    pub fn spend_shape(&self, disprove_leaves: usize) -> SpendShape {
+        SpendShape::for_tree(self.spend_base_weight, disprove_leaves + self.other_leaves)
+    }
 }
 
 impl Default for ChunkLimits {
     fn default() -> Self {
-        ChunkLimits { max_spend_weight: 400_000, max_stack: 1000, max_ops_per_step: usize::MAX }
+        ChunkLimits {
+            max_spend_weight: 400_000,
+            max_stack: 1000,
+            max_ops_per_step: usize::MAX,
+            spend_base_weight: DISPROVE_BASE_WEIGHT,
+            other_leaves: 1,
+        }
     }
 }
 
@@ -422,7 +450,7 @@ pub fn chunk(prog: &Program, model: &CostModel, limits: ChunkLimits) -> Result<P
     prog.validate()?;
     let n = prog.ops.len();
     // The tree depth depends on the number of leaves; plan with the worst case (one per op).
-    let shape = SpendShape::disprove_tx(n);
+    let shape = limits.spend_shape(n);
     let fits = |e: &Estimate| e.spend_weight(&shape) <= limits.max_spend_weight && e.peak_stack <= limits.max_stack;
     let mut steps = Vec::new();
     let mut estimates = Vec::new();
@@ -480,11 +508,11 @@ mod tests {
     fn every_step_fits_and_tighter_limits_give_more_steps() {
         let prog = program();
         let model = CostModel::measure(&prog).unwrap();
-        let shape = SpendShape::disprove_tx(prog.ops.len());
         let mut last_steps = 0;
         for limit in [400_000, 300_000, 200_000, 150_000] {
             let limits = ChunkLimits { max_spend_weight: limit, ..Default::default() };
             let plan = chunk(&prog, &model, limits).unwrap();
+            let shape = limits.spend_shape(prog.ops.len());
             for (st, est) in plan.steps.iter().zip(&plan.estimates) {
                 assert!(est.spend_weight(&shape) <= limit);
                 assert!(est.peak_stack <= 1000);

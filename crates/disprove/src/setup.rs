@@ -446,8 +446,9 @@ impl Disprove {
         Ok(leaf_witness(&hints, &preimages, &sigs))
     }
 
-    /// Shape of the transaction spending a leaf (control block depth from the leaf count).
+    /// Shape of the transaction spending a leaf (the plan's base weight; control block depth
+    /// from the leaf count and the plan's other leaves).
     pub fn spend_shape(&self) -> SpendShape {
-        SpendShape::disprove_tx(self.leaf_scripts.len())
+        self.plan.limits.spend_shape(self.leaf_scripts.len())
     }
 }
