@@ -66,6 +66,12 @@ pub enum GraphError {
         /// How many there are.
         len: usize,
     },
+    /// The committee keys do not aggregate.
+    #[error("committee: {0}")]
+    Committee(String),
+    /// No such transaction in the graph.
+    #[error("no transaction {0} in this graph")]
+    NoSuchTx(String),
     /// Taproot tree construction failed.
     #[error("taproot: {0}")]
     Taproot(String),
@@ -134,6 +140,17 @@ pub enum SignError {
         /// This session.
         expected: String,
     },
+    /// A nonce round for another session.
+    #[error("nonce round is for session {got}, this session is {expected}")]
+    WrongRound {
+        /// Session id of the round.
+        got: String,
+        /// This session.
+        expected: String,
+    },
+    /// A message that does not decode.
+    #[error("undecodable message: {0}")]
+    Decode(String),
     /// A second contribution from the same signer in one round.
     #[error("signer {0} sent twice in this round")]
     Duplicate(PublicKey),

@@ -514,7 +514,7 @@ impl Graph {
         let mut params = params;
         params.committee.sort_by_key(|k| k.serialize());
         params.validate()?;
-        let committee = Committee::new(params.committee.clone()).map_err(|e| GraphError::Taproot(e.to_string()))?;
+        let committee = Committee::new(params.committee.clone()).map_err(|e| GraphError::Committee(e.to_string()))?;
         let nofn = committee.script_key();
         let vault_spk = committee.vault_script_pubkey();
 
@@ -650,11 +650,11 @@ impl Graph {
                 TxKind::Deposit => Ok(&self.peg_in.deposit),
                 TxKind::DepositRefund => Ok(&self.peg_in.refund),
                 TxKind::PegInConfirm => Ok(&self.peg_in.confirm),
-                _ => Err(GraphError::OutOfRange { what: "peg-in transaction", index: 0, len: 3 }),
+                _ => Err(GraphError::NoSuchTx(format!("{kind} in the peg-in"))),
             },
             Some(o) => {
                 let po = self.peg_out(o as usize)?;
-                po.get(kind).ok_or(GraphError::OutOfRange { what: "peg-out transaction", index: o as usize, len: 0 })
+                po.get(kind).ok_or_else(|| GraphError::NoSuchTx(format!("{kind} of operator {o}")))
             }
         }
     }

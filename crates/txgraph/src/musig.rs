@@ -253,7 +253,7 @@ impl SignerState {
     pub fn sign(&mut self, session: &Session, round: &NonceRound) -> Result<PartialSigSet, SignError> {
         let me = self.keypair.public_key();
         if session.id != self.session || round.session != self.session {
-            return Err(SignError::WrongSession { signer: me, got: round.session.to_string(), expected: self.session.to_string() });
+            return Err(SignError::WrongRound { got: round.session.to_string(), expected: self.session.to_string() });
         }
         let secnonces = self.secnonces.take().ok_or(SignError::NonceReuse)?;
         let agg = aggregate_round(session, round)?;
@@ -283,8 +283,7 @@ impl SignerState {
 /// and aggregates the nonces per task.
 pub fn aggregate_round(session: &Session, round: &NonceRound) -> Result<Vec<AggNonce>, SignError> {
     if round.session != session.id {
-        let who = round.sets.first().map(|s| s.signer).unwrap_or(session.committee.keys()[0]);
-        return Err(SignError::WrongSession { signer: who, got: round.session.to_string(), expected: session.id.to_string() });
+        return Err(SignError::WrongRound { got: round.session.to_string(), expected: session.id.to_string() });
     }
     let n = session.committee.keys().len();
     let mut seen = vec![false; n];
@@ -417,7 +416,7 @@ pub fn presign_in_process<R: RngCore + CryptoRng>(
     for kp in keys {
         let (st, set) = SignerState::new(session, *kp, rng)?;
         let wire = crate::encode::encode_nonce_set(&set);
-        let set = crate::encode::decode_nonce_set(&wire).map_err(|e| SignError::KeyAgg(e.to_string()))?;
+        let set = crate::encode::decode_nonce_set(&wire).map_err(|e| SignError::Decode(e.to_string()))?;
         coord.add_nonce_set(set)?;
         states.push(st);
     }
@@ -425,7 +424,7 @@ pub fn presign_in_process<R: RngCore + CryptoRng>(
     for st in &mut states {
         let p = st.sign(session, &round)?;
         let wire = crate::encode::encode_partials(&p);
-        let p = crate::encode::decode_partials(&wire).map_err(|e| SignError::KeyAgg(e.to_string()))?;
+        let p = crate::encode::decode_partials(&wire).map_err(|e| SignError::Decode(e.to_string()))?;
         coord.add_partials(p)?;
     }
     coord.finish()

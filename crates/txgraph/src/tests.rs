@@ -247,6 +247,18 @@ fn secret_nonces_are_used_once_and_own_nonces_are_checked() {
         c.add_nonce_set(set).unwrap();
         states.push(st);
     }
+    // A round of another session is refused before any nonce is touched.
+    let other = session(&g, 1, 10);
+    let mut oc = Coordinator::new(other.clone());
+    let mut os = Vec::new();
+    for k in &f.committee {
+        let (st, set) = SignerState::new(&other, *k, &mut r).unwrap();
+        oc.add_nonce_set(set).unwrap();
+        os.push(st);
+    }
+    let other_round = oc.nonce_round().unwrap();
+    assert!(matches!(states[0].sign(&s, &other_round).unwrap_err(), SignError::WrongRound { .. }));
+    assert!(states[0].can_sign());
     // Signer 0 restarts and makes a second state: the round carries its first set.
     let (mut second, _) = SignerState::new(&s, f.committee[0], &mut r).unwrap();
     let round = c.nonce_round().unwrap();
