@@ -392,3 +392,53 @@ fn operator_stalling_mid_assertion_is_slashed() -> Result<()> {
     assert_eq!(reason, "missing-inputs");
     Ok(())
 }
+
+/// The package error Core gives for a zero-fee TRUC transaction with a fee-paying child.
+fn package_error(w: &World, parent: &Transaction) -> Result<String> {
+    let child = w.child(parent)?;
+    let err = w.node.submit_package(&[parent.clone(), child]).unwrap_err().to_string();
+    eprintln!("node rejects package: {err}");
+    ensure!(err.contains("script-verify-flag-failed"), "not a script failure: {err}");
+    Ok(err)
+}
+
+#[test]
+fn only_the_operator_claims_and_asserts_and_only_with_valid_commitments() -> Result<()> {
+    let w = World::new(1)?;
+    w.peg_in()?;
+    let intruder = test_key(b"intruder");
+    let task = w.op_task(0, TxKind::Kickoff, 0)?;
+    let program = &w.f.programs[0];
+
+    // A presigned transaction alone pays no fee: it needs its CPFP child.
+    let honest_kickoff = w.g.kickoff_tx(0, &sign(&task, &w.f.operators[0]), program.claim_witness())?;
+    let reason = reject_reason(&w.node, &honest_kickoff)?;
+    assert!(reason.contains("min relay fee not met"), "{reason}");
+
+    // Kickoff signed by someone else, or with a wrong claim commitment witness.
+    let forged = w.g.kickoff_tx(0, &sign(&task, &intruder), program.claim_witness())?;
+    assert!(package_error(&w, &forged)?.contains("Invalid Schnorr signature"));
+    let wrong_claim = w.g.kickoff_tx(0, &sign(&task, &w.f.operators[0]), vec![vec![7u8; 32]])?;
+    assert!(package_error(&w, &wrong_claim)?.contains("OP_EQUALVERIFY"));
+
+    w.publish_truc(&honest_kickoff)?;
+    w.challenge(0)?;
+
+    // AssertInitial signed by someone else than the operator.
+    let ai_task = w.op_task(0, TxKind::AssertInitial, 0)?;
+    let forged = w.g.assert_initial_tx(0, &w.sigs[0], &sign(&ai_task, &intruder))?;
+    assert!(package_error(&w, &forged)?.contains("Invalid Schnorr signature"));
+    w.assert_initial(0)?;
+
+    // An assert whose commitment witness opens nothing.
+    let mut wit = program.assert_witnesses(&program.honest_values()).remove(0);
+    wit[0] = vec![vec![9u8; 32]];
+    let op_sigs = (0..wit.len())
+        .map(|j| Ok(sign(&w.op_task(0, TxKind::Assert(0), j as u32)?, &w.f.operators[0])))
+        .collect::<Result<Vec<_>>>()?;
+    let bad = w.g.assert_tx(0, 0, &w.sigs[0], &op_sigs, wit)?;
+    assert!(package_error(&w, &bad)?.contains("OP_VERIFY"));
+    // The honest assertion still goes through afterwards.
+    w.asserts(0, &program.honest_values())?;
+    Ok(())
+}
