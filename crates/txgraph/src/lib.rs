@@ -9,6 +9,8 @@
 //! graph does not know which program it is. Everything here is pure: no I/O, no clock;
 //! randomness comes from the caller. `docs/graph.md` documents the graph.
 
+#![warn(missing_docs)]
+
 pub mod encode;
 pub mod error;
 pub mod graph;
