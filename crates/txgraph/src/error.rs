@@ -72,6 +72,14 @@ pub enum GraphError {
     /// No such transaction in the graph.
     #[error("no transaction {0} in this graph")]
     NoSuchTx(String),
+    /// A presigned TRUC transaction would exceed 10,000 vB even before the program's witness.
+    #[error("{tx} weighs at least {weight} WU, above the TRUC limit of 40,000 WU (pack the asserts smaller)")]
+    TooHeavyForTruc {
+        /// Which transaction.
+        tx: String,
+        /// Its lower-bound weight.
+        weight: usize,
+    },
     /// Taproot tree construction failed.
     #[error("taproot: {0}")]
     Taproot(String),

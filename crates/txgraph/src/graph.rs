@@ -224,6 +224,28 @@ impl GraphTx {
         Ok(h.to_byte_array())
     }
 
+    /// A lower bound of the completed weight: every signature the leaf needs (64 bytes each,
+    /// one per CHECKSIG/CHECKSIGVERIFY among the leaf's first five opcodes), leaf script and control
+    /// block, but none of the program's own witness items.
+    pub fn min_weight(&self) -> usize {
+        let mut t = self.clone();
+        for i in 0..t.inputs.len() {
+            let sigs = match &t.inputs[i].path {
+                SpendPath::Leaf { script, .. } => script
+                    .instructions()
+                    .take(5)
+                    .filter(|ins| {
+                        matches!(ins, Ok(bitcoin::script::Instruction::Op(op))
+                            if *op == bitcoin::opcodes::all::OP_CHECKSIG || *op == bitcoin::opcodes::all::OP_CHECKSIGVERIFY)
+                    })
+                    .count(),
+                _ => 1,
+            };
+            t = t.with_witness(i, vec![vec![0u8; 64]; sigs]);
+        }
+        t.tx.weight().to_wu() as usize
+    }
+
     /// A copy with the witness of `input` set from `items` (bottom first) plus, for a leaf
     /// spend, the leaf script and control block.
     pub fn with_witness(mut self, input: usize, items: Vec<Vec<u8>>) -> Self {
@@ -462,6 +484,9 @@ pub mod budget {
     /// Weight of a Disprove without its leaf input's witness, completed with one P2TR key-path
     /// funding input and one P2TR change output.
     pub const DISPROVE_BASE_WEIGHT: usize = 700;
+    /// Largest weight of a presigned TRUC transaction (BIP-431: 10,000 vB), witness included:
+    /// the chunker must pack assert transactions below it.
+    pub const TRUC_MAX_WEIGHT: usize = 40_000;
 }
 
 /// Leaf indices in the connectors (documented in docs/graph.md).
@@ -587,6 +612,17 @@ impl Graph {
         let mut peg_outs = Vec::with_capacity(params.operators.len());
         for (oi, op) in params.operators.iter().enumerate() {
             peg_outs.push(build_peg_out(&secp, &params, oi, op, &nofn, &vault_in, vault_outpoint)?);
+        }
+
+        for po in &peg_outs {
+            for t in po.transactions() {
+                if t.tx.version == TRUC {
+                    let w = t.min_weight();
+                    if w > budget::TRUC_MAX_WEIGHT {
+                        return Err(GraphError::TooHeavyForTruc { tx: format!("operator {}: {}", po.operator, t.kind), weight: w });
+                    }
+                }
+            }
         }
 
         let mut g = Graph { params, committee, peg_in, peg_outs, id: GraphId([0; 32]) };

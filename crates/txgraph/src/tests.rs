@@ -95,6 +95,27 @@ fn connectors_make_paths_exclusive_and_only_the_owner_takes() {
 }
 
 #[test]
+fn assert_transactions_too_heavy_for_truc_are_refused() {
+    let f = fixture();
+    let mut p = f.params();
+    // One assert input whose commitment script alone is 45 kB: no TRUC transaction can carry it.
+    let big = bitcoin::ScriptBuf::from_bytes(vec![0x61; 45_000]); // OP_NOP x 45,000
+    p.operators[0].disprove.assert_commitments[1][0] = big;
+    match Graph::build(p).unwrap_err() {
+        GraphError::TooHeavyForTruc { tx, weight } => {
+            assert_eq!(tx, "operator 0: Assert1");
+            assert!(weight > 45_000);
+        }
+        e => panic!("unexpected {e}"),
+    }
+    // The toy graph's presigned transactions are far below the limit.
+    let g = Graph::build(f.params()).unwrap();
+    for t in g.transactions() {
+        assert!(t.min_weight() < 10_000, "{} {}", t.kind, t.min_weight());
+    }
+}
+
+#[test]
 fn wrong_kickoff_funding_is_refused() {
     let f = fixture();
     let mut p = f.params();
