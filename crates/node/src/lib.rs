@@ -13,6 +13,7 @@ pub mod keys;
 pub mod metrics;
 pub mod peer;
 pub mod rpc;
+pub mod runtime;
 pub mod signing;
 pub mod store;
 pub mod watcher;
