@@ -139,18 +139,19 @@ pub struct ParamsSection {
     /// Deepest reorg the watcher follows; deeper ones stop it with an error.
     #[serde(default = "default_max_reorg")]
     pub max_reorg_depth: u32,
-    /// Blocks after Kickoff before Take1 (no challenge).
-    #[serde(default = "default_t1")]
-    pub t1_blocks: u16,
-    /// Blocks after Challenge within which the operator must assert.
-    #[serde(default = "default_t2")]
-    pub t2_blocks: u16,
-    /// Blocks after the last Assert before Take2 (no disprove).
-    #[serde(default = "default_t3")]
-    pub t3_blocks: u16,
-    /// Blocks before the depositor may take a deposit back.
+    /// Relative timelock, in blocks: Deposit -> DepositRefund (the committee's time to
+    /// confirm the peg-in). Same meaning as `bitvm2_txgraph::Timelocks::deposit_refund`.
     #[serde(default = "default_refund")]
-    pub deposit_refund_blocks: u16,
+    pub deposit_refund: u16,
+    /// Kickoff -> Take1: the challenge window (T1).
+    #[serde(default = "default_take1")]
+    pub take1: u16,
+    /// How long a challenged operator has to assert (T2); must exceed `take1`.
+    #[serde(default = "default_assert_timeout")]
+    pub assert_timeout: u16,
+    /// AssertFinal -> Take2: the disprove window (T3).
+    #[serde(default = "default_take2")]
+    pub take2: u16,
 }
 
 fn default_network() -> String {
@@ -162,17 +163,18 @@ fn default_finality() -> u32 {
 fn default_max_reorg() -> u32 {
     100
 }
-fn default_t1() -> u16 {
+// Regtest defaults, equal to `bitvm2_txgraph::Timelocks::REGTEST`.
+fn default_take1() -> u16 {
+    3
+}
+fn default_assert_timeout() -> u16 {
     6
 }
-fn default_t2() -> u16 {
-    6
-}
-fn default_t3() -> u16 {
-    6
+fn default_take2() -> u16 {
+    3
 }
 fn default_refund() -> u16 {
-    20
+    12
 }
 
 impl Default for ParamsSection {
@@ -181,10 +183,10 @@ impl Default for ParamsSection {
             network: default_network(),
             finality_depth: default_finality(),
             max_reorg_depth: default_max_reorg(),
-            t1_blocks: default_t1(),
-            t2_blocks: default_t2(),
-            t3_blocks: default_t3(),
-            deposit_refund_blocks: default_refund(),
+            deposit_refund: default_refund(),
+            take1: default_take1(),
+            assert_timeout: default_assert_timeout(),
+            take2: default_take2(),
         }
     }
 }
@@ -319,14 +321,20 @@ impl Config {
             return bad("params.max_reorg_depth", "must be at least 1".into());
         }
         for (name, v) in [
-            ("params.t1_blocks", p.t1_blocks),
-            ("params.t2_blocks", p.t2_blocks),
-            ("params.t3_blocks", p.t3_blocks),
-            ("params.deposit_refund_blocks", p.deposit_refund_blocks),
+            ("params.deposit_refund", p.deposit_refund),
+            ("params.take1", p.take1),
+            ("params.assert_timeout", p.assert_timeout),
+            ("params.take2", p.take2),
         ] {
             if v == 0 {
                 return bad(name, "a relative timelock must be at least 1 block".into());
             }
+        }
+        if p.assert_timeout <= p.take1 {
+            return bad(
+                "params.assert_timeout",
+                format!("{} must exceed params.take1 ({})", p.assert_timeout, p.take1),
+            );
         }
         if self.committee.is_empty() {
             return bad("committee", "no members".into());
@@ -384,7 +392,7 @@ rpc_url = "http://127.0.0.1:18443"
 cookie_file = "regtest/.cookie"
 
 [params]
-t1_blocks = 3
+take1 = 4
 
 [[committee]]
 name = "op0"
@@ -409,8 +417,8 @@ url = "http://127.0.0.1:9101"
         let mut cfg = Config::load(&path).unwrap();
         assert_eq!(cfg.node.keys_file, dir.path().join("keys.json"));
         assert_eq!(cfg.bitcoind.cookie_file.as_deref(), Some(dir.path().join("regtest/.cookie").as_path()));
-        assert_eq!(cfg.params.t1_blocks, 3);
-        assert_eq!(cfg.params.t2_blocks, 6, "default");
+        assert_eq!(cfg.params.take1, 4);
+        assert_eq!(cfg.params.assert_timeout, 6, "default");
         assert_eq!(cfg.peer.max_message_bytes, 4 * 1024 * 1024, "default");
         cfg.apply(&Overrides { listen: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() }).unwrap();
         assert_eq!(cfg.node.listen.port(), 1);
@@ -429,13 +437,14 @@ url = "http://127.0.0.1:9101"
         let first_pk = text.split("pubkey = \"").nth(1).unwrap()[..64].to_string();
         assert_eq!(field_of(text.replacen(&first_pk, "zz", 1)), "committee[0].pubkey");
         assert_eq!(field_of(text.replace("http://127.0.0.1:9101\"", "ftp://x\"")), "committee[1].url");
-        assert_eq!(field_of(text.replace("t1_blocks = 3", "t1_blocks = 0")), "params.t1_blocks");
+        assert_eq!(field_of(text.replace("take1 = 4", "take1 = 0")), "params.take1");
+        assert_eq!(field_of(text.replace("take1 = 4", "take1 = 6")), "params.assert_timeout");
         assert_eq!(field_of(text.replace("rpc_url = \"http", "rpc_url = \"tcp")), "bitcoind.rpc_url");
         let dup = text.replace("name = \"v1\"", "name = \"op0\"");
         assert_eq!(field_of(dup), "committee[1].name");
         // Unknown key and bad listen address: toml names them.
-        let e = field_of(text.replace("t1_blocks = 3", "t1_blokcs = 3"));
-        assert!(e.contains("t1_blokcs"), "{e}");
+        let e = field_of(text.replace("take1 = 4", "take_1 = 4"));
+        assert!(e.contains("take_1"), "{e}");
         let e = field_of(text.replace("127.0.0.1:9101\"\n", "nowhere\"\n"));
         assert!(e.contains("listen"), "{e}");
         let e = field_of(text.replace("cookie_file = \"regtest/.cookie\"", ""));

@@ -748,7 +748,8 @@ impl StoreTx<'_> {
 
     /// The nonce record of `session_id`.
     pub fn nonce(&self, session_id: &str) -> Result<Option<NonceRecord>> {
-        let row: Option<(i64, Vec<u8>, String, Option<Vec<u8>>)> = self
+        type Row = (i64, Vec<u8>, String, Option<Vec<u8>>);
+        let row: Option<Row> = self
             .tx
             .query_row("SELECT counter, pub_nonce, state, message FROM nonces WHERE session_id = ?1", [session_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -1017,8 +1018,8 @@ mod tests {
             input: vec![],
             output: vec![bitcoin::TxOut { value: bitcoin::Amount::from_sat(1), script_pubkey: Default::default() }],
         };
-        let id = s.with(|t| t.outbox_add(&[tx.clone()], "payout")).unwrap();
-        assert_eq!(s.with(|t| t.outbox_add(&[tx.clone()], "payout")).unwrap(), id, "idempotent");
+        let id = s.with(|t| t.outbox_add(std::slice::from_ref(&tx), "payout")).unwrap();
+        assert_eq!(s.with(|t| t.outbox_add(std::slice::from_ref(&tx), "payout")).unwrap(), id, "idempotent");
         s.with(|t| t.outbox_attempt(&id, Some("bad-txns"))).unwrap();
         let active = s.with(|t| t.outbox_active()).unwrap();
         assert_eq!(active.len(), 1);

@@ -354,3 +354,173 @@ impl<C: BitcoinRpc> Watcher<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::{MempoolVerdict, PackageResult, UtxoInfo};
+    use bitcoin::block::{Header, Version};
+    use bitcoin::hashes::Hash;
+    use bitcoin::{CompactTarget, TxMerkleNode};
+    use std::sync::Mutex;
+
+    /// A simulated best chain (index = height); only the block methods are real.
+    struct FakeChain(Mutex<Vec<Block>>);
+
+    fn block(prev: BlockHash, tag: u32) -> Block {
+        let header = Header {
+            version: Version::TWO,
+            prev_blockhash: prev,
+            merkle_root: TxMerkleNode::all_zeros(),
+            time: 1_700_000_000,
+            bits: CompactTarget::from_consensus(0x207fffff),
+            nonce: tag,
+        };
+        Block { header, txdata: vec![] }
+    }
+
+    impl FakeChain {
+        fn new(len: u32) -> Self {
+            let c = FakeChain(Mutex::new(Vec::new()));
+            c.extend(len, 0);
+            c
+        }
+        fn extend(&self, n: u32, tag: u32) {
+            let mut v = self.0.lock().unwrap();
+            for i in 0..n {
+                let prev = v.last().map(|b| b.block_hash()).unwrap_or_else(BlockHash::all_zeros);
+                v.push(block(prev, tag * 1000 + i));
+            }
+        }
+        /// Replaces the top `depth` blocks by `len` new ones.
+        fn reorg(&self, depth: usize, len: u32, tag: u32) {
+            {
+                let mut v = self.0.lock().unwrap();
+                let keep = v.len() - depth;
+                v.truncate(keep);
+            }
+            self.extend(len, tag);
+        }
+        fn hash(&self, h: usize) -> BlockHash {
+            self.0.lock().unwrap()[h].block_hash()
+        }
+    }
+
+    fn unsupported<T>(m: &str) -> Result<T, RpcError> {
+        Err(RpcError::Unexpected { method: m.into(), detail: "not simulated".into() })
+    }
+
+    impl BitcoinRpc for FakeChain {
+        async fn best_block_hash(&self) -> Result<BlockHash, RpcError> {
+            Ok(self.0.lock().unwrap().last().unwrap().block_hash())
+        }
+        async fn block_count(&self) -> Result<u64, RpcError> {
+            Ok(self.0.lock().unwrap().len() as u64 - 1)
+        }
+        async fn block_hash(&self, height: u64) -> Result<BlockHash, RpcError> {
+            let v = self.0.lock().unwrap();
+            v.get(height as usize).map(|b| b.block_hash()).ok_or(RpcError::Node {
+                method: "getblockhash".into(),
+                code: -8,
+                message: "Block height out of range".into(),
+            })
+        }
+        async fn block(&self, hash: &BlockHash) -> Result<Block, RpcError> {
+            let v = self.0.lock().unwrap();
+            v.iter().find(|b| b.block_hash() == *hash).cloned().ok_or(RpcError::Node {
+                method: "getblock".into(),
+                code: -5,
+                message: "Block not found".into(),
+            })
+        }
+        async fn send_raw_transaction(&self, _: &Transaction) -> Result<Txid, RpcError> {
+            unsupported("sendrawtransaction")
+        }
+        async fn submit_package(&self, _: &[Transaction]) -> Result<PackageResult, RpcError> {
+            unsupported("submitpackage")
+        }
+        async fn test_mempool_accept(&self, _: &[Transaction]) -> Result<Vec<MempoolVerdict>, RpcError> {
+            unsupported("testmempoolaccept")
+        }
+        async fn get_tx_out(&self, _: &OutPoint, _: bool) -> Result<Option<UtxoInfo>, RpcError> {
+            unsupported("gettxout")
+        }
+        async fn get_raw_transaction(&self, _: &Txid) -> Result<Option<Transaction>, RpcError> {
+            unsupported("getrawtransaction")
+        }
+        async fn raw_mempool(&self) -> Result<Vec<Txid>, RpcError> {
+            Ok(vec![])
+        }
+    }
+
+    fn watcher(chain: FakeChain, max_reorg: u64) -> Watcher<FakeChain> {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let cfg = WatcherConfig { max_reorg_depth: max_reorg, start_height: Some(0), keep_blocks: 0, rebroadcast: true };
+        Watcher::new(chain, store, cfg, Arc::new(Metrics::default()))
+    }
+
+    fn local_chain_matches(w: &Watcher<FakeChain>) {
+        let tip = w.tip().unwrap().unwrap();
+        let lowest = w.store.with(|t| t.lowest_block_height()).unwrap().unwrap();
+        for h in lowest..=tip.height {
+            let b = w.store.with(|t| t.block_at(h)).unwrap().unwrap();
+            assert_eq!(b.hash, w.rpc.hash(h as usize), "height {h}");
+            if h > lowest {
+                assert_eq!(b.prev, w.store.with(|t| t.block_at(h - 1)).unwrap().unwrap().hash);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn follows_reorgs_within_the_limit_and_refuses_deeper_ones() {
+        let w = watcher(FakeChain::new(10), 3);
+        let r = w.poll_once().await.unwrap();
+        assert_eq!(r.events.len(), 10, "blocks 0..=9 connected");
+        // Prune keeps max_reorg_depth + 1 blocks below the tip.
+        assert_eq!(w.store.with(|t| t.lowest_block_height()).unwrap(), Some(5));
+        local_chain_matches(&w);
+
+        // Depth 3, longer new branch: 3 disconnected (highest first), 4 connected.
+        let old: Vec<BlockHash> = (7..10).rev().map(|h| w.rpc.hash(h)).collect();
+        w.rpc.reorg(3, 4, 1);
+        let r = w.poll_once().await.unwrap();
+        assert_eq!(r.disconnected.iter().map(|b| b.hash).collect::<Vec<_>>(), old);
+        let ev = r.event_list();
+        assert_eq!(
+            ev.iter().map(|e| matches!(e, ChainEvent::BlockConnected { .. })).collect::<Vec<_>>(),
+            [vec![false; 3], vec![true; 4]].concat()
+        );
+        assert_eq!(r.tip.unwrap().height, 10);
+        local_chain_matches(&w);
+
+        // Shorter new branch (depth 2 replaced by 1): the tip goes down.
+        w.rpc.reorg(2, 1, 2);
+        let r = w.poll_once().await.unwrap();
+        assert_eq!((r.disconnected.len(), r.tip.unwrap().height), (2, 9));
+        local_chain_matches(&w);
+
+        // Depth 5 > 3: refused, nothing changes.
+        let before = w.store.row_counts().unwrap();
+        let tip = w.tip().unwrap();
+        w.rpc.reorg(5, 6, 3);
+        let err = w.poll_once().await.unwrap_err();
+        assert!(matches!(err, WatcherError::ReorgTooDeep { max: 3, .. }), "{err}");
+        assert_eq!(w.store.row_counts().unwrap(), before);
+        assert_eq!(w.tip().unwrap(), tip);
+    }
+
+    #[tokio::test]
+    async fn events_survive_in_the_log_in_order() {
+        let w = watcher(FakeChain::new(3), 10);
+        let r1 = w.poll_once().await.unwrap();
+        w.rpc.reorg(1, 2, 1);
+        let r2 = w.poll_once().await.unwrap();
+        let all: Vec<(u64, ChainEvent)> = w.store.with(|t| t.events_after(0, 100)).unwrap();
+        let expected: Vec<(u64, ChainEvent)> = r1.events.into_iter().chain(r2.events).collect();
+        assert_eq!(all, expected);
+        // A consumer resuming after the first poll sees only the reorg's events.
+        let resumed: Vec<(u64, ChainEvent)> = w.store.with(|t| t.events_after(all[2].0, 100)).unwrap();
+        assert_eq!(resumed.len(), 3);
+        assert!(matches!(resumed[0].1, ChainEvent::BlockDisconnected { height: 2, .. }));
+    }
+}

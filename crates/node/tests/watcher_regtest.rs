@@ -67,7 +67,7 @@ async fn tracks_confirmations_and_spends() {
 
     f.store.with(|t| t.watch_outpoint(&coin.outpoint, "coin")).unwrap();
     let tx = spend(&coin, 0);
-    let txid = f.watcher.broadcast(&[tx.clone()], "spend").await.unwrap();
+    let txid = f.watcher.broadcast(std::slice::from_ref(&tx), "spend").await.unwrap();
     assert!(f.rt.in_mempool(&txid).unwrap());
     let r = f.watcher.poll_once().await.unwrap();
     assert!(r.events.is_empty() && r.rebroadcast.is_empty(), "in the mempool, nothing to do: {r:?}");
@@ -213,7 +213,7 @@ async fn write_ahead_outbox_entry_is_sent_after_a_crash() {
     assert!(watcher.poll_once().await.unwrap().rebroadcast.is_empty());
     // An entry the node rejects keeps Core's reason.
     let bad = spend(&coin, 5); // conflicts with the first spend (no RBF bump big enough)
-    let err = watcher.broadcast(&[bad.clone()], "conflict").await.unwrap_err();
+    let err = watcher.broadcast(std::slice::from_ref(&bad), "conflict").await.unwrap_err();
     let entry = store.with(|t| t.outbox_active()).unwrap().into_iter().find(|e| e.id == bad.compute_txid()).unwrap();
     assert!(entry.last_error.as_deref().unwrap().contains("insufficient fee"), "{err} / {entry:?}");
     assert!(err.to_string().contains("code -26"), "{err}");
@@ -229,7 +229,7 @@ async fn rpc_client_reads_core_answers_and_keeps_core_errors() {
     assert_eq!(utxo.txout, coin.txout);
     assert_eq!(utxo.confirmations, 101);
     let tx = spend(&coin, 0);
-    let verdict = rpc.test_mempool_accept(&[tx.clone()]).await.unwrap();
+    let verdict = rpc.test_mempool_accept(std::slice::from_ref(&tx)).await.unwrap();
     assert!(verdict[0].allowed, "{verdict:?}");
     let mut bad = tx.clone();
     bad.output[0].value = Amount::from_sat(coin.txout.value.to_sat() + 1);
