@@ -673,6 +673,14 @@ impl StoreTx<'_> {
         Ok(())
     }
 
+    /// Sets an entry's last error without counting an attempt (e.g. a conflict seen on chain).
+    pub fn outbox_note(&self, id: &Txid, error: &str) -> Result<()> {
+        self.tx
+            .execute("UPDATE outbox SET last_error = ?2 WHERE id = ?1", params![id.to_string(), error])
+            .map_err(sql("note outbox error"))?;
+        Ok(())
+    }
+
     /// Closes an outbox entry (final, or abandoned): the watcher stops re-broadcasting it.
     pub fn outbox_close(&self, id: &Txid) -> Result<()> {
         self.tx.execute("UPDATE outbox SET state = 'closed' WHERE id = ?1", [id.to_string()]).map_err(sql("close outbox"))?;

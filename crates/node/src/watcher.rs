@@ -39,6 +39,9 @@ pub enum ChainEvent {
     OutpointSpent { outpoint: OutPoint, by: Txid, height: u64 },
     /// The block that spent a watched outpoint was disconnected.
     OutpointUnspent { outpoint: OutPoint },
+    /// A transaction of an active outbox entry can no longer confirm: one of its inputs was
+    /// spent in the chain by another transaction (an unexpected transaction on chain).
+    OutboxConflict { outbox_id: Txid, txid: Txid, outpoint: OutPoint, by: Txid, height: u64 },
 }
 
 /// What went wrong while following the chain.
@@ -267,9 +270,38 @@ impl<C: BitcoinRpc> Watcher<C> {
             let txs: HashSet<Txid> = t.watched_txs()?.into_iter().filter(|w| w.confirmed.is_none()).map(|w| w.txid).collect();
             let ops: HashSet<OutPoint> =
                 t.watched_outpoints()?.into_iter().filter(|o| o.spent.is_none()).map(|o| o.outpoint).collect();
+            // Inputs of our outbox transactions: a spend by any other transaction is a conflict.
+            let mut ours: std::collections::HashMap<OutPoint, (Txid, Txid)> = Default::default();
+            for entry in t.outbox_active()? {
+                for otx in &entry.txs {
+                    let otxid = otx.compute_txid();
+                    for i in &otx.input {
+                        ours.insert(i.previous_output, (entry.id, otxid));
+                    }
+                }
+            }
             let mut evs = vec![ChainEvent::BlockConnected { height, hash }];
             for tx in &block.txdata {
                 let txid = tx.compute_txid();
+                for input in &tx.input {
+                    if let Some(&(outbox_id, our_txid)) = ours.get(&input.previous_output) {
+                        if our_txid != txid {
+                            tracing::warn!(%outbox_id, %our_txid, by = %txid, outpoint = %input.previous_output, height,
+                                "outbox transaction conflicts with a transaction on chain");
+                            t.outbox_note(&outbox_id, &format!(
+                                "conflict: input {} of {our_txid} spent by {txid} at height {height}",
+                                input.previous_output
+                            ))?;
+                            evs.push(ChainEvent::OutboxConflict {
+                                outbox_id,
+                                txid: our_txid,
+                                outpoint: input.previous_output,
+                                by: txid,
+                                height,
+                            });
+                        }
+                    }
+                }
                 if txs.contains(&txid) {
                     t.set_tx_confirmed(&txid, height, &hash)?;
                     evs.push(ChainEvent::TxConfirmed { txid, height, block: hash });

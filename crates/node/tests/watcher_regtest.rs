@@ -246,3 +246,29 @@ async fn rpc_client_reads_core_answers_and_keeps_core_errors() {
     let err = HttpRpc::new(f.rt.rpc_url(), RpcAuth::UserPass("nobody".into(), "wrong".into())).block_count().await.unwrap_err();
     assert!(matches!(err, bitvm2_node::RpcError::Auth { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn conflicting_spend_on_chain_is_reported_by_name() {
+    // Our outbox tx A spends a coin; someone replaces it (RBF) with B, which gets mined.
+    let f = fixture();
+    let coin = f.rt.fund(&address()).unwrap();
+    f.watcher.poll_once().await.unwrap();
+    let a = spend(&coin, 0);
+    let a_id = f.watcher.broadcast(std::slice::from_ref(&a), "ours").await.unwrap();
+    let b = spend(&coin, 200);
+    let b_id = f.rt.send(&b).unwrap();
+    assert!(!f.rt.in_mempool(&a_id).unwrap(), "replaced");
+    f.rt.confirm(&b_id).unwrap();
+    let height = f.rt.height().unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(
+        r.event_list().contains(&ChainEvent::OutboxConflict { outbox_id: a_id, txid: a_id, outpoint: coin.outpoint, by: b_id, height }),
+        "{r:?}"
+    );
+    // The re-broadcast attempt fails with Core's reason and the entry keeps it.
+    assert_eq!(r.rebroadcast.len(), 1);
+    let reason = r.rebroadcast[0].1.as_deref().unwrap();
+    assert!(reason.contains("missingorspent") || reason.contains("missing-inputs"), "{reason}");
+    let entry = f.store.with(|t| t.outbox_active()).unwrap().remove(0);
+    assert_eq!(entry.last_error.as_deref(), Some(reason));
+}
