@@ -67,8 +67,8 @@ pub struct NodeSection {
     pub listen: SocketAddr,
 }
 
-/// `[bitcoind]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[bitcoind]`. `Debug` hides `rpc_password`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BitcoindSection {
     /// JSON-RPC endpoint, e.g. `http://127.0.0.1:18443`.
@@ -85,6 +85,18 @@ pub struct BitcoindSection {
     /// How often the watcher polls, in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+}
+
+impl std::fmt::Debug for BitcoindSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BitcoindSection")
+            .field("rpc_url", &self.rpc_url)
+            .field("cookie_file", &self.cookie_file)
+            .field("rpc_user", &self.rpc_user)
+            .field("rpc_password", &self.rpc_password.as_ref().map(|_| "<redacted>"))
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .finish()
+    }
 }
 
 fn default_poll_ms() -> u64 {
@@ -424,6 +436,16 @@ url = "http://127.0.0.1:9101"
         assert_eq!(cfg.node.listen.port(), 1);
         // Round trip through TOML.
         assert_eq!(Config::parse(&cfg.to_toml()).unwrap(), cfg);
+    }
+
+    #[test]
+    fn rpc_password_is_not_printed() {
+        let text = sample().replace("cookie_file = \"regtest/.cookie\"", "rpc_user = \"u\"\nrpc_password = \"hunter2-secret\"");
+        let cfg = Config::parse(&text).unwrap();
+        cfg.validate().unwrap();
+        let dbg = format!("{cfg:?} {:?}", crate::rpc::HttpRpc::from_config(&cfg.bitcoind));
+        assert!(!dbg.contains("hunter2-secret"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
     }
 
     #[test]

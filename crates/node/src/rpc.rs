@@ -122,8 +122,8 @@ pub trait BitcoinRpc: Send + Sync {
     fn raw_mempool(&self) -> impl Future<Output = Result<Vec<Txid>>> + Send;
 }
 
-/// How to authenticate to bitcoind.
-#[derive(Debug, Clone)]
+/// How to authenticate to bitcoind. `Debug` hides the password.
+#[derive(Clone)]
 pub enum RpcAuth {
     /// Read `user:password` from this cookie file at each call (bitcoind rewrites it on
     /// restart).
@@ -132,6 +132,16 @@ pub enum RpcAuth {
     UserPass(String, String),
     /// No authentication header.
     None,
+}
+
+impl std::fmt::Debug for RpcAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcAuth::Cookie(p) => f.debug_tuple("Cookie").field(p).finish(),
+            RpcAuth::UserPass(u, _) => f.debug_tuple("UserPass").field(u).field(&"<redacted>").finish(),
+            RpcAuth::None => f.write_str("None"),
+        }
+    }
 }
 
 /// JSON-RPC over HTTP to bitcoind.
