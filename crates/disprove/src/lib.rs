@@ -10,6 +10,7 @@
 //! values, find the wrong step, build the witness of its leaf). It does no I/O.
 
 pub mod chunk;
+pub mod claim;
 pub mod layout;
 pub mod leaf;
 pub mod program;
