@@ -10,15 +10,16 @@ use bitcoin::secp256k1::{schnorr, Keypair, Message, Secp256k1};
 use bitcoin::transaction::Version;
 use bitcoin::{Address, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut};
 use bitvm2_disprove::chunk::ChunkLimits;
+use bitvm2_disprove::claim::ClaimSecretKey;
 use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::programs::{first_program, fq_from_label};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_harness::{Funded, Regtest};
-use bitvm2_txgraph::graph::budget;
+use bitvm2_txgraph::graph::{budget, claim_funding_script, kickoff_funding_amount};
 use bitvm2_txgraph::musig::presign_in_process;
 use bitvm2_txgraph::toy::{test_key, Fixture};
 use bitvm2_txgraph::wallet::{add_funding, cpfp_child, p2tr_script, sign_p2tr_keypath};
-use bitvm2_txgraph::{DisproveScripts, FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
+use bitvm2_txgraph::{ClaimCommitment, DisproveScripts, FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
 
 /// The real program, planned for this graph's shapes (what the graph adds, TRUC asserts).
 fn real_program(operator: &OperatorKeys) -> Result<Disprove> {
@@ -54,6 +55,10 @@ struct World {
     pegin: Signatures,
     wallet: Keypair,
     coins: RefCell<Vec<Funded>>,
+    /// The operator's Winternitz claim key for this peg-out graph.
+    claim: ClaimSecretKey,
+    /// The payout the operator claims to have made (a real transaction on the node).
+    payout: bitcoin::Txid,
 }
 
 fn sign(task: &SigningTask, kp: &Keypair) -> schnorr::Signature {
@@ -86,19 +91,41 @@ impl World {
         let op = f.operators[0];
         let op_script = p2tr_script(op.x_only_public_key().0);
         let coin = node.fund(&addr(&op_script))?;
-        let claim = f.claim_funding(0);
+        // The Kickoff commits the payout txid with a Winternitz key of the operator's.
+        let claim_key = ClaimSecretKey::derive(&[9; 32], b"real-program peg-out graph");
+        let claim_commitment = ClaimCommitment { script: claim_key.public_key().script() };
+        let mut op_probe = f.operator_params(0, FundingInput { outpoint: OutPoint::null(), txout: TxOut::NULL });
+        op_probe.claim = claim_commitment.clone();
+        let claim = TxOut {
+            value: kickoff_funding_amount(&f.params_with(vec![], vec![]), &op_probe)?,
+            script_pubkey: claim_funding_script(&Secp256k1::verification_only(), &op_probe)?,
+        };
         let mut tx = Transaction {
             version: Version::TWO,
             lock_time: bitcoin::absolute::LockTime::ZERO,
             input: vec![TxIn { previous_output: coin.outpoint, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
-            output: vec![claim.clone(), TxOut { value: coin.txout.value - claim.value - Amount::from_sat(10_000), script_pubkey: op_script }],
+            output: vec![claim.clone(), TxOut { value: coin.txout.value - claim.value - Amount::from_sat(10_000), script_pubkey: op_script.clone() }],
         };
         sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], &op)?;
         let txid = node.send(&tx)?;
         node.confirm(&txid)?;
         let mut params = f.params_with(vec![funding(&dep_coin)], vec![FundingInput { outpoint: OutPoint { txid, vout: 0 }, txout: claim }]);
         params.operators[0].disprove = program;
+        params.operators[0].claim = claim_commitment;
         let g = Graph::build(params)?;
+
+        // The operator fronts a withdrawal: a real payout to the user, confirmed.
+        let user = p2tr_script(test_key(b"user").x_only_public_key().0);
+        let pay_coin = node.fund(&addr(&op_script))?;
+        let mut payout_tx = Transaction {
+            version: Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![TxIn { previous_output: pay_coin.outpoint, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
+            output: vec![TxOut { value: pay_coin.txout.value - Amount::from_sat(5_000), script_pubkey: user }],
+        };
+        sign_p2tr_keypath(&mut payout_tx, 0, &[pay_coin.txout.clone()], &op)?;
+        let payout = node.send(&payout_tx)?;
+        node.confirm(&payout)?;
 
         let mut rng = bitcoin::secp256k1::rand::thread_rng();
         let s = Session::new(g.committee().clone(), g.id(), g.peg_out_committee_tasks(0)?, [1; 32])?;
@@ -107,7 +134,7 @@ impl World {
         eprintln!("committee signatures for the peg-out graph: {}", sigs.len());
         let s = Session::new(g.committee().clone(), g.id(), g.peg_in_committee_tasks()?, [2; 32])?;
         let pegin = presign_in_process(&s, &f.committee, &mut rng)?;
-        Ok(World { node, f, d, operator_wots, g, sigs, pegin, wallet, coins: RefCell::new(coins) })
+        Ok(World { node, f, d, operator_wots, g, sigs, pegin, wallet, coins: RefCell::new(coins), claim: claim_key, payout })
     }
 
     fn coin(&self) -> Result<FundingInput> {
@@ -140,7 +167,14 @@ impl World {
         let dsig = sign(&self.g.depositor_tasks()?[0], &self.f.depositor);
         self.publish_truc(&self.g.peg_in_confirm_tx(&self.pegin, &dsig)?)?;
         // Kickoff and a challenge.
-        self.publish_truc(&self.g.kickoff_tx(0, &self.op_sig(TxKind::Kickoff, 0)?, self.f.programs[0].claim_witness())?)?;
+        let kickoff = self.g.kickoff_tx(0, &self.op_sig(TxKind::Kickoff, 0)?, self.claim.sign(&self.payout))?;
+        self.publish_truc(&kickoff)?;
+        // A watchtower reads the claimed payout back from the Kickoff on chain.
+        let mined = self.node.get_tx(&kickoff.compute_txid())?;
+        let items: Vec<Vec<u8>> = mined.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+        let n = self.claim.public_key().witness_items();
+        ensure!(items.len() >= n, "kickoff witness has {} items", items.len());
+        ensure!(self.claim.public_key().read(&items[..n])? == self.payout, "claimed payout read back from chain");
         let po = self.g.peg_out(0)?;
         let ch = self.g.challenge_tx(0, &self.op_sig(TxKind::Challenge, 0)?)?;
         let (mut ch, all) = add_funding(ch, &[po.challenge.inputs[0].prevout.clone()], &self.coin()?, p2tr_script(self.wallet.x_only_public_key().0), Amount::from_sat(10_000))?;
