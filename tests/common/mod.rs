@@ -42,7 +42,7 @@ impl TestKey {
             .expect("sighash");
         let tweaked = self.keypair.tap_tweak(&secp, None);
         let msg = Message::from_digest(sighash.to_byte_array());
-        let sig = secp.sign_schnorr(&msg, &tweaked.to_inner());
+        let sig = secp.sign_schnorr(&msg, &tweaked.to_keypair());
         let sig = bitcoin::taproot::Signature { signature: sig, sighash_type: TapSighashType::Default };
         tx.input[index].witness = Witness::p2tr_key_spend(&sig);
     }
