@@ -50,7 +50,7 @@ fn newest_cached_build() -> Option<PathBuf> {
         }
         if let Ok(m) = std::fs::metadata(&candidate) {
             let t = m.modified().unwrap_or(std::time::UNIX_EPOCH);
-            if best.as_ref().map_or(true, |(bt, _)| t > *bt) {
+            if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
                 best = Some((t, candidate));
             }
         }
