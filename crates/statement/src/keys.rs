@@ -1,0 +1,108 @@
+//! Groth16 over BN254 for the statement circuit: key setup, key files cached by the circuit's
+//! content hash, proving and verification.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_snark::SNARK;
+use ark_std::rand::{CryptoRng, RngCore};
+
+use crate::circuit::StatementCircuit;
+use crate::params::StatementParams;
+use crate::witness::StatementWitness;
+use crate::StatementError;
+
+/// A proving key and its verifying key.
+#[derive(Clone)]
+pub struct StatementKeys {
+    /// For the operator.
+    pub pk: ProvingKey<Bn254>,
+    /// For the disprove program and anyone checking a proof.
+    pub vk: VerifyingKey<Bn254>,
+}
+
+/// Where the key files of a parameter set live, and whether this call created them.
+#[derive(Debug, Clone)]
+pub struct KeyFiles {
+    /// `statement-<id>.pk` (compressed arkworks encoding).
+    pub pk_path: PathBuf,
+    /// `statement-<id>.vk` (compressed arkworks encoding).
+    pub vk_path: PathBuf,
+    /// True if the keys were generated now, false if they were read from the files.
+    pub created: bool,
+}
+
+/// Generates fresh keys for `params` (the randomness is toxic waste: use a CSPRNG and drop it).
+pub fn setup<R: RngCore + CryptoRng>(params: &StatementParams, rng: &mut R) -> Result<StatementKeys, StatementError> {
+    params.validate()?;
+    let circuit = StatementCircuit { params: params.clone(), witness: None };
+    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit, rng)?;
+    Ok(StatementKeys { pk, vk })
+}
+
+/// Proves `witness` (checked natively first, so a bad claim gets a named error).
+pub fn prove<R: RngCore + CryptoRng>(
+    pk: &ProvingKey<Bn254>,
+    params: &StatementParams,
+    witness: &StatementWitness,
+    rng: &mut R,
+) -> Result<Proof<Bn254>, StatementError> {
+    witness.check(params)?;
+    let circuit = StatementCircuit { params: params.clone(), witness: Some(witness.clone()) };
+    Ok(Groth16::<Bn254>::prove(pk, circuit, rng)?)
+}
+
+/// Verifies a proof for public input `x`.
+pub fn verify(vk: &VerifyingKey<Bn254>, x: Fr, proof: &Proof<Bn254>) -> Result<bool, StatementError> {
+    let pvk: PreparedVerifyingKey<Bn254> = ark_groth16::prepare_verifying_key(vk);
+    Ok(Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[x], proof)?)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StatementError> {
+    let tmp = path.with_extension("tmp");
+    let io = |source| StatementError::Io { path: path.to_path_buf(), source };
+    fs::write(&tmp, bytes).map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)
+}
+
+fn read_key<T: CanonicalDeserialize>(path: &Path) -> Result<T, StatementError> {
+    let bytes = fs::read(path).map_err(|source| StatementError::Io { path: path.to_path_buf(), source })?;
+    T::deserialize_compressed(&bytes[..])
+        .map_err(|e| StatementError::KeyEncoding { path: path.to_path_buf(), detail: e.to_string() })
+}
+
+/// The key file paths for `params` in `dir`.
+pub fn key_paths(dir: &Path, params: &StatementParams) -> (PathBuf, PathBuf) {
+    let id = params.id();
+    (dir.join(format!("statement-{id}.pk")), dir.join(format!("statement-{id}.vk")))
+}
+
+/// Reads the keys for `params` from `dir`, or generates and writes them once if absent
+/// (idempotent: an existing pair is never regenerated).
+pub fn load_or_setup<R: RngCore + CryptoRng>(
+    dir: &Path,
+    params: &StatementParams,
+    rng: &mut R,
+) -> Result<(StatementKeys, KeyFiles), StatementError> {
+    let (pk_path, vk_path) = key_paths(dir, params);
+    if pk_path.exists() && vk_path.exists() {
+        let keys = StatementKeys { pk: read_key(&pk_path)?, vk: read_key(&vk_path)? };
+        return Ok((keys, KeyFiles { pk_path, vk_path, created: false }));
+    }
+    fs::create_dir_all(dir).map_err(|source| StatementError::Io { path: dir.to_path_buf(), source })?;
+    let keys = setup(params, rng)?;
+    let enc = |k: &dyn Fn(&mut Vec<u8>) -> Result<(), ark_serialize::SerializationError>, p: &Path| {
+        let mut v = Vec::new();
+        k(&mut v).map_err(|e| StatementError::KeyEncoding { path: p.to_path_buf(), detail: e.to_string() })?;
+        Ok::<_, StatementError>(v)
+    };
+    let pk_bytes = enc(&|v| keys.pk.serialize_compressed(v), &pk_path)?;
+    let vk_bytes = enc(&|v| keys.vk.serialize_compressed(v), &vk_path)?;
+    // vk last: its presence with the pk marks a complete pair.
+    write_atomic(&pk_path, &pk_bytes)?;
+    write_atomic(&vk_path, &vk_bytes)?;
+    Ok((keys, KeyFiles { pk_path, vk_path, created: true }))
+}
