@@ -239,3 +239,173 @@ pub fn padded_tx(tx: &[u8], buf_len: usize) -> Vec<u8> {
     v.resize(buf_len, 0);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{self, relink};
+    use crate::StatementError;
+    use ark_relations::gr1cs::ConstraintSystem;
+    use bitcoin::hashes::Hash;
+    use bitcoin::{Amount, BlockHash, CompactTarget, ScriptBuf};
+
+    /// Two headers after the checkpoint, payout needs both: small enough for quick checks.
+    fn params() -> StatementParams {
+        StatementParams { num_headers: 2, min_confirmations: 2, ..StatementParams::regtest() }
+    }
+
+    /// Whether the circuit is satisfied by `w` (no native pre-check).
+    fn satisfied(p: &StatementParams, w: &StatementWitness) -> bool {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        match (StatementCircuit { params: p.clone(), witness: Some(w.clone()) }).generate_constraints(cs.clone()) {
+            Ok(()) => cs.is_satisfied().unwrap(),
+            Err(SynthesisError::Unsatisfiable) => false,
+            Err(e) => panic!("synthesis failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn good_witness_satisfies_and_public_input_is_bound() {
+        let p = params();
+        let (w, _, _) = fixture::synthetic(&p);
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        StatementCircuit { params: p.clone(), witness: Some(w.clone()) }.generate_constraints(cs.clone()).unwrap();
+        assert!(cs.is_satisfied().unwrap());
+        // the only public input (after the constant 1) is the claim hash
+        let inputs = cs.instance_assignment().unwrap();
+        assert_eq!(inputs.len(), 2);
+        assert_eq!(inputs[1], w.claim.public_input().unwrap());
+    }
+
+    #[test]
+    fn wrong_amount_is_rejected() {
+        let p = params();
+        let (mut w, _, _) = fixture::synthetic(&p);
+        w.claim.amount += Amount::from_sat(1);
+        assert!(matches!(w.check(&p), Err(StatementError::OutputMismatch("amount"))));
+        assert!(!satisfied(&p, &w));
+    }
+
+    #[test]
+    fn wrong_destination_is_rejected() {
+        let p = params();
+        let (w, _, _) = fixture::synthetic(&p);
+        let mut other = w.claim.destination.to_bytes();
+        other[33] ^= 1; // last byte of the P2TR key
+        let shorter = ScriptBuf::from_bytes(other[..22].to_vec()); // a P2WPKH-length prefix
+        for dest in [ScriptBuf::from_bytes(other), shorter] {
+            let mut bad = w.clone();
+            bad.claim.destination = dest;
+            assert!(matches!(bad.check(&p), Err(StatementError::OutputMismatch("destination"))));
+            assert!(!satisfied(&p, &bad));
+        }
+    }
+
+    #[test]
+    fn tx_not_in_block_is_rejected() {
+        let p = params();
+        let (w, _, _) = fixture::synthetic(&p);
+        // a wrong sibling
+        let mut bad = w.clone();
+        bad.merkle_siblings[0][0] ^= 1;
+        assert!(matches!(bad.check(&p), Err(StatementError::TxNotInBlock)));
+        assert!(!satisfied(&p, &bad));
+        // a different payout transaction (claim updated to its txid) that no block holds
+        let mut bad = w.clone();
+        let tx = fixture::payout_tx(w.claim.destination.clone(), w.claim.amount);
+        let mut tx2 = tx.clone();
+        tx2.lock_time = bitcoin::absolute::LockTime::from_consensus(1);
+        bad.tx_bytes = crate::witness::txid_bytes(&tx2);
+        bad.claim.payout_txid = tx2.compute_txid();
+        assert!(matches!(bad.check(&p), Err(StatementError::TxNotInBlock)));
+        assert!(!satisfied(&p, &bad));
+        // the right transaction, but the claim points at the next block
+        let mut bad = w.clone();
+        bad.payout_position = 1;
+        assert!(!satisfied(&StatementParams { min_confirmations: 1, ..p.clone() }, &bad));
+    }
+
+    #[test]
+    fn tampered_tx_bytes_are_rejected() {
+        let p = params();
+        let (mut w, _, _) = fixture::synthetic(&p);
+        let o = output_offset(1);
+        w.tx_bytes[o] ^= 1; // amount in the tx, claim unchanged: txid no longer matches
+        assert!(matches!(w.check(&p), Err(StatementError::TxidMismatch)));
+        assert!(!satisfied(&p, &w));
+    }
+
+    #[test]
+    fn header_chain_with_bad_work_is_rejected() {
+        let p = params();
+        let (w, _, _) = fixture::synthetic(&p);
+        // header 1 claims mainnet difficulty but was ground only to regtest's target
+        let mut bad = w.clone();
+        bad.headers[1].bits = CompactTarget::from_consensus(0x1d00_ffff);
+        assert!(matches!(bad.check(&p), Err(StatementError::BadWork(1))));
+        assert!(!satisfied(&p, &bad));
+        // header 0's hash above its target: find a nonce that fails, then relink header 1
+        let mut bad = w.clone();
+        let target = crate::witness::compact_target_le(fixture::REGTEST_BITS).unwrap();
+        while crate::witness::le_u256_leq_native(&bad.headers[0].block_hash().to_byte_array(), &target) {
+            bad.headers[0].nonce += 1;
+        }
+        relink(&mut bad.headers, 1);
+        assert!(matches!(bad.check(&p), Err(StatementError::BadWork(0))));
+        assert!(!satisfied(&p, &bad));
+        // a valid hash, but for a target easier than the network's limit
+        let strict = StatementParams { pow_limit: crate::witness::compact_target_le(0x1d00_ffff).unwrap(), ..p.clone() };
+        assert!(matches!(w.check(&strict), Err(StatementError::BadWork(0))));
+        assert!(!satisfied(&strict, &w));
+        // a broken link
+        let mut bad = w.clone();
+        bad.headers[1].prev_blockhash = BlockHash::all_zeros();
+        bad.headers[1] = fixture::grind(bad.headers[1]);
+        assert!(matches!(bad.check(&p), Err(StatementError::ChainBroken(1))));
+        assert!(!satisfied(&p, &bad));
+    }
+
+    #[test]
+    fn too_few_confirmations_is_rejected() {
+        let p = params();
+        let (w, block, _) = fixture::synthetic(&p);
+        // chain: [an empty block on the checkpoint, the payout block]: 1 confirmation
+        let mut first = fixture::next_header(w.claim.checkpoint, bitcoin::TxMerkleNode::all_zeros(), 1);
+        first = fixture::grind(first);
+        let mut payout = block.header;
+        payout.prev_blockhash = first.block_hash();
+        let payout = fixture::grind(payout);
+        let mut bad = w.clone();
+        bad.headers = vec![first, payout];
+        bad.payout_position = 1;
+        assert!(matches!(bad.check(&p), Err(StatementError::TooFewConfirmations { got: 1, want: 2 })));
+        assert!(!satisfied(&p, &bad));
+        // the same witness is fine when one confirmation suffices: the failure is the depth
+        let one = StatementParams { min_confirmations: 1, ..p.clone() };
+        bad.check(&one).unwrap();
+        assert!(satisfied(&one, &bad));
+    }
+
+    #[test]
+    fn different_checkpoint_is_rejected() {
+        let p = params();
+        let (mut w, _, _) = fixture::synthetic(&p);
+        w.claim.checkpoint = BlockHash::from_byte_array([9; 32]);
+        assert!(matches!(w.check(&p), Err(StatementError::ChainBroken(0))));
+        assert!(!satisfied(&p, &w));
+    }
+
+    #[test]
+    fn oversized_or_tiny_params_are_refused() {
+        let mut p = params();
+        p.max_tx_blocks = 1;
+        assert!(p.validate().is_err());
+        let mut p = params();
+        p.max_inputs = 4; // first output of a 4-input tx does not fit 3 blocks
+        assert!(p.validate().is_err());
+        let mut p = params();
+        p.min_confirmations = 3;
+        assert!(p.validate().is_err());
+        assert_ne!(params().id(), StatementParams::regtest().id(), "ids follow the parameters");
+    }
+}
