@@ -1,0 +1,358 @@
+//! The BitVM2 verifier and watchtower as a library: it answers the setup rounds (checks every
+//! graph it is asked to presign, MuSig2 with store-backed one-time nonces, PegInConfirm only
+//! once every peg-out graph is presigned and stored), records the side system's signed
+//! withdrawal requests and the operators' payouts, checks every kickoff against them and the
+//! chain, challenges a faulty one with its own coins, reads the asserts back from the chain and
+//! publishes the disprove of a wrong step. It also holds what the operator daemon shares: the
+//! protocol messages ([`protocol`]), graph records, wallet, signing and the daemon loop
+//! ([`common`]). `docs/protocol.md` describes the protocol.
+
+pub mod common;
+pub mod program;
+pub mod protocol;
+
+use std::sync::Arc;
+
+use bitcoin::secp256k1::XOnlyPublicKey;
+use bitcoin::{OutPoint, Transaction, Txid};
+use bitvm2_node::peer::HandlerError;
+use bitvm2_node::runtime::NodeContext;
+use bitvm2_node::{PeerHandler, StoreTx, VerifiedMessage};
+use bitvm2_txgraph::encode::encode_nonce_set;
+use bitvm2_txgraph::{Graph, TxKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use common::{
+    all_records, check_graph, complete_with_wallet, load_record, nonce_set, queue, save_record, sign_round, DaemonError, Env,
+    GraphRecord,
+};
+use protocol::*;
+
+/// kv namespace of withdrawal records.
+pub const NS_WITHDRAWALS: &str = "withdrawals";
+/// kv namespace of the verifier's per-kickoff decisions.
+pub const NS_WATCH: &str = "watch";
+/// kv namespace of forced challenges.
+pub const NS_FORCE: &str = "force-challenge";
+
+/// A withdrawal as a node records it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WithdrawalRecord {
+    /// The signed request.
+    pub signed: SignedWithdrawal,
+    /// The payout the operator announced.
+    pub payout: Option<OutPoint>,
+}
+
+/// What a verifier decided about one operator's kickoff (write-ahead: stored before broadcast).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WatchRecord {
+    /// Why the kickoff was challenged.
+    pub challenge_reason: Option<String>,
+    /// The challenge it broadcast.
+    pub challenge: Option<Txid>,
+    /// The disprove it broadcast (full transaction, re-sent until mined).
+    pub disprove: Option<Transaction>,
+    /// The faulty step.
+    pub disprove_leaf: Option<usize>,
+    /// Asserts read and found correct.
+    pub asserts_ok: bool,
+}
+
+pub(crate) fn bad(e: impl ToString) -> HandlerError {
+    HandlerError::BadPayload(e.to_string())
+}
+
+/// Handles messages every node (operator or verifier) accepts the same way: stores a checked
+/// withdrawal request or payout announcement. `None`: not one of these kinds.
+pub fn handle_common(t: &StoreTx<'_>, side_system: Option<&XOnlyPublicKey>, msg: &VerifiedMessage) -> Result<Option<Vec<u8>>, HandlerError> {
+    match msg.kind.as_str() {
+        kind::WITHDRAW => {
+            let w: SignedWithdrawal = decode(&msg.kind, &msg.payload).map_err(bad)?;
+            let key = side_system.ok_or_else(|| HandlerError::Refused("no side-system key configured (--side-system-key)".into()))?;
+            w.verify(key).map_err(bad)?;
+            let id = hex::encode(w.request.id());
+            let rec = load_record(t, &w.request.graph_id.to_string())?
+                .ok_or_else(|| HandlerError::Refused(format!("unknown deposit {}", w.request.graph_id)))?;
+            let g = rec.graph().map_err(HandlerError::Refused)?;
+            g.peg_out(w.request.operator as usize).map_err(bad)?;
+            if t.kv_get(NS_WITHDRAWALS, &id)?.is_none() {
+                t.kv_put(NS_WITHDRAWALS, &id, &encode(&WithdrawalRecord { signed: w, payout: None }))?;
+            }
+            Ok(Some(id.into_bytes()))
+        }
+        kind::PAID => {
+            let p: PaidMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+            let mut rec: WithdrawalRecord = t
+                .kv_get(NS_WITHDRAWALS, &p.request_id)?
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| HandlerError::Refused(format!("unknown withdrawal {}", p.request_id)))?;
+            let g = load_record(t, &rec.signed.request.graph_id.to_string())?
+                .ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?
+                .graph()
+                .map_err(HandlerError::Refused)?;
+            let op = g.params().operators[rec.signed.request.operator as usize].key.x_only_public_key().0;
+            if op != msg.sender {
+                return Err(HandlerError::Refused("only the assigned operator announces its payout".into()));
+            }
+            rec.payout = Some(p.payout);
+            t.kv_put(NS_WITHDRAWALS, &p.request_id, &encode(&rec))?;
+            Ok(Some(b"ok".to_vec()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Checks and stores aggregated peg-out signatures ([`kind::PRESIGNED`]).
+pub fn handle_presigned(t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8>, HandlerError> {
+    let p: PresignedMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+    let id = p.graph_id.to_string();
+    let mut rec = load_record(t, &id)?.ok_or_else(|| HandlerError::Refused(format!("unknown graph {id}")))?;
+    let g = rec.graph().map_err(HandlerError::Refused)?;
+    let m = g.params().operators.len();
+    if p.sigs.len() != m || p.challenge_sigs.len() != m {
+        return Err(bad(format!("expected signatures for {m} operators")));
+    }
+    for i in 0..m {
+        check_challenge_sig(&g, i, &p.challenge_sigs[i])?;
+        g.verify_peg_out_presigned(i, &sigs_from_list(&p.sigs[i])).map_err(|e| bad(format!("operator {i}: {e}")))?;
+    }
+    rec.challenge_sigs = p.challenge_sigs;
+    rec.sigs = p.sigs;
+    rec.complete = true;
+    save_record(t, &id, &rec)?;
+    Ok(b"stored".to_vec())
+}
+
+/// Checks operator `i`'s Challenge signature.
+pub fn check_challenge_sig(g: &Graph, i: usize, sig: &bitcoin::secp256k1::schnorr::Signature) -> Result<(), HandlerError> {
+    let task = g
+        .operator_tasks(i)
+        .map_err(bad)?
+        .into_iter()
+        .find(|t| t.id.tx == TxKind::Challenge)
+        .ok_or_else(|| bad("no Challenge task"))?;
+    g.verify_single_signature(&task, sig).map_err(|e| bad(format!("operator {i}'s Challenge signature: {e}")))
+}
+
+/// Receives and checks a graph; stores it unless known. Returns it.
+pub fn receive_graph(t: &StoreTx<'_>, ctx: &NodeContext, msg: &VerifiedMessage) -> Result<Graph, HandlerError> {
+    let gm: GraphMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+    let b = hex::decode(&gm.graph).map_err(bad)?;
+    let g = Graph::from_bytes(&b).map_err(|e| bad(format!("graph: {e}")))?;
+    check_graph(&ctx.config, &g).map_err(|e| HandlerError::Refused(format!("graph {}: {e}", g.id())))?;
+    let id = g.id().to_string();
+    if load_record(t, &id)?.is_none() {
+        save_record(t, &id, &GraphRecord { graph: gm.graph, ..Default::default() })?;
+    }
+    Ok(g)
+}
+
+/// The verifier's peer handler.
+pub struct VerifierHandler {
+    ctx: Arc<NodeContext>,
+    side_system: Option<XOnlyPublicKey>,
+}
+
+impl VerifierHandler {
+    /// A handler over the node context; `side_system` is the key withdrawal requests are signed with.
+    pub fn new(ctx: Arc<NodeContext>, side_system: Option<XOnlyPublicKey>) -> Self {
+        VerifierHandler { ctx, side_system }
+    }
+}
+
+impl PeerHandler for VerifierHandler {
+    fn handle(&self, t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8>, HandlerError> {
+        if let Some(a) = handle_common(t, self.side_system.as_ref(), msg)? {
+            return Ok(a);
+        }
+        let keys = &self.ctx.keys;
+        match msg.kind.as_str() {
+            kind::GRAPH => {
+                let g = receive_graph(t, &self.ctx, msg)?;
+                let sets = sessions(&g)
+                    .map_err(bad)?
+                    .iter()
+                    .map(|s| nonce_set(t, keys, s).map(|n| hex::encode(encode_nonce_set(&n))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(encode(&GraphReply::Nonces(sets)))
+            }
+            kind::SIGN => {
+                let s: SignMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+                let id = s.graph_id.to_string();
+                let mut rec = load_record(t, &id)?.ok_or_else(|| HandlerError::Refused(format!("unknown graph {id}")))?;
+                let g = rec.graph().map_err(HandlerError::Refused)?;
+                let m = g.params().operators.len();
+                if s.rounds.len() != m || s.challenge_sigs.len() != m {
+                    return Err(bad(format!("expected {m} rounds and challenge signatures")));
+                }
+                // Without a valid Challenge signature nobody could challenge: Take1 would be
+                // unconditional. Refuse to presign such a graph.
+                for i in 0..m {
+                    check_challenge_sig(&g, i, &s.challenge_sigs[i])?;
+                }
+                let sess = sessions(&g).map_err(bad)?;
+                let mut out = Vec::new();
+                for i in 0..m {
+                    if s.rounds[i].session != sess[i].id {
+                        return Err(bad(format!("round {i} is for another session")));
+                    }
+                    out.push(sign_round(t, keys, &sess[i], &s.rounds[i])?);
+                }
+                rec.challenge_sigs = s.challenge_sigs;
+                save_record(t, &id, &rec)?;
+                Ok(encode(&PartialsReply(out)))
+            }
+            kind::PRESIGNED => handle_presigned(t, msg),
+            kind::SIGN_PEGIN => {
+                let s: SignPegInMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+                let id = s.graph_id.to_string();
+                let rec = load_record(t, &id)?.ok_or_else(|| HandlerError::Refused(format!("unknown graph {id}")))?;
+                if !rec.complete {
+                    return Err(HandlerError::Refused(format!(
+                        "graph {id}: PegInConfirm is signed only after every peg-out graph is presigned and stored here"
+                    )));
+                }
+                let g = rec.graph().map_err(HandlerError::Refused)?;
+                let sess = sessions(&g).map_err(bad)?;
+                let last = sess.last().expect("peg-in session");
+                if s.round.session != last.id {
+                    return Err(bad("round is not the PegInConfirm session"));
+                }
+                Ok(encode(&PartialsReply(vec![sign_round(t, keys, last, &s.round)?])))
+            }
+            kind::FORCE_CHALLENGE => {
+                if msg.sender != keys.public_key() {
+                    return Err(HandlerError::Refused("only this node's admin may force a challenge".into()));
+                }
+                let f: ForceChallengeMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+                t.kv_put(NS_FORCE, &format!("{}:{}", f.graph_id, f.operator), b"1")?;
+                Ok(b"ok".to_vec())
+            }
+            other => Err(HandlerError::UnknownKind(other.into())),
+        }
+    }
+
+    fn status(&self) -> Value {
+        let watch = self
+            .ctx
+            .store
+            .with(|t| t.kv_list(NS_WATCH))
+            .map(|l| {
+                l.into_iter()
+                    .filter_map(|(k, v)| serde_json::from_slice::<WatchRecord>(&v).ok().map(|r| (k, r)))
+                    .map(|(k, r)| {
+                        json!({"kickoff": k, "challenge": r.challenge.map(|x| x.to_string()),
+                               "challenge_reason": r.challenge_reason,
+                               "disprove": r.disprove.map(|x| x.compute_txid().to_string()),
+                               "disprove_leaf": r.disprove_leaf, "asserts_ok": r.asserts_ok})
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        json!({"role": "verifier", "graphs": common::graphs_status(&self.ctx.store), "watch": watch})
+    }
+}
+
+/// Why a kickoff of operator `i` in graph `gid` is not backed by a valid payout (`None`: valid).
+async fn claim_fault(env: &Env, gid: &str, i: u32) -> Result<Option<String>, DaemonError> {
+    let recs: Vec<WithdrawalRecord> = env.ctx.store.with(|t| t.kv_list(NS_WITHDRAWALS))?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
+    let mine: Vec<_> = recs.into_iter().filter(|r| r.signed.request.graph_id.to_string() == gid && r.signed.request.operator == i).collect();
+    if mine.is_empty() {
+        return Ok(Some("no withdrawal request assigned to this operator for this deposit".into()));
+    }
+    let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
+    for r in &mine {
+        let Some(p) = r.payout else { continue };
+        let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? else { continue };
+        if u.txout.script_pubkey == r.signed.request.destination && u.txout.value == r.signed.request.amount && u.confirmations >= finality {
+            return Ok(None);
+        }
+    }
+    Ok(Some("no payout on chain paying the requested destination and amount with enough confirmations".into()))
+}
+
+/// One round of the verifier's duties over every complete graph.
+pub async fn verifier_tick(env: Arc<Env>) -> Result<(), DaemonError> {
+    let records = env.ctx.store.with(|t| all_records(t))?;
+    for (gid, rec) in records.into_iter().filter(|(_, r)| r.complete) {
+        let g = rec.graph().map_err(DaemonError::Graph)?;
+        for i in 0..g.params().operators.len() {
+            watch_kickoff(&env, &gid, &g, &rec, i).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn watch_kickoff(env: &Env, gid: &str, g: &Graph, rec: &GraphRecord, i: usize) -> Result<(), DaemonError> {
+    let po = g.peg_out(i)?;
+    let key = format!("{gid}:{i}");
+    let kickoff = po.kickoff.txid();
+    match env.confirmations(&kickoff).await? {
+        None | Some(0) => return Ok(()),
+        Some(_) => {}
+    }
+    let mut w: WatchRecord = env.ctx.store.with(|t| t.kv_get(NS_WATCH, &key))?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let sigs = rec.sigs(i).ok_or_else(|| DaemonError::Graph("no signatures".into()))?;
+    // 1. Challenge a kickoff that no valid payout backs.
+    if w.challenge.is_none() && w.challenge_reason.is_none() && env.unspent(&po.kickoff.outpoint(0)).await? {
+        let forced = env.ctx.store.with(|t| t.kv_get(NS_FORCE, &key))?.is_some();
+        let fault = if forced { Some("challenge forced by this node's admin".to_string()) } else { claim_fault(env, gid, i as u32).await? };
+        if let Some(reason) = fault {
+            let base = g.challenge_tx(i, &rec.challenge_sigs[i])?;
+            let prevout = po.challenge.inputs[0].prevout.clone();
+            let keys = &env.ctx.keys;
+            let txid = env.ctx.store.transaction(|t| {
+                let tx = complete_with_wallet(t, keys, base, &[prevout]).map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                let txid = tx.compute_txid();
+                w.challenge = Some(txid);
+                w.challenge_reason = Some(reason.clone());
+                t.kv_put(NS_WATCH, &key, &encode(&w))?;
+                queue(t, &[tx], "challenge").map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                Ok::<_, DaemonError>(txid)
+            })?;
+            tracing::warn!(graph = gid, operator = i, %txid, reason, "kickoff challenged");
+            env.watcher.poll_once().await?;
+        }
+    }
+    // 2. After AssertFinal: read the asserts, disprove a wrong step.
+    if let Some(tx) = &w.disprove {
+        if env.confirmations(&tx.compute_txid()).await?.is_none() && env.unspent(&po.assert_final.outpoint(0)).await? {
+            env.send_burning(tx).await?;
+        }
+        return Ok(());
+    }
+    if w.asserts_ok || env.confirmations(&po.assert_final.txid()).await?.unwrap_or(0) == 0 {
+        return Ok(());
+    }
+    let mut asserts = Vec::new();
+    for a in &po.asserts {
+        let tx = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &a.txid()).await?.ok_or_else(|| DaemonError::Graph(format!("assert {} not found", a.txid())))?;
+        asserts.push(tx);
+    }
+    let values = program::read_asserts(&g.params().operators[i].disprove, &asserts).map_err(|e| DaemonError::Graph(e.to_string()))?;
+    match program::find_fault(&values) {
+        None => {
+            w.asserts_ok = true;
+            env.ctx.store.with(|t| t.kv_put(NS_WATCH, &key, &encode(&w)))?;
+            tracing::info!(graph = gid, operator = i, "asserts read back: every step correct, nothing to disprove");
+        }
+        Some((leaf, witness)) => {
+            let base = g.disprove_tx(i, leaf, &sigs, witness)?;
+            let prevout = po.disproves[leaf].inputs[0].prevout.clone();
+            let keys = &env.ctx.keys;
+            let tx = env.ctx.store.transaction(|t| {
+                let tx = complete_with_wallet(t, keys, base, &[prevout]).map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                w.disprove = Some(tx.clone());
+                w.disprove_leaf = Some(leaf);
+                t.kv_put(NS_WATCH, &key, &encode(&w))?;
+                t.watch_tx(&tx.compute_txid(), "disprove")?;
+                Ok::<_, DaemonError>(tx)
+            })?;
+            tracing::warn!(graph = gid, operator = i, leaf, txid = %tx.compute_txid(), "wrong step found; disprove");
+            env.send_burning(&tx).await?;
+        }
+    }
+    Ok(())
+}
