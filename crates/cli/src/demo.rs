@@ -36,17 +36,10 @@ fn check_interrupt() -> Result<()> {
     Ok(())
 }
 
-/// Kills every child on drop (normal exit, error, or Ctrl-C turned into an error).
-struct Guard {
-    children: Vec<(String, Child)>,
-    node: Option<Regtest>,
-    dir: Option<tempfile::TempDir>,
-    keep: bool,
-}
-
-impl Drop for Guard {
+impl Drop for Demo {
+    /// Kills every child (normal exit, error, or Ctrl-C turned into an error), then bitcoind.
     fn drop(&mut self) {
-        for (_, c) in &mut self.children {
+        for (_, c) in self.children.borrow_mut().iter_mut() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -60,12 +53,17 @@ impl Drop for Guard {
 }
 
 /// One node of the demo.
-struct NodeSpec {
-    name: String,
-    role: Role,
-    keys: NodeKeys,
-    port: u16,
-    dir: PathBuf,
+pub struct NodeSpec {
+    /// Its name (op0, op1, v0, v1, v2).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Its keys.
+    pub keys: NodeKeys,
+    /// Peer API port.
+    pub port: u16,
+    /// Its directory (config, keys, store, log).
+    pub dir: PathBuf,
 }
 
 fn free_port() -> Result<u16> {
@@ -74,30 +72,143 @@ fn free_port() -> Result<u16> {
 
 /// A scenario's line in the final table.
 #[derive(Serialize)]
-struct Row {
-    scenario: String,
-    outcome: String,
-    txs: Vec<TxRow>,
-    blocks: u64,
-    wall_secs: f64,
+pub struct Row {
+    /// Scenario name.
+    pub scenario: String,
+    /// What happened, checked on chain.
+    pub outcome: String,
+    /// Its transactions.
+    pub txs: Vec<TxRow>,
+    /// Blocks mined during it.
+    pub blocks: u64,
+    /// Wall time.
+    pub wall_secs: f64,
 }
 
 #[derive(Serialize)]
-struct TxRow {
-    name: String,
-    txid: String,
-    vsize: usize,
+pub struct TxRow {
+    /// Transaction name.
+    pub name: String,
+    /// Txid.
+    pub txid: String,
+    /// Virtual size (vB).
+    pub vsize: usize,
 }
 
-struct Demo {
-    d: Driver,
-    specs: Vec<NodeSpec>,
-    side: Keypair,
+/// A running cluster: bitcoind, 2 operators and 3 verifiers as child processes, and the
+/// driver (coordinator, depositor, side system). Dropping it kills every process.
+pub struct Demo {
+    /// The driver.
+    pub d: Driver,
+    /// The nodes.
+    pub specs: Vec<NodeSpec>,
+    /// The side system's key.
+    pub side: Keypair,
+    /// The depositor's key.
+    pub depositor: Keypair,
     json: bool,
+    exe: PathBuf,
+    children: std::cell::RefCell<Vec<(String, Child)>>,
+    node: Option<Regtest>,
+    dir: Option<tempfile::TempDir>,
+    keep: bool,
 }
 
 impl Demo {
-    fn say(&self, s: &str) {
+    /// Starts bitcoind, writes keys and configs, funds every wallet and spawns the five
+    /// daemons from `exe` (the `bitvm2` binary); returns once every daemon answers /status.
+    pub fn start(exe: PathBuf, json: bool, keep: bool) -> Result<Demo> {
+        let node = Regtest::start().context("starting bitcoind (set BITCOIND_EXE or run scripts/demo.sh)")?;
+        let dir = tempfile::Builder::new().prefix("bitvm2-demo-").tempdir()?;
+        let mut specs = Vec::new();
+        for (name, role) in [("op0", Role::Operator), ("op1", Role::Operator), ("v0", Role::Verifier), ("v1", Role::Verifier), ("v2", Role::Verifier)] {
+            let ndir = dir.path().join(name);
+            std::fs::create_dir_all(&ndir)?;
+            let keys = NodeKeys::generate();
+            keys.write_new(&ndir.join("keys.json"))?;
+            specs.push(NodeSpec { name: name.into(), role, keys, port: free_port()?, dir: ndir });
+        }
+        let mut cfgs = Vec::new();
+        for s in &specs {
+            cfgs.push(write_config(s, &specs, &node)?);
+        }
+        let cfg0 = Config::load(&cfgs[0])?;
+        let secp = Secp256k1::new();
+        let side = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
+        let depositor = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
+        let d = Driver::new(&cfg0, *specs[0].keys.keypair())?;
+        let demo = Demo { d, specs, side, depositor, json, exe, children: Default::default(), node: Some(node), dir: Some(dir), keep };
+        demo.say(&format!("bitcoind regtest at {} ; demo dir {}", demo.node.as_ref().expect("node").rpc_url(), demo.dir.as_ref().expect("dir").path().display()));
+        // Coins: operators front withdrawals and pay CPFP fees, verifiers fund challenges and
+        // disproves, the depositor deposits.
+        for s in &demo.specs {
+            demo.d.mine_to(if s.role == Role::Operator { 25 } else { 6 }, &p2tr_script(s.keys.public_key()))?;
+        }
+        demo.d.mine_to(4, &p2tr_script(demo.depositor.x_only_public_key().0))?;
+        demo.d.mine(101)?;
+        let t = Instant::now();
+        let names: Vec<String> = demo.specs.iter().map(|s| s.name.clone()).collect();
+        for n in &names {
+            demo.spawn(n)?;
+        }
+        for n in &names {
+            demo.wait_up(n)?;
+        }
+        demo.say(&format!("5 daemons up (2 operators, 3 verifiers) in {:.1} s", t.elapsed().as_secs_f64()));
+        Ok(demo)
+    }
+
+    /// The spec of `name`.
+    pub fn spec(&self, name: &str) -> &NodeSpec {
+        self.specs.iter().find(|s| s.name == name).expect("known node")
+    }
+
+    /// Starts (or restarts) daemon `name` on its config and store.
+    pub fn spawn(&self, name: &str) -> Result<()> {
+        let child = spawn(&self.exe, self.spec(name), &self.side)?;
+        self.children.borrow_mut().push((name.to_string(), child));
+        Ok(())
+    }
+
+    /// SIGKILLs daemon `name`.
+    pub fn kill(&self, name: &str) -> Result<()> {
+        let mut ch = self.children.borrow_mut();
+        for (n, c) in ch.iter_mut().filter(|(n, _)| n == name) {
+            c.kill().with_context(|| format!("killing {n}"))?;
+            c.wait()?;
+        }
+        ch.retain(|(n, _)| n != name);
+        Ok(())
+    }
+
+    /// Waits until `name` answers /status with a chain tip.
+    pub fn wait_up(&self, name: &str) -> Result<()> {
+        let t = Instant::now();
+        loop {
+            check_interrupt()?;
+            if let Ok(st) = self.d.status(&self.member(name)) {
+                if st["tip"]["height"].as_u64().is_some() {
+                    return Ok(());
+                }
+            }
+            ensure!(t.elapsed() < Duration::from_secs(20), "{name} did not come up; see {}", self.spec(name).dir.join("daemon.log").display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Prints the last lines of every daemon's log (on failure).
+    pub fn dump_logs(&self) {
+        for s in &self.specs {
+            eprintln!("--- last lines of {} ---", s.name);
+            let log = std::fs::read_to_string(s.dir.join("daemon.log")).unwrap_or_default();
+            for l in log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+
+    /// Progress line.
+    pub fn say(&self, s: &str) {
         if !self.json {
             println!("{s}");
         } else {
@@ -105,27 +216,32 @@ impl Demo {
         }
     }
 
-    fn member(&self, name: &str) -> Member {
+    /// Helper (see the module doc).
+    pub fn member(&self, name: &str) -> Member {
         self.d.members.iter().find(|m| m.name == name).cloned().expect("member")
     }
 
-    fn admin(&self, name: &str) -> PeerClient {
+    /// Helper (see the module doc).
+    pub fn admin(&self, name: &str) -> PeerClient {
         let s = self.specs.iter().find(|s| s.name == name).expect("spec");
         PeerClient::new(*s.keys.keypair(), Duration::from_secs(30))
     }
 
-    fn tx_row(&self, name: &str, txid: &Txid) -> Result<TxRow> {
+    /// Helper (see the module doc).
+    pub fn tx_row(&self, name: &str, txid: &Txid) -> Result<TxRow> {
         let tx = self.d.tx(txid)?;
         Ok(TxRow { name: name.into(), txid: txid.to_string(), vsize: tx.vsize() })
     }
 
-    fn mempool_len(&self) -> Result<usize> {
+    /// Helper (see the module doc).
+    pub fn mempool_len(&self) -> Result<usize> {
         Ok(self.d.call("getrawmempool", vec![])?.as_array().map(|a| a.len()).unwrap_or(0))
     }
 
     /// Mines on demand until `done` holds: a block when the mempool has transactions, or when
     /// nothing arrived for a while (the daemons wait on a relative timelock).
-    fn drive(&self, what: &str, max_blocks: u64, mut done: impl FnMut(&Demo) -> Result<bool>) -> Result<u64> {
+    /// Helper (see the module doc).
+    pub fn drive(&self, what: &str, max_blocks: u64, mut done: impl FnMut(&Demo) -> Result<bool>) -> Result<u64> {
         let mut blocks = 0;
         let mut idle = Instant::now();
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -146,12 +262,14 @@ impl Demo {
         }
     }
 
-    fn duty_state(&self, op: &str, pred: impl Fn(&Value) -> bool) -> Result<Option<Value>> {
+    /// Helper (see the module doc).
+    pub fn duty_state(&self, op: &str, pred: impl Fn(&Value) -> bool) -> Result<Option<Value>> {
         let s = self.d.status(&self.member(op))?;
         Ok(s["daemon"]["duties"].as_array().into_iter().flatten().find(|d| pred(d)).cloned())
     }
 
-    fn watch_records(&self) -> Result<Vec<Value>> {
+    /// Helper (see the module doc).
+    pub fn watch_records(&self) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for v in self.d.role(Role::Verifier) {
             let s = self.d.status(&v)?;
@@ -204,83 +322,26 @@ fn spawn(exe: &Path, spec: &NodeSpec, side: &Keypair) -> Result<Child> {
     cmd.spawn().with_context(|| format!("starting {}", spec.name))
 }
 
-/// Runs the demo.
+/// Runs the demo with this binary as the daemons' executable.
 pub fn run(json_out: bool, keep: bool) -> Result<()> {
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
         libc::signal(libc::SIGTERM, on_signal as *const () as usize);
     }
     let t_all = Instant::now();
-    let mut guard = Guard { children: vec![], node: None, dir: None, keep };
-    let node = Regtest::start().context("starting bitcoind (set BITCOIND_EXE or run scripts/demo.sh)")?;
-    let dir = tempfile::Builder::new().prefix("bitvm2-demo-").tempdir()?;
-    let mut specs = Vec::new();
-    for (name, role) in [("op0", Role::Operator), ("op1", Role::Operator), ("v0", Role::Verifier), ("v1", Role::Verifier), ("v2", Role::Verifier)] {
-        let ndir = dir.path().join(name);
-        std::fs::create_dir_all(&ndir)?;
-        let keys = NodeKeys::generate();
-        keys.write_new(&ndir.join("keys.json"))?;
-        specs.push(NodeSpec { name: name.into(), role, keys, port: free_port()?, dir: ndir });
-    }
-    let mut cfgs = Vec::new();
-    for s in &specs {
-        cfgs.push(write_config(s, &specs, &node)?);
-    }
-    let cfg0 = Config::load(&cfgs[0])?;
-    let exe = std::env::current_exe()?;
-    let secp = Secp256k1::new();
-    let side = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let depositor = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
-    let d = Driver::new(&cfg0, *specs[0].keys.keypair())?;
-    let demo = Demo { d, specs, side, json: json_out };
-    demo.say(&format!("bitcoind regtest at {} ; demo dir {}", node.rpc_url(), dir.path().display()));
-    guard.node = Some(node);
-    guard.dir = Some(dir);
-
-    // Coins: operators front withdrawals and pay CPFP fees, verifiers fund challenges and
-    // disproves, the depositor deposits.
-    for s in &demo.specs {
-        demo.d.mine_to(if s.role == Role::Operator { 25 } else { 6 }, &p2tr_script(s.keys.public_key()))?;
-    }
-    demo.d.mine_to(4, &p2tr_script(depositor.x_only_public_key().0))?;
-    demo.d.mine(101)?;
-    for s in &demo.specs {
-        guard.children.push((s.name.clone(), spawn(&exe, s, &demo.side)?));
-    }
-    let t = Instant::now();
-    for s in &demo.specs {
-        loop {
-            check_interrupt()?;
-            if let Ok(st) = demo.d.status(&demo.member(&s.name)) {
-                if st["tip"]["height"].as_u64().is_some() {
-                    break;
-                }
-            }
-            ensure!(t.elapsed() < Duration::from_secs(20), "{} did not come up; see {}", s.name, s.dir.join("daemon.log").display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    demo.say(&format!("5 daemons up (2 operators, 3 verifiers) in {:.1} s", t.elapsed().as_secs_f64()));
-    let result = scenarios(&demo, &depositor);
-    match result {
-        Ok(rows) => {
-            print_table(&rows, json_out, t_all.elapsed())?;
-            Ok(())
-        }
+    let demo = Demo::start(std::env::current_exe()?, json_out, keep)?;
+    match scenarios(&demo) {
+        Ok(rows) => print_table(&rows, json_out, t_all.elapsed()),
         Err(e) => {
-            for s in &demo.specs {
-                eprintln!("--- last lines of {} ---", s.name);
-                let log = std::fs::read_to_string(s.dir.join("daemon.log")).unwrap_or_default();
-                for l in log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev() {
-                    eprintln!("{l}");
-                }
-            }
+            demo.dump_logs();
             Err(e)
         }
     }
 }
 
-fn scenarios(demo: &Demo, depositor: &Keypair) -> Result<Vec<Row>> {
+/// The four scenarios in order; each checks the final on-chain state.
+pub fn scenarios(demo: &Demo) -> Result<Vec<Row>> {
+    let depositor = &demo.depositor;
     let mut rows = Vec::new();
     let tl = Timelocks::REGTEST;
     let d = &demo.d;
@@ -315,12 +376,14 @@ fn scenarios(demo: &Demo, depositor: &Keypair) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn user_script() -> bitcoin::ScriptBuf {
+/// Scenario step (see the module doc).
+pub fn user_script() -> bitcoin::ScriptBuf {
     let k = Keypair::new(&Secp256k1::new(), &mut bitcoin::secp256k1::rand::thread_rng());
     p2tr_script(k.x_only_public_key().0)
 }
 
-fn honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
+/// Scenario step (see the module doc).
+pub fn honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     let d = &demo.d;
     let t = Instant::now();
     demo.say("[2] honest withdrawal: op0 pays the user, kicks off, Take1 after T1");
@@ -352,7 +415,8 @@ fn honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     })
 }
 
-fn assert_rows(demo: &Demo, g: &Graph, i: usize) -> Result<Vec<TxRow>> {
+/// Scenario step (see the module doc).
+pub fn assert_rows(demo: &Demo, g: &Graph, i: usize) -> Result<Vec<TxRow>> {
     let po = g.peg_out(i)?;
     let mut v = vec![demo.tx_row("AssertInitial", &po.assert_initial.txid())?];
     for (k, a) in po.asserts.iter().enumerate() {
@@ -362,7 +426,8 @@ fn assert_rows(demo: &Demo, g: &Graph, i: usize) -> Result<Vec<TxRow>> {
     Ok(v)
 }
 
-fn dishonest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
+/// Scenario step (see the module doc).
+pub fn dishonest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     let d = &demo.d;
     let t = Instant::now();
     demo.say("[3] dishonest claim: op1 kicks off without a payout and asserts a wrong value");
@@ -393,7 +458,8 @@ fn dishonest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     Ok(Row { scenario: "3 dishonest claim".into(), outcome: format!("challenged by {challenger} within 1 block; disproved (leaf {leaf}); stake slashed"), txs, blocks, wall_secs: t.elapsed().as_secs_f64() })
 }
 
-fn challenged_honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
+/// Scenario step (see the module doc).
+pub fn challenged_honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     let d = &demo.d;
     let t = Instant::now();
     demo.say("[4] challenged honest operator: op0 pays, a griefing verifier challenges, asserts are correct, Take2");

@@ -3,8 +3,7 @@
 //! coordinator and the depositor) and withdrawals (as the side system), shows the committee's
 //! status, and plays the whole protocol on a local regtest node with `bitvm2 demo`.
 
-mod demo;
-mod driver;
+use bitvm2_cli::{demo, driver};
 
 use std::path::PathBuf;
 use std::sync::Arc;
