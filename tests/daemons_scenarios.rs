@@ -108,3 +108,40 @@ fn verifier_sigkilled_during_musig2_rounds_restarts_setup_completes_no_nonce_reu
     assert_eq!(uniq.len(), counters.len(), "a nonce counter was reused: {counters:?}");
     Ok(())
 }
+
+#[test]
+fn faulty_kickoff_challenged_within_one_block_and_stalled_operator_slashed_by_timeout() -> Result<()> {
+    use bitvm2_verifier::protocol::{encode, kind, CheatMsg};
+    let demo = start()?;
+    let d = &demo.d;
+    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
+    let g = &dep.graph;
+    let po = g.peg_out(1)?;
+    let admin = bitvm2_node::PeerClient::new(*demo.spec("op1").keys.keypair(), std::time::Duration::from_secs(10));
+    d.send_as(&admin, &demo.member("op1"), kind::CHEAT, &encode(&CheatMsg { graph_id: g.id(), kickoff_without_payout: true, wrong_asserts: false }))?;
+    // The operator's Kickoff (no payout behind it) reaches the mempool; then the operator dies
+    // and never asserts.
+    let t = std::time::Instant::now();
+    while d.confirmations(&po.kickoff.txid())?.is_none() {
+        ensure!(t.elapsed().as_secs() < 20, "kickoff never broadcast");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    demo.kill("op1")?;
+    let key = format!("{}:1", g.id());
+    let mined = |txid: Option<&str>| txid.and_then(|t| t.parse().ok()).map(|t| d.confirmations(&t).ok().flatten().unwrap_or(0) > 0).unwrap_or(false);
+    demo.drive("KickoffTimeout", 15, |dm| Ok(dm.watch_records()?.iter().any(|w| w["kickoff"] == json!(key) && mined(w["timeout"].as_str()))))
+        .inspect_err(|_| demo.dump_logs())?;
+    let w = demo.watch_records()?;
+    let ch: bitcoin::Txid = w.iter().filter(|w| w["kickoff"] == json!(key)).find_map(|w| w["challenge"].as_str().filter(|c| mined(Some(c)))).context("mined challenge")?.parse()?;
+    let kh = d.tx_height(&po.kickoff.txid())?.context("kickoff height")?;
+    assert_eq!(d.tx_height(&ch)?, Some(kh + 1), "the watchtower's challenge is mined in the block after the kickoff");
+    assert_eq!(d.tx(&ch)?.input[0].previous_output, po.kickoff.outpoint(0));
+    let to: bitcoin::Txid = w.iter().find_map(|w| w["timeout"].as_str().filter(|c| mined(Some(c)))).context("timeout")?.parse()?;
+    let tx = d.tx(&to)?;
+    assert_eq!(tx.input[0].previous_output, po.kickoff.outpoint(1), "KickoffTimeout spends the stake connector");
+    assert!(tx.output[0].script_pubkey.is_op_return(), "the stake is burned");
+    let th = d.tx_height(&to)?.context("timeout height")?;
+    assert!(th >= kh + u64::from(g.params().timelocks.assert_timeout), "not before T2");
+    assert!(d.utxo(&OutPoint { txid: dep.peg_in_confirm, vout: 0 })?.is_some(), "the vault is untouched");
+    Ok(())
+}

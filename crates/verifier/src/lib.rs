@@ -58,6 +58,8 @@ pub struct WatchRecord {
     pub disprove_leaf: Option<usize>,
     /// Asserts read and found correct.
     pub asserts_ok: bool,
+    /// A timeout (KickoffTimeout or AssertTimeout) it broadcast against a stalled operator.
+    pub timeout: Option<Transaction>,
 }
 
 pub(crate) fn bad(e: impl ToString) -> HandlerError {
@@ -246,7 +248,8 @@ impl PeerHandler for VerifierHandler {
                         json!({"kickoff": k, "challenge": r.challenge.map(|x| x.to_string()),
                                "challenge_reason": r.challenge_reason,
                                "disprove": r.disprove.map(|x| x.compute_txid().to_string()),
-                               "disprove_leaf": r.disprove_leaf, "asserts_ok": r.asserts_ok})
+                               "disprove_leaf": r.disprove_leaf, "asserts_ok": r.asserts_ok,
+                               "timeout": r.timeout.map(|x| x.compute_txid().to_string())})
                     })
                     .collect::<Vec<_>>()
             })
@@ -289,10 +292,10 @@ async fn watch_kickoff(env: &Env, gid: &str, g: &Graph, rec: &GraphRecord, i: us
     let po = g.peg_out(i)?;
     let key = format!("{gid}:{i}");
     let kickoff = po.kickoff.txid();
-    match env.confirmations(&kickoff).await? {
+    let kc = match env.confirmations(&kickoff).await? {
         None | Some(0) => return Ok(()),
-        Some(_) => {}
-    }
+        Some(c) => c,
+    };
     let mut w: WatchRecord = env.ctx.store.with(|t| t.kv_get(NS_WATCH, &key))?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let sigs = rec.sigs(i).ok_or_else(|| DaemonError::Graph("no signatures".into()))?;
     // 1. Challenge a kickoff that no valid payout backs.
@@ -316,7 +319,37 @@ async fn watch_kickoff(env: &Env, gid: &str, g: &Graph, rec: &GraphRecord, i: us
             env.watcher.poll_once().await?;
         }
     }
-    // 2. After AssertFinal: read the asserts, disprove a wrong step.
+    // 2. Slash a stalled operator with the presigned timeouts (burns; the watcher adds a coin).
+    let height = env.height().await?;
+    let t2 = u64::from(g.params().timelocks.assert_timeout);
+    if let Some(tx) = &w.timeout {
+        if env.confirmations(&tx.compute_txid()).await?.is_none() && env.unspent(&tx.input[0].previous_output).await? {
+            env.send_burning(tx).await?;
+        }
+    } else {
+        let kickoff_height = height + 1 - kc;
+        let ai_height = env.confirmations(&po.assert_initial.txid()).await?.filter(|c| *c > 0).map(|c| height + 1 - c);
+        let due = if env.unspent(&po.kickoff.outpoint(1)).await? && height + 1 >= kickoff_height + t2 {
+            Some(("KickoffTimeout", g.kickoff_timeout_tx(i, &sigs)?, po.kickoff_timeout.inputs[0].prevout.clone()))
+        } else if ai_height.is_some_and(|h| height + 1 >= h + t2) && env.unspent(&po.assert_initial.outpoint(0)).await? {
+            Some(("AssertTimeout", g.assert_timeout_tx(i, &sigs)?, po.assert_timeout.inputs[0].prevout.clone()))
+        } else {
+            None
+        };
+        if let Some((what, base, prevout)) = due {
+            let keys = &env.ctx.keys;
+            let tx = env.ctx.store.transaction(|t| {
+                let tx = complete_with_wallet(t, keys, base, &[prevout]).map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                w.timeout = Some(tx.clone());
+                t.kv_put(NS_WATCH, &key, &encode(&w))?;
+                t.watch_tx(&tx.compute_txid(), what)?;
+                Ok::<_, DaemonError>(tx)
+            })?;
+            tracing::warn!(graph = gid, operator = i, txid = %tx.compute_txid(), what, "operator stalled; stake slashed");
+            env.send_burning(&tx).await?;
+        }
+    }
+    // 3. After AssertFinal: read the asserts, disprove a wrong step.
     if let Some(tx) = &w.disprove {
         if env.confirmations(&tx.compute_txid()).await?.is_none() && env.unspent(&po.assert_final.outpoint(0)).await? {
             env.send_burning(tx).await?;
