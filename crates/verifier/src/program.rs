@@ -58,8 +58,7 @@ pub fn read_asserts(scripts: &DisproveScripts, asserts: &[Transaction]) -> Resul
 
 /// The first wrong step's leaf and its witness (`[p_{i-2}, p_{i-1}, p_i]`), if any.
 pub fn find_fault(values: &[Revealed]) -> Option<(usize, Vec<Vec<u8>>)> {
-    let bad_first = values.first().map(|v| !v.value).unwrap_or(false);
-    let _ = bad_first; // v_0 and v_1 are inputs; only steps have leaves.
+    // v_0 and v_1 are inputs; only steps (i >= 2) have leaves.
     (2..values.len())
         .find(|&i| values[i].value != (values[i - 1].value ^ values[i - 2].value))
         .map(|i| (i - 2, (i - 2..=i).map(|j| values[j].preimage.clone()).collect()))
