@@ -244,7 +244,7 @@ fn send_truc(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction
 
 async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     let keys = &env.ctx.keys;
-    let rec = env.ctx.store.with(|t| all_records(t))?.into_iter().find(|(k, _)| *k == d.graph_id).map(|(_, r)| r);
+    let rec = env.ctx.store.with(all_records)?.into_iter().find(|(k, _)| *k == d.graph_id).map(|(_, r)| r);
     let Some(rec) = rec else { return Ok(()) };
     if !rec.complete {
         return Ok(());

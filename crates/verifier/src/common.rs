@@ -416,7 +416,7 @@ where
 /// Reads the daemon's records for `/status`.
 pub fn graphs_status(store: &bitvm2_node::Store) -> Value {
     store
-        .with(|t| all_records(t))
+        .with(all_records)
         .map(|rs| {
             Value::Array(
                 rs.into_iter()

@@ -278,7 +278,7 @@ async fn claim_fault(env: &Env, gid: &str, i: u32) -> Result<Option<String>, Dae
 
 /// One round of the verifier's duties over every complete graph.
 pub async fn verifier_tick(env: Arc<Env>) -> Result<(), DaemonError> {
-    let records = env.ctx.store.with(|t| all_records(t))?;
+    let records = env.ctx.store.with(all_records)?;
     for (gid, rec) in records.into_iter().filter(|(_, r)| r.complete) {
         let g = rec.graph().map_err(DaemonError::Graph)?;
         for i in 0..g.params().operators.len() {
