@@ -43,6 +43,20 @@ fn deposit_with_3_verifiers_then_honest_dishonest_and_challenged_honest() -> Res
     let txs: Vec<&str> = rows[2].txs.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(txs.first(), Some(&"Kickoff"));
     assert_eq!(txs.last(), Some(&"Disprove"));
+    // `bitvm2 status --json` sees all five daemons at the node's height, op0's two duties done.
+    let out = Command::new(bitvm2_exe()?).args(["status", "--json", "--config"]).arg(demo.spec("op0").dir.join("config.toml")).output()?;
+    ensure!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let members = v.as_array().context("array")?;
+    assert_eq!(members.len(), 5);
+    let height = demo.d.height()?;
+    for m in members {
+        let h = m["status"]["tip"]["height"].as_u64().context("height")?;
+        assert!(h + 1 >= height, "{} is behind: {h} < {height}", m["name"]);
+    }
+    let op0 = members.iter().find(|m| m["name"] == json!("op0")).context("op0")?;
+    let states: Vec<&str> = op0["status"]["daemon"]["duties"].as_array().context("duties")?.iter().filter_map(|d| d["state"].as_str()).collect();
+    assert!(states.contains(&"done: Take1") && states.contains(&"done: Take2"), "{states:?}");
     Ok(())
 }
 
