@@ -132,7 +132,18 @@ impl Driver {
 
     /// Matured coins of `script`.
     pub fn coins(&self, script: &ScriptBuf) -> Result<Vec<FundingInput>> {
-        let v = self.call("scantxoutset", vec![json!("start"), json!([format!("raw({})", script.to_hex_string())])])?;
+        // bitcoind runs one scan at a time; the daemons scan too: retry while busy.
+        let mut tries = 0;
+        let v = loop {
+            match self.rt.block_on(self.rpc.call("scantxoutset", vec![json!("start"), json!([format!("raw({})", script.to_hex_string())])])) {
+                Ok(v) => break v,
+                Err(bitvm2_node::RpcError::Node { code: -8, .. }) if tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20 + (tries % 5) * 7));
+                }
+                Err(e) => return Err(anyhow::Error::from(e).context("bitcoind scantxoutset")),
+            }
+        };
         let tip = self.height()?;
         let mut out = Vec::new();
         for u in v["unspents"].as_array().cloned().unwrap_or_default() {
