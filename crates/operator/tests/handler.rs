@@ -1,0 +1,102 @@
+//! The operator's peer handler without a network: its offer (claim coin decided and queued in
+//! the same commit), idempotence, and refusal of a graph that does not carry its offer.
+
+use std::sync::Arc;
+
+use bitcoin::secp256k1::{Keypair, Parity};
+use bitcoin::{Amount, OutPoint, TxOut};
+use bitvm2_node::peer::HandlerError;
+use bitvm2_node::runtime::NodeContext;
+use bitvm2_node::{Config, Member, Metrics, NodeKeys, PeerHandler, Role, Store, VerifiedMessage};
+use bitvm2_operator::OperatorHandler;
+use bitvm2_txgraph::toy::{test_key, Fixture};
+use bitvm2_txgraph::wallet::p2tr_script;
+use bitvm2_txgraph::{FundingInput, Graph, TxKind};
+use bitvm2_verifier::common::{Coins, NS_WALLET};
+use bitvm2_verifier::protocol::*;
+
+fn setup(f: &Fixture) -> (OperatorHandler, Arc<Store>, Keypair) {
+    let op = f.operators[0];
+    let mut text = "[node]\nrole = \"operator\"\nkeys_file = \"/x/k.json\"\nstore_path = \"/x/s.sqlite\"\nlisten = \"127.0.0.1:1\"\n[bitcoind]\nrpc_url = \"http://127.0.0.1:1\"\n".to_string();
+    for (i, k) in f.committee.iter().enumerate() {
+        text += &format!("[[committee]]\nname = \"v{i}\"\nrole = \"verifier\"\npubkey = \"{}\"\nurl = \"http://127.0.0.1:1\"\n", k.x_only_public_key().0);
+    }
+    text += &format!("[[committee]]\nname = \"op0\"\nrole = \"operator\"\npubkey = \"{}\"\nurl = \"http://127.0.0.1:1\"\n", op.x_only_public_key().0);
+    let keys = NodeKeys::from_parts(op.secret_key(), [5; 32]);
+    let store = Arc::new(Store::open_in_memory().unwrap());
+    // Its wallet: two coins.
+    let script = p2tr_script(op.x_only_public_key().0);
+    let coins = Coins(
+        (0..2u32)
+            .map(|i| FundingInput { outpoint: OutPoint { txid: bitcoin::Txid::from_byte_array([i as u8 + 1; 32]), vout: 0 }, txout: TxOut { value: Amount::from_sat(5_000_000), script_pubkey: script.clone() } })
+            .collect(),
+    );
+    store.with(|t| t.kv_put(NS_WALLET, "coins", &serde_json::to_vec(&coins).unwrap())).unwrap();
+    let ctx = Arc::new(NodeContext { config: Config::parse(&text).unwrap(), keys, store: store.clone(), metrics: Arc::new(Metrics::default()) });
+    (OperatorHandler::new(ctx, None), store, op)
+}
+
+use bitcoin::hashes::Hash;
+
+fn ask(h: &OperatorHandler, store: &Store, from: &Keypair, kind: &str, payload: Vec<u8>) -> Result<Vec<u8>, HandlerError> {
+    let x = from.x_only_public_key().0;
+    let msg = VerifiedMessage {
+        sender: x,
+        member: Member { name: "c".into(), role: Role::Operator, pubkey: x.to_string(), url: "http://127.0.0.1:1".into() },
+        kind: kind.into(),
+        id: [0; 32],
+        timestamp: 0,
+        payload,
+    };
+    store.transaction(|t| h.handle(t, &msg))
+}
+
+#[test]
+fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
+    let f = Fixture::new("op-handler", 3, 1, 2, 2);
+    let (h, store, op) = setup(&f);
+    let coord = test_key(b"coordinator");
+    let p = f.params();
+    let req = DepositRequest {
+        depositor: p.depositor,
+        inputs: p.deposit_inputs.clone(),
+        amount: p.deposit_amount,
+        change_script: p.depositor_change_script.clone(),
+        refund_script: p.depositor_refund_script.clone(),
+        committee: f.committee.iter().map(|k| k.x_only_public_key().0.public_key(Parity::Even)).collect(),
+        timelocks: p.timelocks,
+        fees: p.fees,
+    };
+    let a = ask(&h, &store, &coord, kind::OFFER, encode(&req)).unwrap();
+    // Asked again: the same offer, no second claim coin.
+    assert_eq!(a, ask(&h, &store, &coord, kind::OFFER, encode(&req)).unwrap());
+    let offer: OperatorOffer = decode(kind::OFFER, &a).unwrap();
+    let outbox = store.with(|t| t.outbox_active()).unwrap();
+    assert_eq!(outbox.len(), 1, "one claim-coin transaction queued");
+    let claim_tx = &outbox[0].txs[0];
+    assert_eq!(offer.params.kickoff_funding.outpoint, OutPoint { txid: claim_tx.compute_txid(), vout: 0 });
+    assert_eq!(claim_tx.output[0], offer.params.kickoff_funding.txout);
+    assert_eq!(offer.params.key.x_only_public_key().0, op.x_only_public_key().0);
+
+    // The graph with its offer: answered with a valid Challenge signature.
+    let g = Graph::build(req.params(vec![offer.params.clone()])).unwrap();
+    let GraphReply::ChallengeSig { operator, sig } = decode(kind::GRAPH, &ask(&h, &store, &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g.to_bytes()) })).unwrap()).unwrap() else {
+        panic!("challenge signature expected")
+    };
+    assert_eq!(operator, 0);
+    let task = g.operator_tasks(0).unwrap().into_iter().find(|t| t.id.tx == TxKind::Challenge).unwrap();
+    g.verify_single_signature(&task, &sig).unwrap();
+
+    // A graph where its challenge premium was changed: refused, nothing stored.
+    let mut changed = offer.params.clone();
+    changed.challenge_amount = changed.challenge_amount + Amount::from_sat(1);
+    let g2 = Graph::build(req.params(vec![changed])).unwrap();
+    let before = store.row_counts().unwrap();
+    let e = ask(&h, &store, &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g2.to_bytes()) })).unwrap_err();
+    assert!(e.to_string().contains("not what this operator offered"), "{e}");
+    assert_eq!(before, store.row_counts().unwrap());
+
+    // Fault injection only from its own key.
+    let cheat = encode(&CheatMsg { graph_id: g.id(), kickoff_without_payout: true, wrong_asserts: false });
+    assert!(matches!(ask(&h, &store, &coord, kind::CHEAT, cheat.clone()), Err(HandlerError::Refused(_))));
+}
