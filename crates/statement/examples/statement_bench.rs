@@ -1,7 +1,8 @@
 //! Statement circuit benchmark: constraints, setup/prove/verify time, peak RSS, key sizes, for
 //! the regtest parameters (or those given as `max_tx_blocks merkle_depth num_headers min_conf`).
 //! Uses the synthetic chain of `bitvm2_statement::fixture` (same shape as a regtest payout).
-//! Run: `cargo run --release -p bitvm2-statement --example statement_bench`.
+//! Run: `cargo run --release -p bitvm2-statement --example statement_bench`; with
+//! `BENCH_COUNT_ONLY=1` it stops after counting constraints.
 
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ fn vm_hwm_kb() -> u64 {
 fn main() -> anyhow::Result<()> {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
     let mut p = StatementParams::regtest();
+    let count_only = std::env::var("BENCH_COUNT_ONLY").is_ok();
     if args.len() == 4 {
         p.max_tx_blocks = args[0];
         p.merkle_depth = args[1];
@@ -30,6 +32,9 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let n = circuit::count_constraints(&p)?;
     println!("constraints: {n} (counted in {:.2?})", t.elapsed());
+    if count_only {
+        return Ok(());
+    }
     let (w, _, _) = fixture::synthetic(&p);
     let mut rng = rand::rngs::OsRng;
     let t = Instant::now();

@@ -27,7 +27,7 @@ pub struct StatementKeys {
 /// Where the key files of a parameter set live, and whether this call created them.
 #[derive(Debug, Clone)]
 pub struct KeyFiles {
-    /// `statement-<id>.pk` (compressed arkworks encoding).
+    /// `statement-<id>.pk` (uncompressed arkworks encoding).
     pub pk_path: PathBuf,
     /// `statement-<id>.vk` (compressed arkworks encoding).
     pub vk_path: PathBuf,
@@ -68,10 +68,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StatementError> {
     fs::rename(&tmp, path).map_err(io)
 }
 
-fn read_key<T: CanonicalDeserialize>(path: &Path) -> Result<T, StatementError> {
+/// Reads a key. The verifying key (small, and what verifiers trust) is compressed and fully
+/// validated; the proving key (large, used only by the operator that generated it, and a bad one
+/// can only yield proofs that fail to verify) is uncompressed and read without the subgroup
+/// checks, which would otherwise dominate loading.
+fn read_key<T: CanonicalDeserialize>(path: &Path, checked_compressed: bool) -> Result<T, StatementError> {
     let bytes = fs::read(path).map_err(|source| StatementError::Io { path: path.to_path_buf(), source })?;
-    T::deserialize_compressed(&bytes[..])
-        .map_err(|e| StatementError::KeyEncoding { path: path.to_path_buf(), detail: e.to_string() })
+    let r = if checked_compressed {
+        T::deserialize_compressed(&bytes[..])
+    } else {
+        T::deserialize_uncompressed_unchecked(&bytes[..])
+    };
+    r.map_err(|e| StatementError::KeyEncoding { path: path.to_path_buf(), detail: e.to_string() })
 }
 
 /// The key file paths for `params` in `dir`.
@@ -89,7 +97,7 @@ pub fn load_or_setup<R: RngCore + CryptoRng>(
 ) -> Result<(StatementKeys, KeyFiles), StatementError> {
     let (pk_path, vk_path) = key_paths(dir, params);
     if pk_path.exists() && vk_path.exists() {
-        let keys = StatementKeys { pk: read_key(&pk_path)?, vk: read_key(&vk_path)? };
+        let keys = StatementKeys { pk: read_key(&pk_path, false)?, vk: read_key(&vk_path, true)? };
         return Ok((keys, KeyFiles { pk_path, vk_path, created: false }));
     }
     fs::create_dir_all(dir).map_err(|source| StatementError::Io { path: dir.to_path_buf(), source })?;
@@ -99,7 +107,7 @@ pub fn load_or_setup<R: RngCore + CryptoRng>(
         k(&mut v).map_err(|e| StatementError::KeyEncoding { path: p.to_path_buf(), detail: e.to_string() })?;
         Ok::<_, StatementError>(v)
     };
-    let pk_bytes = enc(&|v| keys.pk.serialize_compressed(v), &pk_path)?;
+    let pk_bytes = enc(&|v| keys.pk.serialize_uncompressed(v), &pk_path)?;
     let vk_bytes = enc(&|v| keys.vk.serialize_compressed(v), &vk_path)?;
     // vk last: its presence with the pk marks a complete pair.
     write_atomic(&pk_path, &pk_bytes)?;
