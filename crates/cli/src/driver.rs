@@ -200,9 +200,11 @@ impl Driver {
         };
         // 1. Offers.
         let mut offers = Vec::new();
+        let mut programs = Vec::new();
         for op in &operators {
             let o: OperatorOffer = decode(kind::OFFER, &self.send(op, kind::OFFER, &encode(&req))?)?;
             offers.push(o.params);
+            programs.push(o.program);
         }
         progress(&format!("{} operator offers (claim coins queued)", offers.len()));
         // Claim coins must be mined before anyone can kick off; mine once they are in the mempool.
@@ -215,8 +217,12 @@ impl Driver {
         }
         self.mine(1)?;
         // 2. The graph, to everyone.
-        let g = Graph::build(req.params(offers))?;
-        let gmsg = encode(&GraphMsg { graph: hex::encode(g.to_bytes()) });
+        // The coordinator regenerates every operator's program scripts from its keys, like
+        // every receiver will.
+        let params = bitvm2_txgraph::encode::encode_params(&req.params(offers));
+        let built = bitvm2_verifier::real::build(&params, &programs, None).map_err(|e| anyhow!("building the graph: {e}"))?;
+        let g = built.graph.clone();
+        let gmsg = encode(&GraphMsg { graph_id: g.id(), params: hex::encode(&params), programs });
         let m = operators.len();
         let mut challenge_sigs = vec![None; m];
         let mut nonces = Vec::new();

@@ -14,7 +14,9 @@ use bitcoin::{Amount, OutPoint, Transaction, TxIn, TxOut};
 use bitvm2_node::peer::HandlerError;
 use bitvm2_node::runtime::NodeContext;
 use bitvm2_node::{PeerHandler, Role, StoreTx, VerifiedMessage};
-use bitvm2_txgraph::toy::ToyProgram;
+use bitvm2_disprove::claim::ClaimSecretKey;
+use bitvm2_disprove::setup::OperatorKeys;
+use bitvm2_verifier::real;
 use bitvm2_txgraph::wallet::{p2tr_script, sign_p2tr_keypath};
 use bitvm2_txgraph::{claim_funding_script, kickoff_funding_amount, Graph, OperatorParams, SigningTask, TxKind};
 use bitvm2_verifier::common::{all_records, cpfp_package, load_record, queue, take_coin, wallet_script, DaemonError, Env, OPEN_FEE};
@@ -33,8 +35,20 @@ pub const NS_DUTIES: &str = "duties";
 pub struct Offer {
     /// Seed of its program secrets (derived from its master seed and the request id).
     pub program_seed: String,
-    /// What it offered.
+    /// Domain of its program keys (the deposit request id, hex).
+    pub domain: String,
+    /// What it offered (without the program scripts).
     pub params: OperatorParams,
+    /// Its program keys.
+    pub program: real::ProgramKeys,
+}
+
+impl Offer {
+    fn secrets(&self) -> Result<(OperatorKeys, ClaimSecretKey), String> {
+        let seed: [u8; 32] = hex::decode(&self.program_seed).map_err(|e| e.to_string())?.try_into().map_err(|_| "seed length".to_string())?;
+        let domain = hex::decode(&self.domain).map_err(|e| e.to_string())?;
+        Ok((OperatorKeys::new(seed, &domain), ClaimSecretKey::derive(&seed, &domain)))
+    }
 }
 
 /// One duty: a withdrawal to front and claim back (or, fault injection, a claim without one).
@@ -94,23 +108,29 @@ impl OperatorHandler {
         let rid = hex::encode(req.id());
         if let Some(b) = t.kv_get(NS_OFFERS, &rid)? {
             let o: Offer = serde_json::from_slice(&b).map_err(bad)?;
-            return Ok(encode(&OperatorOffer { params: o.params }));
+            return Ok(encode(&OperatorOffer { params: o.params, program: o.program }));
         }
         let keys = &self.ctx.keys;
-        let seed = keys.derive("toy-program", &req.id());
-        let program = ToyProgram::new(seed.expose());
+        let seed = keys.derive("program", &req.id());
+        let planned = real::planned().map_err(HandlerError::Refused)?;
+        let wots = OperatorKeys::new(*seed.expose(), &req.id());
+        let claim = ClaimSecretKey::derive(seed.expose(), &req.id());
+        let program = real::ProgramKeys { keys: wots.public_keys(&planned), claim_key: hex::encode(claim.public_key().to_bytes()) };
         let key = keys.keypair().public_key();
         let mut params = OperatorParams {
             key,
             payout_script: p2tr_script(keys.public_key()),
             kickoff_funding: bitvm2_txgraph::FundingInput { outpoint: OutPoint::null(), txout: TxOut::NULL },
-            stake: Amount::from_sat(200_000),
+            stake: Amount::from_sat(2_000_000),
             challenge_amount: Amount::from_sat(10_000),
             disprover_reward: Amount::from_sat(50_000),
             watcher_reward: Amount::from_sat(20_000),
-            claim: program.claim_commitment(),
-            disprove: program.disprove_scripts(),
+            claim: bitvm2_txgraph::ClaimCommitment { script: claim.public_key().script() },
+            disprove: bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] },
         };
+        // The stake pays the commitment outputs: the amount depends on the program's layout.
+        let d = real::disprove(program.keys.clone()).map_err(HandlerError::Refused)?;
+        params.disprove = real::scripts(&d);
         let probe = req.params(vec![]);
         let value = kickoff_funding_amount(&probe, &params).map_err(bad)?;
         let script = claim_funding_script(&Secp256k1::verification_only(), &params).map_err(bad)?;
@@ -125,17 +145,25 @@ impl OperatorHandler {
         sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], keys.keypair()).map_err(bad)?;
         params.kickoff_funding = bitvm2_txgraph::FundingInput { outpoint: OutPoint { txid: tx.compute_txid(), vout: 0 }, txout: tx.output[0].clone() };
         queue(t, &[tx], "claim-coin")?;
-        let offer = Offer { program_seed: hex::encode(seed.expose()), params: params.clone() };
+        params.disprove = bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
+        let offer = Offer { program_seed: hex::encode(seed.expose()), domain: hex::encode(req.id()), params: params.clone(), program: program.clone() };
         t.kv_put(NS_OFFERS, &rid, &encode(&offer))?;
-        Ok(encode(&OperatorOffer { params }))
+        Ok(encode(&OperatorOffer { params, program }))
     }
 }
 
+fn stripped(p: &OperatorParams) -> OperatorParams {
+    let mut p = p.clone();
+    p.disprove = bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
+    p
+}
+
 fn find_offer(t: &StoreTx<'_>, params: &OperatorParams) -> Result<Option<Offer>, HandlerError> {
+    let p = stripped(params);
     Ok(t.kv_list(NS_OFFERS)?
         .into_iter()
         .filter_map(|(_, v)| serde_json::from_slice::<Offer>(&v).ok())
-        .find(|o| &o.params == params))
+        .find(|o| o.params == p))
 }
 
 impl PeerHandler for OperatorHandler {
@@ -146,8 +174,8 @@ impl PeerHandler for OperatorHandler {
                 let id = String::from_utf8_lossy(&a).to_string();
                 let rec: WithdrawalRecord = serde_json::from_slice(&t.kv_get(NS_WITHDRAWALS, &id)?.unwrap_or_default()).map_err(bad)?;
                 let r = &rec.signed.request;
-                let g = load_record(t, &r.graph_id.to_string())?.ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?.graph().map_err(HandlerError::Refused)?;
-                if my_index(&g, &me) == Some(r.operator as usize) && t.kv_get(NS_DUTIES, &id)?.is_none() {
+                let b = load_record(t, &r.graph_id.to_string())?.ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?.graph().map_err(HandlerError::Refused)?;
+                if my_index(&b.graph, &me) == Some(r.operator as usize) && t.kv_get(NS_DUTIES, &id)?.is_none() {
                     let d = Duty { graph_id: r.graph_id.to_string(), operator: r.operator as usize, request: Some(id.clone()), state: "assigned".into(), ..Default::default() };
                     t.kv_put(NS_DUTIES, &id, &encode(&d))?;
                 }
@@ -160,12 +188,13 @@ impl PeerHandler for OperatorHandler {
                 self.offer(t, req)
             }
             kind::GRAPH => {
-                let g = receive_graph(t, &self.ctx, msg)?;
-                let i = my_index(&g, &me).ok_or_else(|| HandlerError::Refused("this operator is not in the graph".into()))?;
+                let b = receive_graph(t, &self.ctx, msg)?;
+                let g = &b.graph;
+                let i = my_index(g, &me).ok_or_else(|| HandlerError::Refused("this operator is not in the graph".into()))?;
                 // The graph must carry exactly what this operator offered.
                 find_offer(t, &g.params().operators[i])?
                     .ok_or_else(|| HandlerError::Refused(format!("graph {}: operator {i}'s parameters are not what this operator offered", g.id())))?;
-                let task = op_task(&g, i, TxKind::Challenge, 0).map_err(bad)?;
+                let task = op_task(g, i, TxKind::Challenge, 0).map_err(bad)?;
                 Ok(encode(&GraphReply::ChallengeSig { operator: i as u32, sig: sign_task(&task, self.ctx.keys.keypair()) }))
             }
             kind::PRESIGNED => handle_presigned(t, msg),
@@ -175,8 +204,8 @@ impl PeerHandler for OperatorHandler {
                 }
                 let c: CheatMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
                 let gid = c.graph_id.to_string();
-                let g = load_record(t, &gid)?.ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?.graph().map_err(HandlerError::Refused)?;
-                let i = my_index(&g, &me).ok_or_else(|| HandlerError::Refused("not in graph".into()))?;
+                let b = load_record(t, &gid)?.ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?.graph().map_err(HandlerError::Refused)?;
+                let i = my_index(&b.graph, &me).ok_or_else(|| HandlerError::Refused("not in graph".into()))?;
                 let id = format!("cheat-{gid}");
                 let d = Duty { graph_id: gid, operator: i, request: None, wrong_asserts: c.wrong_asserts, state: "assigned".into(), ..Default::default() };
                 t.kv_put(NS_DUTIES, &id, &encode(&d))?;
@@ -249,7 +278,8 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if !rec.complete {
         return Ok(());
     }
-    let g = rec.graph().map_err(DaemonError::Graph)?;
+    let built = rec.graph().map_err(DaemonError::Graph)?;
+    let g = &built.graph;
     let i = d.operator;
     let sigs = rec.sigs(i).ok_or_else(|| DaemonError::Graph("no signatures".into()))?;
     let po = g.peg_out(i)?.clone();
@@ -306,14 +336,16 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
         .with(|t| t.kv_list(NS_OFFERS))?
         .into_iter()
         .filter_map(|(_, v)| serde_json::from_slice::<Offer>(&v).ok())
-        .find(|o| o.params == g.params().operators[i])
+        .find(|o| o.params == stripped(&g.params().operators[i]))
         .ok_or_else(|| DaemonError::Graph("no offer for this graph".into()))?;
-    let seed = hex::decode(&offer.program_seed).map_err(|e| DaemonError::Graph(e.to_string()))?;
-    let program = ToyProgram::new(&seed);
+    let (wots, claim) = offer.secrets().map_err(DaemonError::Graph)?;
     let kickoff_conf = env.confirmations(&po.kickoff.txid()).await?;
     if !d.sent.contains("kickoff") {
-        let sig = sign_task(&op_task(&g, i, TxKind::Kickoff, 0).map_err(DaemonError::Graph)?, keys.keypair());
-        let tx = g.kickoff_tx(i, &sig, program.claim_witness())?;
+        let sig = sign_task(&op_task(g, i, TxKind::Kickoff, 0).map_err(DaemonError::Graph)?, keys.keypair());
+        // The Kickoff commits (Winternitz) to the payout txid; a claim without payout commits
+        // to a txid that pays nobody.
+        let claimed = d.payout.map(|p| p.txid).unwrap_or_else(|| bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()));
+        let tx = g.kickoff_tx(i, &sig, claim.sign(&claimed))?;
         env.ctx.store.with(|t| t.watch_outpoint(&po.kickoff.outpoint(0), "challenge-connector"))?;
         return send_truc(env, id, &mut d, "kickoff", tx);
     }
@@ -345,24 +377,24 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
 
     // 4. Challenged: assert.
     if !d.sent.contains("assert-initial") {
-        let sig = sign_task(&op_task(&g, i, TxKind::AssertInitial, 0).map_err(DaemonError::Graph)?, keys.keypair());
+        let sig = sign_task(&op_task(g, i, TxKind::AssertInitial, 0).map_err(DaemonError::Graph)?, keys.keypair());
         let tx = g.assert_initial_tx(i, &sigs, &sig)?;
         return send_truc(env, id, &mut d, "assert-initial", tx);
     }
     if env.confirmations(&po.assert_initial.txid()).await?.unwrap_or(0) == 0 {
         return Ok(());
     }
-    let mut values = program.honest_values();
-    if d.wrong_asserts {
-        let last = values.len() - 1;
-        values[last] = !values[last];
-    }
-    let witnesses = program.assert_witnesses(&values);
+    // The honest input is a root of the program's polynomial; a wrong one is not, and every
+    // value computed from it honestly makes the last step (the claim) wrong.
+    let (_, root) = bitvm2_disprove::programs::first_program();
+    let input = if d.wrong_asserts { bitvm2_disprove::programs::fq_from_label("not a root", 0) } else { root };
+    let signed = wots.assert(&built.disproves[i], &[vec![input]]).map_err(|e| DaemonError::Graph(e.to_string()))?;
+    let witnesses = built.disproves[i].assert_witnesses(&signed);
     for (k, w) in witnesses.into_iter().enumerate() {
         let label = format!("assert-{k}");
         if !d.sent.contains(&label) {
             let op_sigs = (0..w.len())
-                .map(|j| op_task(&g, i, TxKind::Assert(k as u32), j as u32).map(|t| sign_task(&t, keys.keypair())))
+                .map(|j| op_task(g, i, TxKind::Assert(k as u32), j as u32).map(|t| sign_task(&t, keys.keypair())))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(DaemonError::Graph)?;
             let tx = g.assert_tx(i, k, &sigs, &op_sigs, w)?;

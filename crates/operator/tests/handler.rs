@@ -79,8 +79,11 @@ fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
     assert_eq!(offer.params.key.x_only_public_key().0, op.x_only_public_key().0);
 
     // The graph with its offer: answered with a valid Challenge signature.
-    let g = Graph::build(req.params(vec![offer.params.clone()])).unwrap();
-    let GraphReply::ChallengeSig { operator, sig } = decode(kind::GRAPH, &ask(&h, &store, &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g.to_bytes()) })).unwrap()).unwrap() else {
+    let params = bitvm2_txgraph::encode::encode_params(&req.params(vec![offer.params.clone()]));
+    let programs = vec![offer.program.clone()];
+    let g = bitvm2_verifier::real::build(&params, &programs, None).unwrap().graph.clone();
+    let msg = |params: &[u8], g: &Graph| encode(&GraphMsg { graph_id: g.id(), params: hex::encode(params), programs: programs.clone() });
+    let GraphReply::ChallengeSig { operator, sig } = decode(kind::GRAPH, &ask(&h, &store, &coord, kind::GRAPH, msg(&params, &g)).unwrap()).unwrap() else {
         panic!("challenge signature expected")
     };
     assert_eq!(operator, 0);
@@ -90,9 +93,10 @@ fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
     // A graph where its challenge premium was changed: refused, nothing stored.
     let mut changed = offer.params.clone();
     changed.challenge_amount = changed.challenge_amount + Amount::from_sat(1);
-    let g2 = Graph::build(req.params(vec![changed])).unwrap();
+    let params2 = bitvm2_txgraph::encode::encode_params(&req.params(vec![changed]));
+    let g2 = bitvm2_verifier::real::build(&params2, &programs, None).unwrap().graph.clone();
     let before = store.row_counts().unwrap();
-    let e = ask(&h, &store, &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g2.to_bytes()) })).unwrap_err();
+    let e = ask(&h, &store, &coord, kind::GRAPH, msg(&params2, &g2)).unwrap_err();
     assert!(e.to_string().contains("not what this operator offered"), "{e}");
     assert_eq!(before, store.row_counts().unwrap());
 

@@ -64,7 +64,7 @@ impl From<bitvm2_txgraph::GraphError> for DaemonError {
 /// A graph as this node stores it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GraphRecord {
-    /// `Graph::to_bytes`, hex.
+    /// The compact graph message (JSON of [`crate::protocol::GraphMsg`]).
     pub graph: String,
     /// Challenge signature per operator, once known.
     pub challenge_sigs: Vec<bitcoin::secp256k1::schnorr::Signature>,
@@ -75,10 +75,10 @@ pub struct GraphRecord {
 }
 
 impl GraphRecord {
-    /// Rebuilds the graph (checks the id).
-    pub fn graph(&self) -> Result<Graph, String> {
-        let b = hex::decode(&self.graph).map_err(|e| e.to_string())?;
-        Graph::from_bytes(&b).map_err(|e| e.to_string())
+    /// Rebuilds the graph and its programs (cached per process; checks the id).
+    pub fn graph(&self) -> Result<std::sync::Arc<crate::real::Built>, String> {
+        let m: crate::protocol::GraphMsg = serde_json::from_str(&self.graph).map_err(|e| e.to_string())?;
+        m.build()
     }
 
     /// Committee signatures of operator `i`'s graph.
@@ -173,16 +173,20 @@ pub fn take_coin(t: &StoreTx<'_>, min: Amount) -> Result<FundingInput, HandlerEr
 
 /// A CPFP package for a zero-fee TRUC parent, paid from the wallet.
 pub fn cpfp_package(t: &StoreTx<'_>, keys: &NodeKeys, parent: Transaction) -> Result<Vec<Transaction>, HandlerError> {
-    let coin = take_coin(t, CHILD_FEE + Amount::from_sat(10_000))?;
-    let (mut child, prevouts) = cpfp_child(&parent, &coin, wallet_script(keys), CHILD_FEE).map_err(bad)?;
+    // 2 sat/vB for the package, at least CHILD_FEE.
+    let fee = CHILD_FEE.max(Amount::from_sat((parent.vsize() as u64 + 200) * 2));
+    let coin = take_coin(t, fee + Amount::from_sat(10_000))?;
+    let (mut child, prevouts) = cpfp_child(&parent, &coin, wallet_script(keys), fee).map_err(bad)?;
     sign_p2tr_keypath(&mut child, 1, &prevouts, keys.keypair()).map_err(bad)?;
     Ok(vec![parent, child])
 }
 
 /// Adds a wallet input and change to a SINGLE|ACP transaction and signs it.
 pub fn complete_with_wallet(t: &StoreTx<'_>, keys: &NodeKeys, tx: Transaction, prevouts: &[bitcoin::TxOut]) -> Result<Transaction, HandlerError> {
-    let coin = take_coin(t, OPEN_FEE + Amount::from_sat(10_000))?;
-    let (mut tx, all) = bitvm2_txgraph::wallet::add_funding(tx, prevouts, &coin, wallet_script(keys), OPEN_FEE).map_err(bad)?;
+    // 2 sat/vB (a Disprove weighs up to 400,000 WU), at least OPEN_FEE.
+    let fee = OPEN_FEE.max(Amount::from_sat((tx.vsize() as u64 + 150) * 2));
+    let coin = take_coin(t, fee + Amount::from_sat(10_000))?;
+    let (mut tx, all) = bitvm2_txgraph::wallet::add_funding(tx, prevouts, &coin, wallet_script(keys), fee).map_err(bad)?;
     let last = tx.input.len() - 1;
     sign_p2tr_keypath(&mut tx, last, &all, keys.keypair()).map_err(bad)?;
     Ok(tx)

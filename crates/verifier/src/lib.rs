@@ -10,6 +10,7 @@
 pub mod common;
 pub mod program;
 pub mod protocol;
+pub mod real;
 
 use std::sync::Arc;
 
@@ -77,8 +78,8 @@ pub fn handle_common(t: &StoreTx<'_>, side_system: Option<&XOnlyPublicKey>, msg:
             let id = hex::encode(w.request.id());
             let rec = load_record(t, &w.request.graph_id.to_string())?
                 .ok_or_else(|| HandlerError::Refused(format!("unknown deposit {}", w.request.graph_id)))?;
-            let g = rec.graph().map_err(HandlerError::Refused)?;
-            g.peg_out(w.request.operator as usize).map_err(bad)?;
+            let b = rec.graph().map_err(HandlerError::Refused)?;
+            b.graph.peg_out(w.request.operator as usize).map_err(bad)?;
             if t.kv_get(NS_WITHDRAWALS, &id)?.is_none() {
                 t.kv_put(NS_WITHDRAWALS, &id, &encode(&WithdrawalRecord { signed: w, payout: None }))?;
             }
@@ -90,11 +91,11 @@ pub fn handle_common(t: &StoreTx<'_>, side_system: Option<&XOnlyPublicKey>, msg:
                 .kv_get(NS_WITHDRAWALS, &p.request_id)?
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .ok_or_else(|| HandlerError::Refused(format!("unknown withdrawal {}", p.request_id)))?;
-            let g = load_record(t, &rec.signed.request.graph_id.to_string())?
+            let b = load_record(t, &rec.signed.request.graph_id.to_string())?
                 .ok_or_else(|| HandlerError::Refused("unknown deposit".into()))?
                 .graph()
                 .map_err(HandlerError::Refused)?;
-            let op = g.params().operators[rec.signed.request.operator as usize].key.x_only_public_key().0;
+            let op = b.graph.params().operators[rec.signed.request.operator as usize].key.x_only_public_key().0;
             if op != msg.sender {
                 return Err(HandlerError::Refused("only the assigned operator announces its payout".into()));
             }
@@ -111,7 +112,8 @@ pub fn handle_presigned(t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8
     let p: PresignedMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
     let id = p.graph_id.to_string();
     let mut rec = load_record(t, &id)?.ok_or_else(|| HandlerError::Refused(format!("unknown graph {id}")))?;
-    let g = rec.graph().map_err(HandlerError::Refused)?;
+    let b = rec.graph().map_err(HandlerError::Refused)?;
+    let g = &b.graph;
     let m = g.params().operators.len();
     if p.sigs.len() != m || p.challenge_sigs.len() != m {
         return Err(bad(format!("expected signatures for {m} operators")));
@@ -138,17 +140,18 @@ pub fn check_challenge_sig(g: &Graph, i: usize, sig: &bitcoin::secp256k1::schnor
     g.verify_single_signature(&task, sig).map_err(|e| bad(format!("operator {i}'s Challenge signature: {e}")))
 }
 
-/// Receives and checks a graph; stores it unless known. Returns it.
-pub fn receive_graph(t: &StoreTx<'_>, ctx: &NodeContext, msg: &VerifiedMessage) -> Result<Graph, HandlerError> {
+/// Receives a graph in compact form, regenerates every operator's program scripts, rebuilds
+/// and checks it; stores it unless known. Returns it.
+pub fn receive_graph(t: &StoreTx<'_>, ctx: &NodeContext, msg: &VerifiedMessage) -> Result<Arc<real::Built>, HandlerError> {
     let gm: GraphMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
-    let b = hex::decode(&gm.graph).map_err(bad)?;
-    let g = Graph::from_bytes(&b).map_err(|e| bad(format!("graph: {e}")))?;
-    check_graph(&ctx.config, &g).map_err(|e| HandlerError::Refused(format!("graph {}: {e}", g.id())))?;
+    let b = gm.build().map_err(|e| bad(format!("graph: {e}")))?;
+    let g = &b.graph;
+    check_graph(&ctx.config, g).map_err(|e| HandlerError::Refused(format!("graph {}: {e}", g.id())))?;
     let id = g.id().to_string();
     if load_record(t, &id)?.is_none() {
-        save_record(t, &id, &GraphRecord { graph: gm.graph, ..Default::default() })?;
+        save_record(t, &id, &GraphRecord { graph: serde_json::to_string(&gm).expect("serializes"), ..Default::default() })?;
     }
-    Ok(g)
+    Ok(b)
 }
 
 /// The verifier's peer handler.
@@ -172,8 +175,8 @@ impl PeerHandler for VerifierHandler {
         let keys = &self.ctx.keys;
         match msg.kind.as_str() {
             kind::GRAPH => {
-                let g = receive_graph(t, &self.ctx, msg)?;
-                let sets = sessions(&g)
+                let b = receive_graph(t, &self.ctx, msg)?;
+                let sets = sessions(&b.graph)
                     .map_err(bad)?
                     .iter()
                     .map(|s| nonce_set(t, keys, s).map(|n| hex::encode(encode_nonce_set(&n))))
@@ -184,7 +187,8 @@ impl PeerHandler for VerifierHandler {
                 let s: SignMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
                 let id = s.graph_id.to_string();
                 let mut rec = load_record(t, &id)?.ok_or_else(|| HandlerError::Refused(format!("unknown graph {id}")))?;
-                let g = rec.graph().map_err(HandlerError::Refused)?;
+                let b = rec.graph().map_err(HandlerError::Refused)?;
+                let g = &b.graph;
                 let m = g.params().operators.len();
                 if s.rounds.len() != m || s.challenge_sigs.len() != m {
                     return Err(bad(format!("expected {m} rounds and challenge signatures")));
@@ -192,9 +196,9 @@ impl PeerHandler for VerifierHandler {
                 // Without a valid Challenge signature nobody could challenge: Take1 would be
                 // unconditional. Refuse to presign such a graph.
                 for i in 0..m {
-                    check_challenge_sig(&g, i, &s.challenge_sigs[i])?;
+                    check_challenge_sig(g, i, &s.challenge_sigs[i])?;
                 }
-                let sess = sessions(&g).map_err(bad)?;
+                let sess = sessions(g).map_err(bad)?;
                 let mut out = Vec::new();
                 for i in 0..m {
                     if s.rounds[i].session != sess[i].id {
@@ -216,8 +220,8 @@ impl PeerHandler for VerifierHandler {
                         "graph {id}: PegInConfirm is signed only after every peg-out graph is presigned and stored here"
                     )));
                 }
-                let g = rec.graph().map_err(HandlerError::Refused)?;
-                let sess = sessions(&g).map_err(bad)?;
+                let b = rec.graph().map_err(HandlerError::Refused)?;
+                let sess = sessions(&b.graph).map_err(bad)?;
                 let last = sess.last().expect("peg-in session");
                 if s.round.session != last.id {
                     return Err(bad("round is not the PegInConfirm session"));
@@ -280,15 +284,16 @@ async fn claim_fault(env: &Env, gid: &str, i: u32) -> Result<Option<String>, Dae
 pub async fn verifier_tick(env: Arc<Env>) -> Result<(), DaemonError> {
     let records = env.ctx.store.with(all_records)?;
     for (gid, rec) in records.into_iter().filter(|(_, r)| r.complete) {
-        let g = rec.graph().map_err(DaemonError::Graph)?;
-        for i in 0..g.params().operators.len() {
-            watch_kickoff(&env, &gid, &g, &rec, i).await?;
+        let b = rec.graph().map_err(DaemonError::Graph)?;
+        for i in 0..b.graph.params().operators.len() {
+            watch_kickoff(&env, &gid, &b, &rec, i).await?;
         }
     }
     Ok(())
 }
 
-async fn watch_kickoff(env: &Env, gid: &str, g: &Graph, rec: &GraphRecord, i: usize) -> Result<(), DaemonError> {
+async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord, i: usize) -> Result<(), DaemonError> {
+    let g = &b.graph;
     let po = g.peg_out(i)?;
     let key = format!("{gid}:{i}");
     let kickoff = po.kickoff.txid();
@@ -364,8 +369,9 @@ async fn watch_kickoff(env: &Env, gid: &str, g: &Graph, rec: &GraphRecord, i: us
         let tx = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &a.txid()).await?.ok_or_else(|| DaemonError::Graph(format!("assert {} not found", a.txid())))?;
         asserts.push(tx);
     }
-    let values = program::read_asserts(&g.params().operators[i].disprove, &asserts).map_err(|e| DaemonError::Graph(e.to_string()))?;
-    match program::find_fault(&values) {
+    let d = &b.disproves[i];
+    let signed = real::read_from_chain(d, &asserts).map_err(DaemonError::Graph)?;
+    match d.find_fault(&signed).map(|f| (f.step, f.witness)) {
         None => {
             w.asserts_ok = true;
             env.ctx.store.with(|t| t.kv_put(NS_WATCH, &key, &encode(&w)))?;

@@ -101,15 +101,29 @@ impl DepositRequest {
 /// An operator's answer to [`kind::OFFER`]: its part of the parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OperatorOffer {
-    /// Its parameters (claim coin already broadcast).
+    /// Its parameters (claim coin already broadcast), without the program's scripts.
     pub params: OperatorParams,
+    /// Its program keys (every party regenerates the scripts from them).
+    pub program: crate::real::ProgramKeys,
 }
 
-/// [`kind::GRAPH`].
+/// [`kind::GRAPH`]: the graph in compact form.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GraphMsg {
-    /// `Graph::to_bytes`, hex.
-    pub graph: String,
+    /// The id the coordinator computed (every receiver recomputes it).
+    pub graph_id: GraphId,
+    /// `encode_params` of the parameters without the program scripts, hex.
+    pub params: String,
+    /// Each operator's program keys, operator order.
+    pub programs: Vec<crate::real::ProgramKeys>,
+}
+
+impl GraphMsg {
+    /// Rebuilds (or finds in the cache) the graph and checks its id.
+    pub fn build(&self) -> Result<std::sync::Arc<crate::real::Built>, String> {
+        let b = hex::decode(&self.params).map_err(|e| format!("params hex: {e}"))?;
+        crate::real::build(&b, &self.programs, Some(self.graph_id))
+    }
 }
 
 /// Answer to [`kind::GRAPH`].

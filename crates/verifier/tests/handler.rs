@@ -64,11 +64,38 @@ fn ask(p: &Party, from: &Keypair, kind: &str, payload: Vec<u8>) -> Result<Vec<u8
     p.store.transaction(|t| p.h.handle(t, &msg(from, kind, payload)))
 }
 
-/// The graph as the coordinator builds it: committee keys are the even lifts of the x-only keys.
-fn graph(f: &Fixture) -> Graph {
-    let mut params = f.params();
-    params.committee = f.committee.iter().map(|k| k.x_only_public_key().0.public_key(Parity::Even)).collect();
-    Graph::build(params).unwrap()
+
+/// The fixture's parameters with each operator running the real program (keys from a seed).
+fn real_graph(f: &Fixture, committee_even: bool) -> (Vec<u8>, Vec<bitvm2_verifier::real::ProgramKeys>, Graph) {
+    use bitvm2_disprove::claim::ClaimSecretKey;
+    use bitvm2_disprove::setup::OperatorKeys;
+    use bitvm2_verifier::real;
+    let mut p = f.params();
+    if committee_even {
+        p.committee = f.committee.iter().map(|k| k.x_only_public_key().0.public_key(Parity::Even)).collect();
+    }
+    let planned = real::planned().unwrap();
+    let mut programs = Vec::new();
+    let probe = p.clone();
+    for (i, op) in p.operators.iter_mut().enumerate() {
+        let wots = OperatorKeys::new([i as u8 + 9; 32], b"handler test");
+        let claim = ClaimSecretKey::derive(&[i as u8 + 9; 32], b"handler test");
+        let keys = wots.public_keys(&planned);
+        op.disprove = real::scripts(&real::disprove(keys.clone()).unwrap());
+        op.claim = bitvm2_txgraph::ClaimCommitment { script: claim.public_key().script() };
+        op.kickoff_funding.txout = bitcoin::TxOut {
+            value: bitvm2_txgraph::kickoff_funding_amount(&probe, op).unwrap(),
+            script_pubkey: bitvm2_txgraph::claim_funding_script(&bitcoin::secp256k1::Secp256k1::verification_only(), op).unwrap(),
+        };
+        programs.push(real::ProgramKeys { keys, claim_key: hex::encode(claim.public_key().to_bytes()) });
+    }
+    let params = bitvm2_txgraph::encode::encode_params(&real::strip(&p));
+    let g = real::build(&params, &programs, None).unwrap().graph.clone();
+    (params, programs, g)
+}
+
+fn graph_msg(params: &[u8], programs: &[bitvm2_verifier::real::ProgramKeys], g: &Graph) -> Vec<u8> {
+    encode(&GraphMsg { graph_id: g.id(), params: hex::encode(params), programs: programs.to_vec() })
 }
 
 fn challenge_sigs(f: &Fixture, g: &Graph) -> Vec<bitcoin::secp256k1::schnorr::Signature> {
@@ -85,8 +112,8 @@ fn three_verifiers_presign_and_refuse_what_they_must() {
     let f = Fixture::new("handler", 3, 2, 2, 2);
     let ps = parties(&f);
     let coord = test_key(b"coordinator");
-    let g = graph(&f);
-    let gmsg = encode(&GraphMsg { graph: hex::encode(g.to_bytes()) });
+    let (params, programs, g) = real_graph(&f, true);
+    let gmsg = graph_msg(&params, &programs, &g);
 
     // Nonces; asked twice, the same (issued once, from the store).
     let mut sets = Vec::new();
@@ -163,17 +190,17 @@ fn graph_with_another_committee_or_withdrawal_with_a_forged_signature_is_refused
     let coord = test_key(b"coordinator");
     // A graph whose committee is not the configured verifiers.
     let other = Fixture::new("someone-else", 3, 1, 2, 2);
-    let mut params = f.params();
-    params.committee = other.committee.iter().map(|k| k.public_key()).collect();
-    let g = Graph::build(params).unwrap();
+    let mut f2 = f.clone();
+    f2.committee = other.committee.clone();
+    let (params, programs, g) = real_graph(&f2, false);
     let before = ps[0].store.row_counts().unwrap();
-    let e = ask(&ps[0], &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g.to_bytes()) })).unwrap_err();
+    let e = ask(&ps[0], &coord, kind::GRAPH, graph_msg(&params, &programs, &g)).unwrap_err();
     assert!(e.to_string().contains("committee differs"), "{e}");
     assert_eq!(before, ps[0].store.row_counts().unwrap());
 
     // Store the real graph, then a withdrawal signed by someone else than the side system.
-    let g = graph(&f);
-    ask(&ps[0], &coord, kind::GRAPH, encode(&GraphMsg { graph: hex::encode(g.to_bytes()) })).unwrap();
+    let (params, programs, g) = real_graph(&f, true);
+    ask(&ps[0], &coord, kind::GRAPH, graph_msg(&params, &programs, &g)).unwrap();
     let req = WithdrawalRequest { graph_id: g.id(), operator: 0, destination: bitcoin::ScriptBuf::new(), amount: bitcoin::Amount::from_sat(1), nonce: 0 };
     let forged = req.clone().sign(&test_key(b"not the side system"));
     let e = ask(&ps[0], &coord, kind::WITHDRAW, encode(&forged)).unwrap_err();

@@ -1,0 +1,148 @@
+//! The first real chunked program of `crates/disprove` (`first_program()`: BN254 Horner
+//! evaluation, Winternitz commitments, 32 disprove leaves, 6 TRUC asserts), planned for this
+//! graph's shapes, as the daemons use it. Every party derives the leaves and assert layout from
+//! the program and the operator's Winternitz public keys: the graph's wire form carries the keys,
+//! not the ~12.5 MB of leaf scripts, and a party that regenerates them also checks them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bitcoin::Transaction;
+use bitvm2_disprove::chunk::ChunkLimits;
+use bitvm2_disprove::claim::ClaimPublicKey;
+use bitvm2_disprove::layout::AssertShape;
+use bitvm2_disprove::setup::{Disprove, Planned, SignedAssertion};
+use bitvm2_disprove::wots::WotsPublicKey;
+use bitvm2_txgraph::graph::budget;
+use bitvm2_txgraph::{DisproveScripts, Graph, GraphId};
+use serde::{Deserialize, Serialize};
+
+/// The program planned with the graph's numbers (once per process).
+pub fn planned() -> Result<Planned, String> {
+    static P: OnceLock<Result<Planned, String>> = OnceLock::new();
+    P.get_or_init(|| {
+        let (program, _) = bitvm2_disprove::programs::first_program();
+        let limits = ChunkLimits {
+            max_spend_weight: 400_000 - budget::DISPROVE_EXTRA_SCRIPT_BYTES - budget::DISPROVE_EXTRA_WITNESS_BYTES - 8,
+            spend_base_weight: budget::DISPROVE_BASE_WEIGHT,
+            other_leaves: 1,
+            ..ChunkLimits::default()
+        };
+        Planned::new(program, limits).map_err(|e| e.to_string())
+    })
+    .clone()
+}
+
+/// Assert transactions as the graph builds them (TRUC, at most 10,000 vB).
+pub fn shape() -> AssertShape {
+    AssertShape {
+        max_tx_weight: budget::TRUC_MAX_WEIGHT - 400,
+        reserved_items: budget::ASSERT_INPUT_EXTRA_ITEMS,
+        reserved_script_bytes: budget::ASSERT_INPUT_EXTRA_SCRIPT_BYTES + 1,
+        reserved_witness_bytes: budget::ASSERT_INPUT_EXTRA_WITNESS_BYTES,
+        control_block_len: budget::ASSERT_INPUT_CONTROL_BLOCK,
+        base_weight: budget::ASSERT_TX_BASE_WEIGHT,
+        ..AssertShape::default()
+    }
+}
+
+/// The operator's program instance from its Winternitz public keys.
+pub fn disprove(keys: Vec<WotsPublicKey>) -> Result<Disprove, String> {
+    planned()?.with_keys(keys, shape()).map_err(|e| e.to_string())
+}
+
+/// What the graph takes.
+pub fn scripts(d: &Disprove) -> DisproveScripts {
+    let gd = d.graph_data();
+    DisproveScripts {
+        assert_commitments: gd.assert_txs.iter().map(|tx| tx.iter().map(|i| i.script.clone()).collect()).collect(),
+        disprove_leaves: gd.disprove_leaves,
+    }
+}
+
+/// An operator's program keys as they travel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProgramKeys {
+    /// Winternitz public keys of every committed value.
+    pub keys: Vec<WotsPublicKey>,
+    /// Claim key (hex of `ClaimPublicKey::to_bytes`): the Kickoff commits the payout txid with it.
+    pub claim_key: String,
+}
+
+/// A graph with every operator's program, rebuilt and checked.
+pub struct Built {
+    /// The graph.
+    pub graph: Graph,
+    /// Per operator: its program instance.
+    pub disproves: Vec<Disprove>,
+    /// Per operator: its claim key.
+    pub claim_keys: Vec<ClaimPublicKey>,
+}
+
+fn cache() -> &'static Mutex<HashMap<GraphId, Arc<Built>>> {
+    static C: OnceLock<Mutex<HashMap<GraphId, Arc<Built>>>> = OnceLock::new();
+    C.get_or_init(Default::default)
+}
+
+/// Rebuilds a graph from parameters without leaves plus each operator's program keys: the
+/// leaves and assert commitments are regenerated (so they are what the program says), the
+/// claim script must be the claim key's. `expect`: the id the sender announced.
+pub fn build(params: &[u8], programs: &[ProgramKeys], expect: Option<GraphId>) -> Result<Arc<Built>, String> {
+    if let Some(id) = expect {
+        if let Some(b) = cache().lock().expect("cache").get(&id) {
+            return Ok(b.clone());
+        }
+    }
+    let mut p = bitvm2_txgraph::encode::decode_params(params).map_err(|e| format!("parameters: {e}"))?;
+    if programs.len() != p.operators.len() {
+        return Err(format!("{} program key sets for {} operators", programs.len(), p.operators.len()));
+    }
+    let mut disproves = Vec::new();
+    let mut claim_keys = Vec::new();
+    for (i, (op, pk)) in p.operators.iter_mut().zip(programs).enumerate() {
+        let d = disprove(pk.keys.clone()).map_err(|e| format!("operator {i}'s program: {e}"))?;
+        op.disprove = scripts(&d);
+        let ck = ClaimPublicKey::from_bytes(&hex::decode(&pk.claim_key).map_err(|e| e.to_string())?).map_err(|e| format!("operator {i}'s claim key: {e}"))?;
+        if op.claim.script != ck.script() {
+            return Err(format!("operator {i}'s claim script is not its claim key's"));
+        }
+        disproves.push(d);
+        claim_keys.push(ck);
+    }
+    let graph = Graph::build(p).map_err(|e| e.to_string())?;
+    if let Some(id) = expect {
+        if graph.id() != id {
+            return Err(format!("rebuilt graph id {} differs from the announced {id}", graph.id()));
+        }
+    }
+    let b = Arc::new(Built { graph, disproves, claim_keys });
+    cache().lock().expect("cache").insert(b.graph.id(), b.clone());
+    Ok(b)
+}
+
+/// Parameters without the program's scripts (what travels; the graph id covers the full ones).
+pub fn strip(p: &bitvm2_txgraph::GraphParams) -> bitvm2_txgraph::GraphParams {
+    let mut p = p.clone();
+    for op in &mut p.operators {
+        op.disprove = DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
+    }
+    p
+}
+
+/// The committed values as the mined asserts reveal them (each input's witness without the
+/// graph's four items: operator and committee signatures, script, control block).
+pub fn read_from_chain(d: &Disprove, asserts: &[Transaction]) -> Result<SignedAssertion, String> {
+    let w: Vec<Vec<Vec<Vec<u8>>>> = asserts
+        .iter()
+        .map(|tx| {
+            tx.input
+                .iter()
+                .map(|i| {
+                    let v: Vec<Vec<u8>> = i.witness.iter().map(<[u8]>::to_vec).collect();
+                    v[..v.len().saturating_sub(4)].to_vec()
+                })
+                .collect()
+        })
+        .collect();
+    d.read_assertion(&w).map_err(|e| e.to_string())
+}
