@@ -263,21 +263,37 @@ impl PeerHandler for VerifierHandler {
 }
 
 /// Why a kickoff of operator `i` in graph `gid` is not backed by a valid payout (`None`: valid).
-async fn claim_fault(env: &Env, gid: &str, i: u32) -> Result<Option<String>, DaemonError> {
+/// The payout must be the transaction the Kickoff commits to (Winternitz, read from the mined
+/// Kickoff's witness), pay the request's destination its amount, and be confirmed.
+async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Option<String>, DaemonError> {
     let recs: Vec<WithdrawalRecord> = env.ctx.store.with(|t| t.kv_list(NS_WITHDRAWALS))?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
     let mine: Vec<_> = recs.into_iter().filter(|r| r.signed.request.graph_id.to_string() == gid && r.signed.request.operator == i).collect();
     if mine.is_empty() {
         return Ok(Some("no withdrawal request assigned to this operator for this deposit".into()));
     }
+    let kickoff = b.graph.peg_out(i as usize)?.kickoff.txid();
+    let Some(ktx) = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &kickoff).await? else {
+        return Ok(None);
+    };
+    let items: Vec<Vec<u8>> = ktx.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    let ck = &b.claim_keys[i as usize];
+    let n = ck.witness_items();
+    let committed = match items.get(..n).map(|w| ck.read(w)) {
+        Some(Ok(t)) => t,
+        _ => return Ok(Some("the Kickoff's claim commitment does not read back".into())),
+    };
     let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
     for r in &mine {
         let Some(p) = r.payout else { continue };
+        if p.txid != committed {
+            continue;
+        }
         let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? else { continue };
         if u.txout.script_pubkey == r.signed.request.destination && u.txout.value == r.signed.request.amount && u.confirmations >= finality {
             return Ok(None);
         }
     }
-    Ok(Some("no payout on chain paying the requested destination and amount with enough confirmations".into()))
+    Ok(Some(format!("the Kickoff commits payout {committed}, which does not pay a request's destination and amount with enough confirmations")))
 }
 
 /// One round of the verifier's duties over every complete graph.
@@ -306,7 +322,7 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
     // 1. Challenge a kickoff that no valid payout backs.
     if w.challenge.is_none() && w.challenge_reason.is_none() && env.unspent(&po.kickoff.outpoint(0)).await? {
         let forced = env.ctx.store.with(|t| t.kv_get(NS_FORCE, &key))?.is_some();
-        let fault = if forced { Some("challenge forced by this node's admin".to_string()) } else { claim_fault(env, gid, i as u32).await? };
+        let fault = if forced { Some("challenge forced by this node's admin".to_string()) } else { claim_fault(env, gid, b, i as u32).await? };
         if let Some(reason) = fault {
             let base = g.challenge_tx(i, &rec.challenge_sigs[i])?;
             let prevout = po.challenge.inputs[0].prevout.clone();
