@@ -1,7 +1,7 @@
-//! Reading the operator's committed values back from the chain and finding a wrong step, for
-//! the program the daemons run today: the toy program of `bitvm2_txgraph::toy` (bits committed
-//! by hash locks, `v_i = v_{i-1} XOR v_{i-2}`, disprove leaf `i - 2` for step `i`). The first
-//! real program of `crates/disprove` is not wired into the daemons yet (see docs/protocol.md).
+//! Reading committed values back from asserts and finding a wrong step for the toy program of
+//! `bitvm2_txgraph::toy` (bits committed by hash locks, `v_i = v_{i-1} XOR v_{i-2}`, disprove
+//! leaf `i - 2` for step `i`). The daemons run the real program ([`crate::real`]); this reader
+//! is kept for small in-process experiments and its tests.
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::script::Instruction;
