@@ -212,14 +212,15 @@ pub fn sha256_compress(state: &[UInt32<Fr>], block: &[Byte]) -> Result<Vec<UInt3
 /// padding and anything after the last block. Enforced in-circuit: `min_len <= len`,
 /// `buf[len] == 0x80`, zero bytes up to the length field, the 64-bit big-endian bit length at the
 /// end of the chosen last block, and the digest is the state after exactly that block.
-/// Returns (digest bytes, per-position "is message byte" flags as field elements).
+/// Returns the 32 digest bytes.
+#[allow(clippy::needless_range_loop)]
 pub fn sha256_var(
     cs: &ConstraintSystemRef<Fr>,
     buf: &[Byte],
     len: Result<usize, SynthesisError>,
     min_len: usize,
 ) -> Result<Vec<Byte>, SynthesisError> {
-    assert!(buf.len() % 64 == 0 && !buf.is_empty());
+    assert!(buf.len() & 63 == 0 && !buf.is_empty());
     let n = buf.len();
     let blocks = n / 64;
     // eq[i] <=> len == i, for i in min_len..=n-9 (positions where the 0x80 byte may sit).

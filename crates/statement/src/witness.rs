@@ -138,7 +138,7 @@ impl StatementWitness {
         if n == 0 || n > params.max_inputs {
             return Err(StatementError::InputCount { n, max: params.max_inputs });
         }
-        if (0..n).any(|i| tx.get(41 + 41 * i).map_or(true, |b| *b != 0)) {
+        if (0..n).any(|i| tx.get(41 + 41 * i).is_none_or(|b| *b != 0)) {
             return Err(StatementError::ScriptSigNotEmpty);
         }
         let o = output_offset(n);

@@ -52,7 +52,7 @@ fn pay(rt: &Regtest, amount: Amount) -> Payout {
         ],
     };
     let sighash = SighashCache::new(&tx)
-        .taproot_key_spend_signature_hash(0, &Prevouts::All(&[coin.txout.clone()]), TapSighashType::Default)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(std::slice::from_ref(&coin.txout)), TapSighashType::Default)
         .unwrap();
     let tweaked = kp.tap_tweak(&secp, None);
     let sig = secp.sign_schnorr(&Message::from_digest(sighash.to_byte_array()), &tweaked.to_keypair());
