@@ -16,6 +16,7 @@ pub mod error;
 pub mod graph;
 pub mod musig;
 pub mod params;
+pub mod program;
 pub mod scripts;
 pub mod toy;
 pub mod wallet;

@@ -9,39 +9,23 @@ use anyhow::{anyhow, ensure, Result};
 use bitcoin::secp256k1::{schnorr, Keypair, Message, Secp256k1};
 use bitcoin::transaction::Version;
 use bitcoin::{Address, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut};
-use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::claim::ClaimSecretKey;
-use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::programs::{first_program, fq_from_label};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_harness::{Funded, Regtest};
 use bitvm2_txgraph::graph::{budget, claim_funding_script, kickoff_funding_amount};
+use bitvm2_txgraph::program::{assert_shape, chunk_limits, disprove_scripts};
 use bitvm2_txgraph::musig::presign_in_process;
 use bitvm2_txgraph::toy::{test_key, Fixture};
 use bitvm2_txgraph::wallet::{add_funding, cpfp_child, p2tr_script, sign_p2tr_keypath};
-use bitvm2_txgraph::{ClaimCommitment, DisproveScripts, FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
+use bitvm2_txgraph::{ClaimCommitment, FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
 
 /// The real program, planned for this graph's shapes (what the graph adds, TRUC asserts).
 fn real_program(operator: &OperatorKeys) -> Result<Disprove> {
     let (program, _) = first_program();
-    let limits = ChunkLimits {
-        // The graph adds `<nofn> CHECKSIGVERIFY` (34 B) and a 66-byte signature item per leaf.
-        max_spend_weight: 400_000 - budget::DISPROVE_EXTRA_SCRIPT_BYTES - budget::DISPROVE_EXTRA_WITNESS_BYTES - 8,
-        spend_base_weight: budget::DISPROVE_BASE_WEIGHT,
-        other_leaves: 1,
-        ..ChunkLimits::default()
-    };
-    let planned = Planned::new(program, limits)?;
+    let planned = Planned::new(program, chunk_limits())?;
     let keys = operator.public_keys(&planned);
-    let shape = AssertShape {
-        max_tx_weight: budget::TRUC_MAX_WEIGHT - 400,
-        reserved_items: budget::ASSERT_INPUT_EXTRA_ITEMS,
-        reserved_script_bytes: budget::ASSERT_INPUT_EXTRA_SCRIPT_BYTES + 1,
-        reserved_witness_bytes: budget::ASSERT_INPUT_EXTRA_WITNESS_BYTES,
-        control_block_len: budget::ASSERT_INPUT_CONTROL_BLOCK,
-        base_weight: budget::ASSERT_TX_BASE_WEIGHT,
-        ..AssertShape::default()
-    };
+    let shape = assert_shape();
     Ok(planned.with_keys(keys, shape)?)
 }
 
@@ -79,11 +63,7 @@ impl World {
         let f = Fixture::new("real-program", 3, 1, 2, 2);
         let operator_wots = OperatorKeys::new([7; 32], b"real-program graph");
         let d = real_program(&operator_wots)?;
-        let gd = d.graph_data();
-        let program = DisproveScripts {
-            assert_commitments: gd.assert_txs.iter().map(|tx| tx.iter().map(|i| i.script.clone()).collect()).collect(),
-            disprove_leaves: gd.disprove_leaves.clone(),
-        };
+        let program = disprove_scripts(&d);
 
         let wallet = test_key(b"watcher");
         let coins = node.fund_many(&addr(&p2tr_script(wallet.x_only_public_key().0)), 24)?;

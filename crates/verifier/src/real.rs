@@ -8,12 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bitcoin::Transaction;
-use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::claim::ClaimPublicKey;
 use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::setup::{Disprove, Planned, SignedAssertion};
 use bitvm2_disprove::wots::WotsPublicKey;
-use bitvm2_txgraph::graph::budget;
 use bitvm2_txgraph::{DisproveScripts, Graph, GraphId};
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +20,7 @@ pub fn planned() -> Result<Planned, String> {
     static P: OnceLock<Result<Planned, String>> = OnceLock::new();
     P.get_or_init(|| {
         let (program, _) = bitvm2_disprove::programs::first_program();
-        let limits = ChunkLimits {
-            max_spend_weight: 400_000 - budget::DISPROVE_EXTRA_SCRIPT_BYTES - budget::DISPROVE_EXTRA_WITNESS_BYTES - 8,
-            spend_base_weight: budget::DISPROVE_BASE_WEIGHT,
-            other_leaves: 1,
-            ..ChunkLimits::default()
-        };
+        let limits = bitvm2_txgraph::program::chunk_limits();
         Planned::new(program, limits).map_err(|e| e.to_string())
     })
     .clone()
@@ -35,15 +28,7 @@ pub fn planned() -> Result<Planned, String> {
 
 /// Assert transactions as the graph builds them (TRUC, at most 10,000 vB).
 pub fn shape() -> AssertShape {
-    AssertShape {
-        max_tx_weight: budget::TRUC_MAX_WEIGHT - 400,
-        reserved_items: budget::ASSERT_INPUT_EXTRA_ITEMS,
-        reserved_script_bytes: budget::ASSERT_INPUT_EXTRA_SCRIPT_BYTES + 1,
-        reserved_witness_bytes: budget::ASSERT_INPUT_EXTRA_WITNESS_BYTES,
-        control_block_len: budget::ASSERT_INPUT_CONTROL_BLOCK,
-        base_weight: budget::ASSERT_TX_BASE_WEIGHT,
-        ..AssertShape::default()
-    }
+    bitvm2_txgraph::program::assert_shape()
 }
 
 /// The operator's program instance from its Winternitz public keys.
@@ -53,11 +38,7 @@ pub fn disprove(keys: Vec<WotsPublicKey>) -> Result<Disprove, String> {
 
 /// What the graph takes.
 pub fn scripts(d: &Disprove) -> DisproveScripts {
-    let gd = d.graph_data();
-    DisproveScripts {
-        assert_commitments: gd.assert_txs.iter().map(|tx| tx.iter().map(|i| i.script.clone()).collect()).collect(),
-        disprove_leaves: gd.disprove_leaves,
-    }
+    bitvm2_txgraph::program::disprove_scripts(d)
 }
 
 /// An operator's program keys as they travel.
