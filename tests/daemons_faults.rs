@@ -3,6 +3,9 @@
 //! bitcoind stopped and restarted between Kickoff and Take1. Each test ends by checking the
 //! on-chain state: who holds the vault's coins and which connector was spent by what.
 
+mod common;
+
+use common::bitvm2_exe;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,19 +17,6 @@ use bitvm2_node::Role;
 use bitvm2_verifier::protocol::WithdrawalRequest;
 use serde_json::{json, Value};
 
-/// Builds the `bitvm2` binary (dev profile) in this test's target dir and returns its path.
-fn bitvm2_exe() -> Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let target = me.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).context("target dir")?.to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-q", "-p", "bitvm2-cli", "--bin", "bitvm2"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()?;
-    ensure!(st.success(), "building bitvm2 failed");
-    Ok(target.join("debug").join("bitvm2"))
-}
 
 /// Starts an honest withdrawal by op0 and drives blocks until its Kickoff is mined.
 fn withdraw_until_kickoff(demo: &Demo, g: &bitvm2_txgraph::Graph, nonce: u64) -> Result<String> {

@@ -2,7 +2,9 @@
 //! its own `bitvm2` process with its own SQLite store and port, driven by the protocol's client
 //! side (coordinator, depositor, side system) from `bitvm2_cli`.
 
-use std::path::PathBuf;
+mod common;
+
+use common::bitvm2_exe;
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
@@ -11,19 +13,6 @@ use bitvm2_cli::demo::{scenarios, user_script, Demo};
 use bitvm2_verifier::protocol::{sessions, WithdrawalRequest};
 use serde_json::json;
 
-/// Builds the `bitvm2` binary (dev profile) next to this test's target dir and returns it.
-fn bitvm2_exe() -> Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let target = me.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).context("target dir")?.to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-q", "-p", "bitvm2-cli", "--bin", "bitvm2"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()?;
-    ensure!(st.success(), "building bitvm2 failed");
-    Ok(target.join("debug").join("bitvm2"))
-}
 
 fn start() -> Result<Demo> {
     Demo::start(bitvm2_exe()?, true, false)

@@ -1,25 +1,15 @@
 //! `bitvm2 demo` as a user runs it: the JSON table of the four scenarios, and every process it
 //! started gone afterwards, also when interrupted with Ctrl-C (SIGINT) half-way.
 
+mod common;
+
+use common::bitvm2_exe;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 
-fn bitvm2_exe() -> Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let target = me.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).context("target dir")?.to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-q", "-p", "bitvm2-cli", "--bin", "bitvm2"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()?;
-    ensure!(st.success(), "building bitvm2 failed");
-    Ok(target.join("debug").join("bitvm2"))
-}
 
 /// Processes whose command line mentions `needle`.
 fn processes_mentioning(needle: &str) -> Vec<u32> {

@@ -49,3 +49,24 @@ impl TestKey {
 }
 
 use bitcoin::hashes::Hash as _;
+
+/// Builds the `bitvm2` binary (dev profile) in this test's own target dir and returns its path,
+/// for tests that run the daemons as real processes.
+pub fn bitvm2_exe() -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::{ensure, Context};
+    let me = std::env::current_exe()?;
+    let target = me
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.parent())
+        .context("target dir")?
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "bitvm2-cli", "--bin", "bitvm2"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()?;
+    ensure!(st.success(), "building bitvm2 failed");
+    Ok(target.join("debug").join("bitvm2"))
+}
