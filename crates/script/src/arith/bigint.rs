@@ -216,9 +216,10 @@ pub(crate) fn sub_pass(widths: &[u32]) -> Asm {
     a
 }
 
-/// `[X] -> [X + c mod 2^(l*w)]` for a constant `c` given as limbs (all limbs `w` wide).
-pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
-    let l = c.len();
+/// The limb loop shared by [`add_const_pass`] and [`sub_const_pass`]: `[X]` with the base on
+/// top -> each limb `x_i op c_i op carry_i` normalised by `norm`, limbs moved to the altstack,
+/// leaving `[.. B carry]` for the caller to finish.
+fn const_pass_limbs(c: &[u32], w: u32, op: bitcoin::opcodes::Opcode, norm: fn(&mut Asm)) -> Asm {
     let mut a = Asm::new();
     a.int(1i64 << w);
     for (i, &ci) in c.iter().enumerate() {
@@ -228,36 +229,27 @@ pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
             a.op(OP_ROT);
         }
         if ci != 0 {
-            a.int(ci as i64).op(OP_ADD);
+            a.int(ci as i64).op(op);
         }
         if i > 0 {
-            a.ops(&[OP_ROT, OP_ADD]);
+            a.ops(&[OP_ROT, op]);
         }
-        norm_carry(&mut a);
+        norm(&mut a);
     }
-    a.op(OP_2DROP).fromalt(l);
+    a
+}
+
+/// `[X] -> [X + c mod 2^(l*w)]` for a constant `c` given as limbs (all limbs `w` wide).
+pub(crate) fn add_const_pass(c: &[u32], w: u32) -> Asm {
+    let mut a = const_pass_limbs(c, w, OP_ADD, norm_carry);
+    a.op(OP_2DROP).fromalt(c.len());
     a
 }
 
 /// `[X] -> [D borrow]` with `D = X - c mod 2^(l*w)`, borrow 1 iff `X < c`.
 pub(crate) fn sub_const_pass(c: &[u32], w: u32) -> Asm {
     let l = c.len();
-    let mut a = Asm::new();
-    a.int(1i64 << w);
-    for (i, &ci) in c.iter().enumerate() {
-        if i == 0 {
-            a.op(OP_SWAP);
-        } else {
-            a.op(OP_ROT);
-        }
-        if ci != 0 {
-            a.int(ci as i64).op(OP_SUB);
-        }
-        if i > 0 {
-            a.ops(&[OP_ROT, OP_SUB]);
-        }
-        norm_borrow(&mut a);
-    }
+    let mut a = const_pass_limbs(c, w, OP_SUB, norm_borrow);
     a.op(OP_DROP).fromalt(l).roll(l);
     a
 }
