@@ -266,15 +266,11 @@ impl Tracker {
             self.bring(x[i], true);
             if !zero_y {
                 self.bring(y[i], false);
-                self.code(|a| {
-                    a.op(OP_ADD);
-                }, 2, 1);
+                self.add_top_two();
             }
             if let Some(c) = carry.take() {
                 self.bring(Val::Id(c), true);
-                self.code(|a| {
-                    a.op(OP_ADD);
-                }, 2, 1);
+                self.add_top_two();
             }
             if i < 7 {
                 let ids = self.code(
@@ -299,6 +295,13 @@ impl Tracker {
             }
         }
         out
+    }
+
+    /// `[.. a b] -> [.. a+b]` on the tracked stack.
+    fn add_top_two(&mut self) {
+        self.code(|a| {
+            a.op(OP_ADD);
+        }, 2, 1);
     }
 
     /// `[.. i] -> [.. T[i]]` for a table of `len` entries pushed last-entry-first at `base`.
@@ -341,21 +344,15 @@ impl Tracker {
             self.bring(x[i], true);
             for v in terms {
                 self.bring(v, false);
-                self.code(|a| {
-                    a.op(OP_ADD);
-                }, 2, 1);
+                self.add_top_two();
             }
             if konst != 0 {
                 self.bring(Val::Const(konst), false);
-                self.code(|a| {
-                    a.op(OP_ADD);
-                }, 2, 1);
+                self.add_top_two();
             }
             if let Some(c) = carry.take() {
                 self.bring(Val::Id(c), true);
-                self.code(|a| {
-                    a.op(OP_ADD);
-                }, 2, 1);
+                self.add_top_two();
             }
             if i < 7 {
                 self.code(|a| {
