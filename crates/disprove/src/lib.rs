@@ -11,6 +11,7 @@
 
 pub mod chunk;
 pub mod claim;
+pub mod groth16;
 pub mod layout;
 pub mod leaf;
 pub mod program;
