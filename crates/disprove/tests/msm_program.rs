@@ -1,0 +1,92 @@
+//! The Groth16 public-input MSM (`bitvm2_disprove::msm`) as a chunked program at the default
+//! limits: honest values leave every leaf unspendable, every corrupted commitment and an
+//! oversized scalar are caught by a spendable leaf.
+
+use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
+use ark_ec::CurveGroup;
+use bitvm2_disprove::chunk::ChunkLimits;
+use bitvm2_disprove::layout::AssertShape;
+use bitvm2_disprove::msm::{g1_generator, g1_val, msm_native, push_msm, FqMul, MsmTerm};
+use bitvm2_disprove::program::{CommitMode, Committed, Program};
+use bitvm2_disprove::programs::MulMode;
+use bitvm2_disprove::setup::{Disprove, FaultReason, OperatorKeys, Planned, StepStatus};
+use bitvm2_script::exec::{execute, ExecOptions};
+
+fn base(k: u64) -> G1Affine {
+    (G1Projective::from(g1_generator()) * Fr::from(k * 1_000_003 + 17)).into_affine()
+}
+
+struct Fixture {
+    d: Disprove,
+    keys: OperatorKeys,
+    out: usize,
+}
+
+/// vk_x = IC0 + x0 * IC1 + x1 * IC2 with x0 of 8 bits and x1 of 12 bits (5 windows).
+fn fixture() -> Fixture {
+    let mul = FqMul::new(MulMode::Hinted(4)).unwrap();
+    let mut prog = Program::new("msm-test");
+    let x0 = prog.input("x0", 1);
+    let x1 = prog.input("x1", 1);
+    let terms = [MsmTerm { scalar: x0, bits: 8, base: base(1) }, MsmTerm { scalar: x1, bits: 12, base: base(2) }];
+    let out = push_msm(&mut prog, base(0), &terms, &mul, CommitMode::Direct);
+    // stands in for the pairing check that consumes vk_x in the verifier program
+    let (a, b) = HONEST;
+    prog.claim(out, g1_val(&msm_native(base(0), &[(Fq::from(a), base(1)), (Fq::from(b), base(2))])));
+    let planned = Planned::new(prog, ChunkLimits::default()).unwrap();
+    let keys = OperatorKeys::new([7; 32], b"msm-graph");
+    let pks = keys.public_keys(&planned);
+    let d = planned.with_keys(pks, AssertShape::default()).unwrap();
+    Fixture { d, keys, out }
+}
+
+/// The scalars the claim on vk_x is made for.
+const HONEST: (u64, u64) = (0xd3, 0x9a5);
+
+fn inputs(a: u64, b: u64) -> Vec<Vec<Fq>> {
+    vec![vec![Fq::from(a)], vec![Fq::from(b)]]
+}
+
+fn through_chain(f: &Fixture, c: &[Committed]) -> bitvm2_disprove::setup::SignedAssertion {
+    let signed = f.keys.sign(&f.d, c);
+    f.d.read_assertion(&f.d.assert_witnesses(&signed)).unwrap()
+}
+
+#[test]
+fn msm_program_honest_unspendable_every_fault_spendable() {
+    let f = fixture();
+    let (a, b) = HONEST;
+    let vals = f.d.program.evaluate(&inputs(a, b)).unwrap();
+    assert_eq!(vals[f.out], g1_val(&msm_native(base(0), &[(Fq::from(a), base(1)), (Fq::from(b), base(2))])));
+
+    // 2 range checks, 2 + 3 windows and the offset removal; a window op is ~220 KB (three
+    // hinted multiplications), so each window lands in its own leaf
+    assert_eq!(f.d.program.ops.len(), 8);
+    assert!(f.d.plan.steps.len() >= 6, "{} steps", f.d.plan.steps.len());
+    let honest = f.d.honest_commitments(&inputs(a, b)).unwrap();
+    let ha = through_chain(&f, &honest);
+    assert_eq!(f.d.find_fault(&ha), None);
+    for s in 0..f.d.plan.steps.len() {
+        let r = execute(&f.d.leaf_scripts[s], &f.d.leaf_witness(s, &ha).unwrap(), &ExecOptions::default());
+        assert!(r.outcome.is_ok(), "leaf {s}: {:?}", r.outcome);
+        assert_eq!(r.final_stack, vec![Vec::<u8>::new()], "leaf {s} ends with a single false");
+        assert!(r.peak_items <= 1000, "leaf {s} peak {}", r.peak_items);
+    }
+
+    for c in 0..honest.len() {
+        let mut bad = honest.clone();
+        *bad[c].last_mut().unwrap() ^= 1;
+        let a = through_chain(&f, &bad);
+        let fault = f.d.find_fault(&a).unwrap_or_else(|| panic!("commitment {c} corrupted unnoticed"));
+        let r = execute(&f.d.leaf_scripts[fault.step], &fault.witness, &ExecOptions::default());
+        assert!(r.success(), "commitment {c}: leaf {} not spendable: {:?}", fault.step, r.verdict());
+    }
+
+    // x0 = 2^8 + 1 with everything computed honestly from it: only the range claim is wrong.
+    let over = f.d.honest_commitments(&inputs(0x101, b)).unwrap();
+    let a = through_chain(&f, &over);
+    let fault = f.d.find_fault(&a).expect("oversized scalar caught");
+    assert!(matches!(fault.reason, FaultReason::ClaimFails(_)), "{:?}", fault.reason);
+    assert!(execute(&f.d.leaf_scripts[fault.step], &fault.witness, &ExecOptions::default()).success());
+    assert!(f.d.check_steps(&a).iter().filter(|s| **s != StepStatus::Correct).count() >= 1);
+}
