@@ -46,9 +46,17 @@ pub enum InputError {
     #[error("{field}: projective z must be \"1\" (affine form)")]
     NotAffine { field: String },
     #[error("{field}: is {got:?}, expected {expected:?}")]
-    WrongTag { field: String, expected: &'static str, got: String },
+    WrongTag {
+        field: String,
+        expected: &'static str,
+        got: String,
+    },
     #[error("{field}: expected {expected} public inputs, got {got}")]
-    WrongInputCount { field: String, expected: usize, got: usize },
+    WrongInputCount {
+        field: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("{what}: arkworks deserialization failed: {reason}")]
     Serialization { what: &'static str, reason: String },
     #[error("{what}: {extra} trailing bytes after the encoding")]
@@ -65,14 +73,26 @@ pub struct Groth16Instance {
 
 impl Groth16Instance {
     /// Checks the input count (`IC.len() = n + 1`) and that no point is the identity.
-    pub fn new(vk: VerifyingKey<Bn254>, proof: Proof<Bn254>, public_inputs: Vec<Fr>) -> Result<Self, InputError> {
+    pub fn new(
+        vk: VerifyingKey<Bn254>,
+        proof: Proof<Bn254>,
+        public_inputs: Vec<Fr>,
+    ) -> Result<Self, InputError> {
         check_vk_points(&vk)?;
         check_proof_points(&proof)?;
         let expected = vk.gamma_abc_g1.len().saturating_sub(1);
         if public_inputs.len() != expected {
-            return Err(InputError::WrongInputCount { field: "public".into(), expected, got: public_inputs.len() });
+            return Err(InputError::WrongInputCount {
+                field: "public".into(),
+                expected,
+                got: public_inputs.len(),
+            });
         }
-        Ok(Groth16Instance { vk, proof, public_inputs })
+        Ok(Groth16Instance {
+            vk,
+            proof,
+            public_inputs,
+        })
     }
 }
 
@@ -81,13 +101,20 @@ fn check_vk_points(vk: &VerifyingKey<Bn254>) -> Result<(), InputError> {
     if vk.alpha_g1.is_zero() {
         return inf("vk_alpha_1");
     }
-    for (name, p) in [("vk_beta_2", vk.beta_g2), ("vk_gamma_2", vk.gamma_g2), ("vk_delta_2", vk.delta_g2)] {
+    for (name, p) in [
+        ("vk_beta_2", vk.beta_g2),
+        ("vk_gamma_2", vk.gamma_g2),
+        ("vk_delta_2", vk.delta_g2),
+    ] {
         if p.is_zero() {
             return inf(name);
         }
     }
     if vk.gamma_abc_g1.is_empty() {
-        return Err(InputError::Shape { field: "IC".into(), reason: "empty".into() });
+        return Err(InputError::Shape {
+            field: "IC".into(),
+            reason: "empty".into(),
+        });
     }
     if let Some(i) = vk.gamma_abc_g1.iter().position(|p| p.is_zero()) {
         return inf(&format!("IC[{i}]"));
@@ -96,7 +123,11 @@ fn check_vk_points(vk: &VerifyingKey<Bn254>) -> Result<(), InputError> {
 }
 
 fn check_proof_points(proof: &Proof<Bn254>) -> Result<(), InputError> {
-    for (name, zero) in [("pi_a", proof.a.is_zero()), ("pi_b", proof.b.is_zero()), ("pi_c", proof.c.is_zero())] {
+    for (name, zero) in [
+        ("pi_a", proof.a.is_zero()),
+        ("pi_b", proof.b.is_zero()),
+        ("pi_c", proof.c.is_zero()),
+    ] {
         if zero {
             return Err(InputError::Infinity { field: name.into() });
         }
@@ -106,24 +137,39 @@ fn check_proof_points(proof: &Proof<Bn254>) -> Result<(), InputError> {
 
 // ---------------------------------------------------------------- arkworks serialization
 
-fn ark_read<T: CanonicalDeserialize>(what: &'static str, bytes: &[u8], compress: Compress) -> Result<T, InputError> {
+fn ark_read<T: CanonicalDeserialize>(
+    what: &'static str,
+    bytes: &[u8],
+    compress: Compress,
+) -> Result<T, InputError> {
     let mut reader = bytes;
-    let v = T::deserialize_with_mode(&mut reader, compress, Validate::Yes)
-        .map_err(|e| InputError::Serialization { what, reason: e.to_string() })?;
+    let v = T::deserialize_with_mode(&mut reader, compress, Validate::Yes).map_err(|e| {
+        InputError::Serialization {
+            what,
+            reason: e.to_string(),
+        }
+    })?;
     if !reader.is_empty() {
-        return Err(InputError::TrailingBytes { what, extra: reader.len() });
+        return Err(InputError::TrailingBytes {
+            what,
+            extra: reader.len(),
+        });
     }
     Ok(v)
 }
 
 fn ark_write<T: CanonicalSerialize>(v: &T, compress: Compress) -> Vec<u8> {
     let mut out = Vec::new();
-    v.serialize_with_mode(&mut out, compress).expect("writing to a Vec cannot fail");
+    v.serialize_with_mode(&mut out, compress)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
 /// Reads an arkworks-serialized verifying key (validated).
-pub fn vk_from_arkworks(bytes: &[u8], compress: Compress) -> Result<VerifyingKey<Bn254>, InputError> {
+pub fn vk_from_arkworks(
+    bytes: &[u8],
+    compress: Compress,
+) -> Result<VerifyingKey<Bn254>, InputError> {
     let vk: VerifyingKey<Bn254> = ark_read("verifying key", bytes, compress)?;
     check_vk_points(&vk)?;
     Ok(vk)
@@ -137,7 +183,10 @@ pub fn proof_from_arkworks(bytes: &[u8], compress: Compress) -> Result<Proof<Bn2
 }
 
 /// Reads arkworks-serialized public inputs (`Vec<Fr>`: u64 length, then the scalars).
-pub fn public_inputs_from_arkworks(bytes: &[u8], compress: Compress) -> Result<Vec<Fr>, InputError> {
+pub fn public_inputs_from_arkworks(
+    bytes: &[u8],
+    compress: Compress,
+) -> Result<Vec<Fr>, InputError> {
     ark_read("public inputs", bytes, compress)
 }
 
@@ -156,11 +205,17 @@ pub fn public_inputs_to_arkworks(inputs: &[Fr], compress: Compress) -> Vec<u8> {
 // ---------------------------------------------------------------- snarkjs JSON: parsing
 
 fn parse_json(what: &'static str, text: &str) -> Result<Value, InputError> {
-    serde_json::from_str(text).map_err(|e| InputError::Json { what, reason: e.to_string() })
+    serde_json::from_str(text).map_err(|e| InputError::Json {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 fn shape(field: &str, reason: &str) -> InputError {
-    InputError::Shape { field: field.into(), reason: reason.into() }
+    InputError::Shape {
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 fn get<'a>(obj: &'a Value, key: &str) -> Result<&'a Value, InputError> {
@@ -171,7 +226,10 @@ fn array<'a>(v: &'a Value, field: &str, len: Option<usize>) -> Result<&'a [Value
     let a = v.as_array().ok_or_else(|| shape(field, "not an array"))?;
     if let Some(n) = len {
         if a.len() != n {
-            return Err(shape(field, &format!("expected {n} elements, got {}", a.len())));
+            return Err(shape(
+                field,
+                &format!("expected {n} elements, got {}", a.len()),
+            ));
         }
     }
     Ok(a)
@@ -180,8 +238,12 @@ fn array<'a>(v: &'a Value, field: &str, len: Option<usize>) -> Result<&'a [Value
 /// A canonical decimal string (digits only, no sign, no leading zero) below 2^256.
 fn decimal(v: &Value, field: &str) -> Result<BigInt<4>, InputError> {
     let s = v.as_str().ok_or_else(|| shape(field, "not a string"))?;
-    let bad = || InputError::NotDecimal { field: field.into(), value: s.chars().take(90).collect() };
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    let bad = || InputError::NotDecimal {
+        field: field.into(),
+        value: s.chars().take(90).collect(),
+    };
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err(bad());
     }
     let mut limbs = [0u64; 4];
@@ -193,14 +255,18 @@ fn decimal(v: &Value, field: &str) -> Result<BigInt<4>, InputError> {
             carry = t >> 64;
         }
         if carry != 0 {
-            return Err(InputError::CoordinateNotCanonical { field: field.into() });
+            return Err(InputError::CoordinateNotCanonical {
+                field: field.into(),
+            });
         }
     }
     Ok(BigInt::new(limbs))
 }
 
 fn fq(v: &Value, field: &str) -> Result<Fq, InputError> {
-    Fq::from_bigint(decimal(v, field)?).ok_or_else(|| InputError::CoordinateNotCanonical { field: field.into() })
+    Fq::from_bigint(decimal(v, field)?).ok_or_else(|| InputError::CoordinateNotCanonical {
+        field: field.into(),
+    })
 }
 
 fn fr(v: &Value, field: &str) -> Result<Fr, InputError> {
@@ -208,26 +274,41 @@ fn fr(v: &Value, field: &str) -> Result<Fr, InputError> {
         InputError::CoordinateNotCanonical { field } => InputError::ScalarNotCanonical { field },
         e => e,
     })?;
-    Fr::from_bigint(b).ok_or_else(|| InputError::ScalarNotCanonical { field: field.into() })
+    Fr::from_bigint(b).ok_or_else(|| InputError::ScalarNotCanonical {
+        field: field.into(),
+    })
 }
 
 fn fq2(v: &Value, field: &str) -> Result<Fq2, InputError> {
     let a = array(v, field, Some(2))?;
-    Ok(Fq2::new(fq(&a[0], &format!("{field}[0]"))?, fq(&a[1], &format!("{field}[1]"))?))
+    Ok(Fq2::new(
+        fq(&a[0], &format!("{field}[0]"))?,
+        fq(&a[1], &format!("{field}[1]"))?,
+    ))
 }
 
 fn g1(v: &Value, field: &str) -> Result<G1Affine, InputError> {
     let a = array(v, field, Some(3))?;
-    let (x, y, z) = (fq(&a[0], &format!("{field}[0]"))?, fq(&a[1], &format!("{field}[1]"))?, fq(&a[2], &format!("{field}[2]"))?);
+    let (x, y, z) = (
+        fq(&a[0], &format!("{field}[0]"))?,
+        fq(&a[1], &format!("{field}[1]"))?,
+        fq(&a[2], &format!("{field}[2]"))?,
+    );
     if z.is_zero() {
-        return Err(InputError::Infinity { field: field.into() });
+        return Err(InputError::Infinity {
+            field: field.into(),
+        });
     }
     if z != Fq::from(1u64) {
-        return Err(InputError::NotAffine { field: field.into() });
+        return Err(InputError::NotAffine {
+            field: field.into(),
+        });
     }
     let p = G1Affine::new_unchecked(x, y);
     if !p.is_on_curve() {
-        return Err(InputError::NotOnCurve { field: field.into() });
+        return Err(InputError::NotOnCurve {
+            field: field.into(),
+        });
     }
     // G1 of BN254 has cofactor 1: on the curve means in the subgroup.
     Ok(p)
@@ -239,17 +320,25 @@ fn g2(v: &Value, field: &str) -> Result<G2Affine, InputError> {
     let y = fq2(&a[1], &format!("{field}[1]"))?;
     let z = fq2(&a[2], &format!("{field}[2]"))?;
     if z.is_zero() {
-        return Err(InputError::Infinity { field: field.into() });
+        return Err(InputError::Infinity {
+            field: field.into(),
+        });
     }
     if z != Fq2::from(1u64) {
-        return Err(InputError::NotAffine { field: field.into() });
+        return Err(InputError::NotAffine {
+            field: field.into(),
+        });
     }
     let p = G2Affine::new_unchecked(x, y);
     if !p.is_on_curve() {
-        return Err(InputError::NotOnCurve { field: field.into() });
+        return Err(InputError::NotOnCurve {
+            field: field.into(),
+        });
     }
     if !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(InputError::NotInSubgroup { field: field.into() });
+        return Err(InputError::NotInSubgroup {
+            field: field.into(),
+        });
     }
     Ok(p)
 }
@@ -260,7 +349,11 @@ fn tag(obj: &Value, key: &str, expected: &'static str, required: bool) -> Result
         None => Err(shape(key, "missing")),
         Some(v) => match v.as_str() {
             Some(s) if s == expected => Ok(()),
-            _ => Err(InputError::WrongTag { field: key.into(), expected, got: v.to_string() }),
+            _ => Err(InputError::WrongTag {
+                field: key.into(),
+                expected,
+                got: v.to_string(),
+            }),
         },
     }
 }
@@ -270,10 +363,16 @@ pub fn vk_from_snarkjs_json(text: &str) -> Result<VerifyingKey<Bn254>, InputErro
     let v = parse_json("verification key", text)?;
     tag(&v, "protocol", "groth16", true)?;
     tag(&v, "curve", "bn128", true)?;
-    let n_public = get(&v, "nPublic")?.as_u64().ok_or_else(|| shape("nPublic", "not a non-negative integer"))? as usize;
+    let n_public = get(&v, "nPublic")?
+        .as_u64()
+        .ok_or_else(|| shape("nPublic", "not a non-negative integer"))? as usize;
     let ic_values = array(get(&v, "IC")?, "IC", None)?;
     if ic_values.len() != n_public + 1 {
-        return Err(InputError::WrongInputCount { field: "IC".into(), expected: n_public + 1, got: ic_values.len() });
+        return Err(InputError::WrongInputCount {
+            field: "IC".into(),
+            expected: n_public + 1,
+            got: ic_values.len(),
+        });
     }
     let vk = VerifyingKey {
         alpha_g1: g1(get(&v, "vk_alpha_1")?, "vk_alpha_1")?,
@@ -306,13 +405,24 @@ pub fn public_from_snarkjs_json(text: &str, expected: usize) -> Result<Vec<Fr>, 
     let v = parse_json("public inputs", text)?;
     let a = array(&v, "public", None)?;
     if a.len() != expected {
-        return Err(InputError::WrongInputCount { field: "public".into(), expected, got: a.len() });
+        return Err(InputError::WrongInputCount {
+            field: "public".into(),
+            expected,
+            got: a.len(),
+        });
     }
-    a.iter().enumerate().map(|(i, x)| fr(x, &format!("public[{i}]"))).collect()
+    a.iter()
+        .enumerate()
+        .map(|(i, x)| fr(x, &format!("public[{i}]")))
+        .collect()
 }
 
 /// Parses all three snarkjs files and checks them against each other.
-pub fn instance_from_snarkjs_json(vk: &str, proof: &str, public: &str) -> Result<Groth16Instance, InputError> {
+pub fn instance_from_snarkjs_json(
+    vk: &str,
+    proof: &str,
+    public: &str,
+) -> Result<Groth16Instance, InputError> {
     let vk = vk_from_snarkjs_json(vk)?;
     let proof = proof_from_snarkjs_json(proof)?;
     let inputs = public_from_snarkjs_json(public, vk.gamma_abc_g1.len() - 1)?;
@@ -330,7 +440,11 @@ fn g1_json(p: &G1Affine) -> Value {
 }
 
 fn g2_json(p: &G2Affine) -> Value {
-    json!([[dec(p.x.c0), dec(p.x.c1)], [dec(p.y.c0), dec(p.y.c1)], ["1", "0"]])
+    json!([
+        [dec(p.x.c0), dec(p.x.c1)],
+        [dec(p.y.c0), dec(p.y.c1)],
+        ["1", "0"]
+    ])
 }
 
 /// Writes a verifying key in snarkjs' format (without `vk_alphabeta_12`, which we do not use).

@@ -55,7 +55,10 @@ pub fn schedule() -> Vec<StepKind> {
     for i in (0..digits.len() - 1).rev() {
         steps.push(StepKind::Double { digit_index: i });
         if digits[i] != 0 {
-            steps.push(StepKind::Add { digit_index: i, digit: digits[i] });
+            steps.push(StepKind::Add {
+                digit_index: i,
+                digit: digits[i],
+            });
         }
     }
     steps.push(StepKind::FrobeniusAdd);
@@ -74,7 +77,10 @@ pub struct Line {
 impl Line {
     /// The line through `t` with slope `slope`.
     pub fn through(t: &G2Affine, slope: Fq2) -> Line {
-        Line { slope, mu: slope * t.x - t.y }
+        Line {
+            slope,
+            mu: slope * t.x - t.y,
+        }
     }
 
     /// The normalized value at a G1 point: `1 + c3·w + c4·v·w`.
@@ -96,12 +102,20 @@ pub struct G1LinePoint {
 }
 
 impl G1LinePoint {
+    /// Whether these hints belong to `p` (the script's check).
+    pub fn is_for(&self, p: &G1Affine) -> bool {
+        !p.is_zero() && self.inv_y * p.y == Fq::one() && p.x * self.inv_y == self.x_over_y
+    }
+
     pub fn new(p: &G1Affine) -> Result<G1LinePoint, MillerError> {
         if p.is_zero() {
             return Err(MillerError::Infinity);
         }
         let inv_y = p.y.inverse().ok_or(MillerError::ZeroY)?;
-        Ok(G1LinePoint { x_over_y: p.x * inv_y, inv_y })
+        Ok(G1LinePoint {
+            x_over_y: p.x * inv_y,
+            inv_y,
+        })
     }
 }
 
@@ -141,7 +155,10 @@ pub fn frobenius(q: &G2Affine) -> G2Affine {
     x.frobenius_map_in_place(1);
     let mut y = q.y;
     y.frobenius_map_in_place(1);
-    G2Affine::new_unchecked(x * BnParams::TWIST_MUL_BY_Q_X, y * BnParams::TWIST_MUL_BY_Q_Y)
+    G2Affine::new_unchecked(
+        x * BnParams::TWIST_MUL_BY_Q_X,
+        y * BnParams::TWIST_MUL_BY_Q_Y,
+    )
 }
 
 /// `-π²(Q)`.
@@ -152,7 +169,9 @@ pub fn neg_frobenius2(q: &G2Affine) -> G2Affine {
 
 /// The doubling slope `3x²/(2y)`.
 pub fn double_slope(t: &G2Affine) -> Option<Fq2> {
-    t.y.double().inverse().map(|inv| t.x.square() * Fq2::from(3u64) * inv)
+    t.y.double()
+        .inverse()
+        .map(|inv| t.x.square() * Fq2::from(3u64) * inv)
 }
 
 /// The chord slope `(y_Q - y_T)/(x_Q - x_T)`, `None` if `x_Q = x_T`.
@@ -201,7 +220,11 @@ pub fn walk_g2(q: &G2Affine) -> Result<Vec<G2Step>, MillerError> {
         let slope = slope.ok_or(MillerError::ExceptionalAddition { step: n })?;
         let line = Line::through(&t, slope);
         t = apply_slope(&t, &other, slope);
-        out.push(G2Step { kind, line, t_after: t });
+        out.push(G2Step {
+            kind,
+            line,
+            t_after: t,
+        });
     }
     Ok(out)
 }
@@ -239,8 +262,14 @@ mod tests {
     #[test]
     fn schedule_matches_the_ate_loop_count() {
         let s = schedule();
-        let doublings = s.iter().filter(|k| matches!(k, StepKind::Double { .. })).count();
-        let adds = s.iter().filter(|k| matches!(k, StepKind::Add { .. })).count();
+        let doublings = s
+            .iter()
+            .filter(|k| matches!(k, StepKind::Double { .. }))
+            .count();
+        let adds = s
+            .iter()
+            .filter(|k| matches!(k, StepKind::Add { .. }))
+            .count();
         assert_eq!(doublings, BnParams::ATE_LOOP_COUNT.len() - 1);
         let nonzero = BnParams::ATE_LOOP_COUNT[..BnParams::ATE_LOOP_COUNT.len() - 1]
             .iter()
@@ -248,7 +277,10 @@ mod tests {
             .count();
         assert_eq!(adds, nonzero);
         // NAF value of the digits is 6x + 2.
-        let v: i128 = BnParams::ATE_LOOP_COUNT.iter().rev().fold(0i128, |acc, d| 2 * acc + *d as i128);
+        let v: i128 = BnParams::ATE_LOOP_COUNT
+            .iter()
+            .rev()
+            .fold(0i128, |acc, d| 2 * acc + *d as i128);
         assert_eq!(v, 6 * BnParams::X[0] as i128 + 2);
     }
 
@@ -263,12 +295,22 @@ mod tests {
         assert_eq!(last, -p3);
         let mut t = q;
         for s in &steps {
-            match s.kind {
-                StepKind::Double { .. } => assert!(is_double_slope(&t, &s.line.slope)),
-                _ => {}
-            }
+            let ok = match s.kind {
+                StepKind::Double { .. } => is_double_slope(&t, &s.line.slope),
+                StepKind::Add { digit, .. } => {
+                    is_add_slope(&t, &if digit > 0 { q } else { -q }, &s.line.slope)
+                }
+                StepKind::FrobeniusAdd => is_add_slope(&t, &frobenius(&q), &s.line.slope),
+                StepKind::FrobeniusNegAdd => is_add_slope(&t, &neg_frobenius2(&q), &s.line.slope),
+            };
+            assert!(ok, "{:?}", s.kind);
+            // A wrong slope fails the same check.
+            assert!(
+                !is_double_slope(&t, &(s.line.slope + Fq2::one()))
+                    || !matches!(s.kind, StepKind::Double { .. })
+            );
             t = s.t_after;
-            assert!(t.is_on_curve());
+            assert!(t.is_on_curve() && t.is_in_correct_subgroup_assuming_on_curve());
         }
     }
 
@@ -299,8 +341,14 @@ mod tests {
         use ark_bn254::Fq6;
         use ark_ff::Zero;
         let mut rng = StdRng::seed_from_u64(2);
-        let e = LineEval { c3: Fq2::rand(&mut rng), c4: Fq2::rand(&mut rng) };
-        let dense = Fq12::new(Fq6::new(Fq2::one(), Fq2::zero(), Fq2::zero()), Fq6::new(e.c3, e.c4, Fq2::zero()));
+        let e = LineEval {
+            c3: Fq2::rand(&mut rng),
+            c4: Fq2::rand(&mut rng),
+        };
+        let dense = Fq12::new(
+            Fq6::new(Fq2::one(), Fq2::zero(), Fq2::zero()),
+            Fq6::new(e.c3, e.c4, Fq2::zero()),
+        );
         assert_eq!(e.to_fq12(), dense);
     }
 }

@@ -37,4 +37,6 @@ mod tests;
 
 pub use inputs::{Groth16Instance, InputError};
 pub use residue::{ResidueError, ResidueWitness};
-pub use verifier::{prove, trace, OpCounts, PreparedVerifyingKey, Trace, VerifierError, DEFAULT_WINDOW_BITS};
+pub use verifier::{
+    prove, trace, OpCounts, PreparedVerifyingKey, Trace, VerifierError, DEFAULT_WINDOW_BITS,
+};

@@ -91,7 +91,11 @@ impl FixedBaseMsm {
                     .collect()
             })
             .collect();
-        Ok(FixedBaseMsm { window_bits, base, tables })
+        Ok(FixedBaseMsm {
+            window_bits,
+            base,
+            tables,
+        })
     }
 
     fn windows_for(window_bits: u32) -> usize {
@@ -124,7 +128,11 @@ impl FixedBaseMsm {
         (0..self.windows())
             .map(|j| {
                 (0..self.window_bits as usize)
-                    .map(|b| bits.get(j * self.window_bits as usize + b).copied().unwrap_or(false))
+                    .map(|b| {
+                        bits.get(j * self.window_bits as usize + b)
+                            .copied()
+                            .unwrap_or(false)
+                    })
                     .rev()
                     .fold(0u32, |acc, bit| 2 * acc + bit as u32)
             })
@@ -134,16 +142,29 @@ impl FixedBaseMsm {
     /// Computes `vk_x` with every addition and slope.
     pub fn run(&self, inputs: &[Fr]) -> Result<MsmTrace, MsmError> {
         if inputs.len() != self.tables.len() {
-            return Err(MsmError::InputCount { expected: self.tables.len(), got: inputs.len() });
+            return Err(MsmError::InputCount {
+                expected: self.tables.len(),
+                got: inputs.len(),
+            });
         }
         let mut acc = self.base;
         let mut steps = Vec::new();
         for (input, x) in inputs.iter().enumerate() {
             for (window, digit) in self.digits(x).into_iter().enumerate() {
-                let Some(addend) = self.entry(input, window, digit) else { continue };
-                let slope = add_slope(&acc, &addend).ok_or(MsmError::ExceptionalAddition { input, window })?;
+                let Some(addend) = self.entry(input, window, digit) else {
+                    continue;
+                };
+                let slope = add_slope(&acc, &addend)
+                    .ok_or(MsmError::ExceptionalAddition { input, window })?;
                 acc = apply_slope(&acc, &addend, slope);
-                steps.push(MsmStep { input, window, digit, addend, slope, acc_after: acc });
+                steps.push(MsmStep {
+                    input,
+                    window,
+                    digit,
+                    addend,
+                    slope,
+                    acc_after: acc,
+                });
             }
         }
         Ok(MsmTrace { steps, vk_x: acc })
@@ -176,7 +197,9 @@ mod tests {
     use rand::{rngs::StdRng, SeedableRng};
 
     fn random_ic(rng: &mut StdRng, n: usize) -> Vec<G1Affine> {
-        (0..=n).map(|_| (G1Projective::generator() * Fr::rand(rng)).into_affine()).collect()
+        (0..=n)
+            .map(|_| (G1Projective::generator() * Fr::rand(rng)).into_affine())
+            .collect()
     }
 
     proptest! {
@@ -215,12 +238,24 @@ mod tests {
     fn errors() {
         let mut rng = StdRng::seed_from_u64(4);
         let ic = random_ic(&mut rng, 1);
-        assert_eq!(FixedBaseMsm::new(&ic, 0).unwrap_err(), MsmError::WindowWidth(0));
-        assert_eq!(FixedBaseMsm::new(&[ic[0], G1Affine::zero()], 4).unwrap_err(), MsmError::Infinity(1));
+        assert_eq!(
+            FixedBaseMsm::new(&ic, 0).unwrap_err(),
+            MsmError::WindowWidth(0)
+        );
+        assert_eq!(
+            FixedBaseMsm::new(&[ic[0], G1Affine::zero()], 4).unwrap_err(),
+            MsmError::Infinity(1)
+        );
         let msm = FixedBaseMsm::new(&ic, 4).unwrap();
         assert!(matches!(msm.run(&[]), Err(MsmError::InputCount { .. })));
         // IC[0] = IC[1]: the input 1 makes acc = e at the first addition.
         let msm = FixedBaseMsm::new(&[ic[1], ic[1]], 4).unwrap();
-        assert_eq!(msm.run(&[Fr::from(1u64)]).unwrap_err(), MsmError::ExceptionalAddition { input: 0, window: 0 });
+        assert_eq!(
+            msm.run(&[Fr::from(1u64)]).unwrap_err(),
+            MsmError::ExceptionalAddition {
+                input: 0,
+                window: 0
+            }
+        );
     }
 }

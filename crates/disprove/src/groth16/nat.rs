@@ -51,7 +51,8 @@ impl Nat {
         let mut out = Vec::with_capacity(n + 1);
         let mut carry = 0u128;
         for i in 0..n {
-            let s = *self.0.get(i).unwrap_or(&0) as u128 + *o.0.get(i).unwrap_or(&0) as u128 + carry;
+            let s =
+                *self.0.get(i).unwrap_or(&0) as u128 + *o.0.get(i).unwrap_or(&0) as u128 + carry;
             out.push(s as u64);
             carry = s >> 64;
         }
@@ -170,7 +171,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn to_u128(n: &Nat) -> u128 {
-        n.0.iter().enumerate().map(|(i, &l)| (l as u128) << (64 * i)).sum()
+        n.0.iter()
+            .enumerate()
+            .map(|(i, &l)| (l as u128) << (64 * i))
+            .sum()
     }
 
     fn nat(v: u128) -> Nat {

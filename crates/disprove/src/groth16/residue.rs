@@ -150,8 +150,13 @@ impl ResidueConstants {
         let p6 = p3.mul(&p3);
         let p12 = p6.mul(&p6);
         // 6x + 2 + p - p^2 + p^3 (x > 0 for BN254: BnParams::X_IS_NEGATIVE is false).
-        assert!(!BnParams::X_IS_NEGATIVE);
-        let lambda = Nat::from_u64(6).mul(&x).add(&Nat::from_u64(2)).add(&p).add(&p3).sub(&p2);
+        const { assert!(!BnParams::X_IS_NEGATIVE) };
+        let lambda = Nat::from_u64(6)
+            .mul(&x)
+            .add(&Nat::from_u64(2))
+            .add(&p)
+            .add(&p3)
+            .sub(&p2);
         let h = p12.sub(&one).div_exact(&r);
         let m = lambda.div_exact(&r);
         let m_prime = m.div_exact(&Nat::from_u64(3));
@@ -161,7 +166,9 @@ impl ResidueConstants {
         let r_inv_mod_h = r.mod_inverse(&h).expect("gcd(r, h) = 1");
         let m_prime_inv_mod_h = m_prime.mod_inverse(&h).expect("gcd(m', h) = 1");
         let e_t = n27.mul(&n27.mod_inverse(&t).expect("3 does not divide t"));
-        let three_inv_mod_t = Nat::from_u64(3).mod_inverse(&t).expect("3 does not divide t");
+        let three_inv_mod_t = Nat::from_u64(3)
+            .mod_inverse(&t)
+            .expect("3 does not divide t");
         // w = z^((p^6 - 1)/27) for the first z = v + k in Fq6 that is not a cube there.
         let e27 = p6.sub(&one).div_exact(&n27);
         let w = (1u64..)
@@ -238,7 +245,10 @@ mod tests {
         assert_eq!(wit.c * wit.c_inv, Fq12::one());
         // A wrong wi index must not satisfy the identity.
         for other in (0..3).filter(|&i| i != wit.wi_power) {
-            let bad = ResidueWitness { wi_power: other, ..wit.clone() };
+            let bad = ResidueWitness {
+                wi_power: other,
+                ..wit.clone()
+            };
             assert!(!bad.satisfies(&f));
         }
         assert!(ResidueWitness { wi_power: 3, ..wit }.wi().is_none());

@@ -5,7 +5,9 @@ use ark_ec::pairing::{MillerLoopOutput, Pairing};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
 use ark_ff::{AdditiveGroup, BigInteger, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Groth16, Proof, VerifyingKey};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
+};
 use ark_serialize::Compress;
 use ark_snark::SNARK;
 use rand::{rngs::StdRng, SeedableRng};
@@ -27,7 +29,13 @@ struct TestCircuit {
 impl TestCircuit {
     fn public_inputs(&self) -> Vec<Fr> {
         (1..=self.n_public)
-            .map(|k| if k == 1 { self.a * self.b } else { self.a + Fr::from(k as u64) * self.b })
+            .map(|k| {
+                if k == 1 {
+                    self.a * self.b
+                } else {
+                    self.a + Fr::from(k as u64) * self.b
+                }
+            })
             .collect()
     }
 }
@@ -35,7 +43,10 @@ impl TestCircuit {
 impl ConstraintSynthesizer<Fr> for TestCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         let xs = self.public_inputs();
-        let inputs: Vec<Variable> = xs.iter().map(|x| cs.new_input_variable(|| Ok(*x))).collect::<Result<_, _>>()?;
+        let inputs: Vec<Variable> = xs
+            .iter()
+            .map(|x| cs.new_input_variable(|| Ok(*x)))
+            .collect::<Result<_, _>>()?;
         let a = cs.new_witness_variable(|| Ok(self.a))?;
         let b = cs.new_witness_variable(|| Ok(self.b))?;
         cs.enforce_r1cs_constraint(|| a.into(), || b.into(), || inputs[0].into())?;
@@ -62,12 +73,26 @@ struct Fixture {
 
 fn fixture(n_public: usize, seed: u64) -> Fixture {
     let mut rng = StdRng::seed_from_u64(seed);
-    let circuit = TestCircuit { a: Fr::rand(&mut rng), b: Fr::rand(&mut rng), n_public };
+    let circuit = TestCircuit {
+        a: Fr::rand(&mut rng),
+        b: Fr::rand(&mut rng),
+        n_public,
+    };
     let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit.clone(), &mut rng).unwrap();
     let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng).unwrap();
-    let other = TestCircuit { a: Fr::rand(&mut rng), b: Fr::rand(&mut rng), n_public };
+    let other = TestCircuit {
+        a: Fr::rand(&mut rng),
+        b: Fr::rand(&mut rng),
+        n_public,
+    };
     let other_proof = Groth16::<Bn254>::prove(&pk, other.clone(), &mut rng).unwrap();
-    Fixture { vk, proof, inputs: circuit.public_inputs(), other_proof, other_inputs: other.public_inputs() }
+    Fixture {
+        vk,
+        proof,
+        inputs: circuit.public_inputs(),
+        other_proof,
+        other_inputs: other.public_inputs(),
+    }
 }
 
 fn final_exp(f: Fq12) -> Fq12 {
@@ -86,9 +111,18 @@ fn real_proofs_trace_ends_at_one_and_arkworks_agrees() {
         assert!(trace.accepts(), "n_public = {n_public}");
         assert_eq!(trace.final_value(), Fq12::one());
         // The trace is internally consistent (what a verifier checks step by step).
-        assert_eq!(verifier::first_wrong_loop_step(&pvk, &fx.proof, &trace), None);
+        assert_eq!(
+            verifier::first_wrong_loop_step(&pvk, &fx.proof, &trace),
+            None
+        );
         // The MSM result is arkworks' prepared input.
-        let expected = fx.inputs.iter().zip(&fx.vk.gamma_abc_g1[1..]).fold(fx.vk.gamma_abc_g1[0].into_group(), |acc, (x, p)| acc + *p * x);
+        let expected = fx
+            .inputs
+            .iter()
+            .zip(&fx.vk.gamma_abc_g1[1..])
+            .fold(fx.vk.gamma_abc_g1[0].into_group(), |acc, (x, p)| {
+                acc + *p * x
+            });
         assert_eq!(trace.msm.vk_x, expected.into_affine());
         // Only the three allowed wi values, and c · c_inv = 1.
         assert!(trace.witness.wi_power < 3);
@@ -109,7 +143,12 @@ fn miller_value_final_exponentiation_is_the_groth16_pairing_product() {
     let mut bad = fx.inputs.clone();
     bad[0] += Fr::one();
     let f_bad = verifier::miller_value(&pvk, &fx.proof, &bad).unwrap();
-    let vk_x = bad.iter().zip(&fx.vk.gamma_abc_g1[1..]).fold(fx.vk.gamma_abc_g1[0].into_group(), |acc, (x, p)| acc + *p * x);
+    let vk_x = bad
+        .iter()
+        .zip(&fx.vk.gamma_abc_g1[1..])
+        .fold(fx.vk.gamma_abc_g1[0].into_group(), |acc, (x, p)| {
+            acc + *p * x
+        });
     let theirs = Bn254::multi_pairing(
         [fx.proof.a, vk_x.into_affine(), fx.proof.c, fx.vk.alpha_g1],
         [fx.proof.b, -fx.vk.gamma_g2, -fx.vk.delta_g2, -fx.vk.beta_g2],
@@ -121,7 +160,12 @@ fn miller_value_final_exponentiation_is_the_groth16_pairing_product() {
 /// Asserts that (proof, inputs) is rejected: arkworks says no, the residue routine returns an
 /// error (no witness exists since f^h != 1), and the folded check fails for the honest
 /// instance's witness and for arbitrary witnesses.
-fn assert_rejected(pvk: &PreparedVerifyingKey, good: &ResidueWitness, proof: &Proof<Bn254>, inputs: &[Fr]) {
+fn assert_rejected(
+    pvk: &PreparedVerifyingKey,
+    good: &ResidueWitness,
+    proof: &Proof<Bn254>,
+    inputs: &[Fr],
+) {
     assert!(!Groth16::<Bn254>::verify(&pvk.vk, inputs, proof).unwrap_or(false));
     let f = verifier::miller_value(pvk, proof, inputs).unwrap();
     assert_ne!(final_exp(f), Fq12::one(), "f^h != 1, so no (c, wi) exists");
@@ -131,12 +175,19 @@ fn assert_rejected(pvk: &PreparedVerifyingKey, good: &ResidueWitness, proof: &Pr
     );
     assert_eq!(ResidueWitness::compute(&f), Err(ResidueError::NotAResidue));
     for power in 0..3 {
-        let w = ResidueWitness { wi_power: power, ..good.clone() };
+        let w = ResidueWitness {
+            wi_power: power,
+            ..good.clone()
+        };
         assert!(!verifier::verify_with_witness(pvk, proof, inputs, &w).unwrap());
     }
     let mut rng = StdRng::seed_from_u64(99);
     let c = Fq12::rand(&mut rng);
-    let w = ResidueWitness { c, c_inv: c.inverse().unwrap(), wi_power: 0 };
+    let w = ResidueWitness {
+        c,
+        c_inv: c.inverse().unwrap(),
+        wi_power: 0,
+    };
     assert!(!verifier::verify_with_witness(pvk, proof, inputs, &w).unwrap());
 }
 
@@ -144,12 +195,23 @@ fn assert_rejected(pvk: &PreparedVerifyingKey, good: &ResidueWitness, proof: &Pr
 fn tampered_proofs_and_inputs_fail_and_have_no_witness() {
     let fx = fixture(2, 11);
     let pvk = PreparedVerifyingKey::new(&fx.vk, DEFAULT_WINDOW_BITS).unwrap();
-    let good = verifier::prove(&pvk, &fx.proof, &fx.inputs).unwrap().witness;
+    let good = verifier::prove(&pvk, &fx.proof, &fx.inputs)
+        .unwrap()
+        .witness;
     let g1 = G1Affine::generator();
     let g2 = G2Affine::generator();
-    let tampered_a = Proof { a: (fx.proof.a + g1).into_affine(), ..fx.proof.clone() };
-    let tampered_b = Proof { b: (fx.proof.b + g2).into_affine(), ..fx.proof.clone() };
-    let tampered_c = Proof { c: (fx.proof.c + g1).into_affine(), ..fx.proof.clone() };
+    let tampered_a = Proof {
+        a: (fx.proof.a + g1).into_affine(),
+        ..fx.proof.clone()
+    };
+    let tampered_b = Proof {
+        b: (fx.proof.b + g2).into_affine(),
+        ..fx.proof.clone()
+    };
+    let tampered_c = Proof {
+        c: (fx.proof.c + g1).into_affine(),
+        ..fx.proof.clone()
+    };
     for p in [&tampered_a, &tampered_b, &tampered_c] {
         assert_rejected(&pvk, &good, p, &fx.inputs);
     }
@@ -166,20 +228,41 @@ fn tampered_proofs_and_inputs_fail_and_have_no_witness() {
 fn wrong_witness_values_are_rejected() {
     let fx = fixture(1, 12);
     let pvk = PreparedVerifyingKey::new(&fx.vk, DEFAULT_WINDOW_BITS).unwrap();
-    let good = verifier::prove(&pvk, &fx.proof, &fx.inputs).unwrap().witness;
+    let good = verifier::prove(&pvk, &fx.proof, &fx.inputs)
+        .unwrap()
+        .witness;
     for power in (0..3).filter(|p| *p != good.wi_power) {
-        let w = ResidueWitness { wi_power: power, ..good.clone() };
+        let w = ResidueWitness {
+            wi_power: power,
+            ..good.clone()
+        };
         assert!(!verifier::verify_with_witness(&pvk, &fx.proof, &fx.inputs, &w).unwrap());
     }
-    let w = ResidueWitness { wi_power: 3, ..good.clone() };
-    assert!(matches!(verifier::trace(&pvk, &fx.proof, &fx.inputs, &w), Err(VerifierError::BadWitness(_))));
-    let w = ResidueWitness { c_inv: good.c_inv.double(), ..good.clone() };
-    assert!(matches!(verifier::trace(&pvk, &fx.proof, &fx.inputs, &w), Err(VerifierError::BadWitness(_))));
+    let w = ResidueWitness {
+        wi_power: 3,
+        ..good.clone()
+    };
+    assert!(matches!(
+        verifier::trace(&pvk, &fx.proof, &fx.inputs, &w),
+        Err(VerifierError::BadWitness(_))
+    ));
+    let w = ResidueWitness {
+        c_inv: good.c_inv.double(),
+        ..good.clone()
+    };
+    assert!(matches!(
+        verifier::trace(&pvk, &fx.proof, &fx.inputs, &w),
+        Err(VerifierError::BadWitness(_))
+    ));
     // c times a 27th root of unity (the only other λ-th roots candidates a prover could try
     // cheaply) does not pass.
     let w27 = super::residue::root_of_unity_27();
     let c = good.c * w27;
-    let w = ResidueWitness { c, c_inv: c.inverse().unwrap(), wi_power: good.wi_power };
+    let w = ResidueWitness {
+        c,
+        c_inv: c.inverse().unwrap(),
+        wi_power: good.wi_power,
+    };
     assert!(!verifier::verify_with_witness(&pvk, &fx.proof, &fx.inputs, &w).unwrap());
 }
 
@@ -191,11 +274,29 @@ fn a_wrong_committed_step_is_found() {
     for n in [0, 5, honest.steps.len() - 1] {
         let mut t = honest.clone();
         t.steps[n].f_after.c0.c0.c0 += Fq::one();
-        assert_eq!(verifier::first_wrong_loop_step(&pvk, &fx.proof, &t), Some(n));
+        assert_eq!(
+            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
+            Some(n)
+        );
         let mut t = honest.clone();
         t.steps[n].b_slope += Fq2::one();
-        assert_eq!(verifier::first_wrong_loop_step(&pvk, &fx.proof, &t), Some(n));
+        assert_eq!(
+            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
+            Some(n)
+        );
+        let mut t = honest.clone();
+        t.steps[n].t_after = -t.steps[n].t_after;
+        assert_eq!(
+            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
+            Some(n)
+        );
     }
+    let mut t = honest.clone();
+    t.g1_points[1].inv_y += Fq::one();
+    assert_eq!(
+        verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
+        Some(0)
+    );
 }
 
 /// Pairs whose pairing product is one: `P_i = a_i·G1`, `Q_i = b_i·G2`, `Σ a_i·b_i = 0`.
@@ -206,7 +307,12 @@ fn product_one_pairs(rng: &mut StdRng, n: usize) -> Vec<(G1Affine, G2Affine)> {
     a[n - 1] = -partial / b[n - 1];
     a.iter()
         .zip(&b)
-        .map(|(x, y)| ((G1Projective::generator() * x).into_affine(), (G2Projective::generator() * y).into_affine()))
+        .map(|(x, y)| {
+            (
+                (G1Projective::generator() * x).into_affine(),
+                (G2Projective::generator() * y).into_affine(),
+            )
+        })
         .collect()
 }
 
@@ -225,7 +331,8 @@ fn residue_identity_for_random_products_equal_to_one() {
         let six_x_plus_2: i128 = 6 * <ark_bn254::Config as ark_ec::bn::BnConfig>::X[0] as i128 + 2;
         let folded = f
             * w.wi().unwrap()
-            * w.c_inv.pow([six_x_plus_2 as u64, (six_x_plus_2 >> 64) as u64])
+            * w.c_inv
+                .pow([six_x_plus_2 as u64, (six_x_plus_2 >> 64) as u64])
             * w.c_inv.frobenius_map(1)
             * w.c.frobenius_map(2)
             * w.c_inv.frobenius_map(3);
@@ -252,22 +359,39 @@ fn arkworks_serialization_round_trip_both_modes() {
     let fx = fixture(3, 31);
     for mode in [Compress::Yes, Compress::No] {
         let vk = inputs::vk_from_arkworks(&inputs::vk_to_arkworks(&fx.vk, mode), mode).unwrap();
-        let proof = inputs::proof_from_arkworks(&inputs::proof_to_arkworks(&fx.proof, mode), mode).unwrap();
-        let xs = inputs::public_inputs_from_arkworks(&inputs::public_inputs_to_arkworks(&fx.inputs, mode), mode).unwrap();
+        let proof =
+            inputs::proof_from_arkworks(&inputs::proof_to_arkworks(&fx.proof, mode), mode).unwrap();
+        let xs = inputs::public_inputs_from_arkworks(
+            &inputs::public_inputs_to_arkworks(&fx.inputs, mode),
+            mode,
+        )
+        .unwrap();
         assert_eq!((&vk, &proof, &xs), (&fx.vk, &fx.proof, &fx.inputs));
         // Trailing bytes and truncation are rejected.
         let mut long = inputs::proof_to_arkworks(&fx.proof, mode);
         long.push(0);
-        assert!(matches!(inputs::proof_from_arkworks(&long, mode), Err(InputError::TrailingBytes { .. })));
+        assert!(matches!(
+            inputs::proof_from_arkworks(&long, mode),
+            Err(InputError::TrailingBytes { .. })
+        ));
         long.truncate(long.len() - 2);
-        assert!(matches!(inputs::proof_from_arkworks(&long, mode), Err(InputError::Serialization { .. })));
+        assert!(matches!(
+            inputs::proof_from_arkworks(&long, mode),
+            Err(InputError::Serialization { .. })
+        ));
     }
     // A G2 point on the curve but outside the subgroup is rejected by the uncompressed reader.
     let bad_b = non_subgroup_g2();
-    let bad = Proof { b: bad_b, ..fx.proof.clone() };
+    let bad = Proof {
+        b: bad_b,
+        ..fx.proof.clone()
+    };
     let mut bytes = Vec::new();
     ark_serialize::CanonicalSerialize::serialize_with_mode(&bad, &mut bytes, Compress::No).unwrap();
-    assert!(matches!(inputs::proof_from_arkworks(&bytes, Compress::No), Err(InputError::Serialization { .. })));
+    assert!(matches!(
+        inputs::proof_from_arkworks(&bytes, Compress::No),
+        Err(InputError::Serialization { .. })
+    ));
 }
 
 #[test]
@@ -283,7 +407,9 @@ fn snarkjs_json_round_trip() {
         assert_eq!(inst.public_inputs, fx.inputs);
         // And the parsed instance verifies with our check.
         let pvk = PreparedVerifyingKey::new(&inst.vk, DEFAULT_WINDOW_BITS).unwrap();
-        assert!(verifier::prove(&pvk, &inst.proof, &inst.public_inputs).unwrap().accepts());
+        assert!(verifier::prove(&pvk, &inst.proof, &inst.public_inputs)
+            .unwrap()
+            .accepts());
     }
 }
 
@@ -291,10 +417,14 @@ fn snarkjs_json_round_trip() {
 fn snarkjs_g2_order_is_c0_then_c1() {
     // snarkjs' vk_gamma_2 is the BN254 G2 generator, written as below in every snarkjs key.
     let gen = json!([
-        ["10857046999023057135944570762232829481370756359578518086990519993285655852781",
-         "11559732032986387107991004021392285783925812861821192530917403151452391805634"],
-        ["8495653923123431417604973247489272438418190587263600148770280649306958101930",
-         "4082367875863433681332203403145435568316851327593401208105741076214120093531"],
+        [
+            "10857046999023057135944570762232829481370756359578518086990519993285655852781",
+            "11559732032986387107991004021392285783925812861821192530917403151452391805634"
+        ],
+        [
+            "8495653923123431417604973247489272438418190587263600148770280649306958101930",
+            "4082367875863433681332203403145435568316851327593401208105741076214120093531"
+        ],
         ["1", "0"]
     ]);
     let fx = fixture(1, 50);
@@ -307,7 +437,9 @@ fn snarkjs_g2_order_is_c0_then_c1() {
     v["vk_gamma_2"] = swapped;
     assert_eq!(
         inputs::vk_from_snarkjs_json(&v.to_string()).unwrap_err(),
-        InputError::NotOnCurve { field: "vk_gamma_2".into() }
+        InputError::NotOnCurve {
+            field: "vk_gamma_2".into()
+        }
     );
 }
 
@@ -340,7 +472,13 @@ fn snarkjs_rejections_name_the_field() {
     for bad in ["", "12a", "-5", "0x10", "+1", "01", " 1", "1.0"] {
         let mut v = vk.clone();
         v["vk_beta_2"][0][1] = json!(bad);
-        assert_eq!(parse_vk(&v), InputError::NotDecimal { field: "vk_beta_2[0][1]".into(), value: bad.into() });
+        assert_eq!(
+            parse_vk(&v),
+            InputError::NotDecimal {
+                field: "vk_beta_2[0][1]".into(),
+                value: bad.into()
+            }
+        );
     }
     let mut v = vk.clone();
     v["IC"][1][0] = json!(5);
@@ -354,46 +492,102 @@ fn snarkjs_rejections_name_the_field() {
     };
     let mut v = vk.clone();
     v["vk_alpha_1"][0] = json!(x_plus_p);
-    assert_eq!(parse_vk(&v), InputError::CoordinateNotCanonical { field: "vk_alpha_1[0]".into() });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::CoordinateNotCanonical {
+            field: "vk_alpha_1[0]".into()
+        }
+    );
     let mut v = vk.clone();
     v["IC"][2][1] = json!(p_decimal());
-    assert_eq!(parse_vk(&v), InputError::CoordinateNotCanonical { field: "IC[2][1]".into() });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::CoordinateNotCanonical {
+            field: "IC[2][1]".into()
+        }
+    );
     let mut v = proof.clone();
     v["pi_b"][1][0] = json!("9".repeat(80)); // > 2^256
-    assert_eq!(parse_proof(&v), InputError::CoordinateNotCanonical { field: "pi_b[1][0]".into() });
+    assert_eq!(
+        parse_proof(&v),
+        InputError::CoordinateNotCanonical {
+            field: "pi_b[1][0]".into()
+        }
+    );
 
     // Not on the curve.
     let mut v = proof.clone();
     v["pi_a"][1] = json!("1");
-    assert_eq!(parse_proof(&v), InputError::NotOnCurve { field: "pi_a".into() });
+    assert_eq!(
+        parse_proof(&v),
+        InputError::NotOnCurve {
+            field: "pi_a".into()
+        }
+    );
     let mut v = vk.clone();
     v["vk_delta_2"][1][0] = json!("7");
-    assert_eq!(parse_vk(&v), InputError::NotOnCurve { field: "vk_delta_2".into() });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::NotOnCurve {
+            field: "vk_delta_2".into()
+        }
+    );
 
     // G2 not in the subgroup.
     let bad = non_subgroup_g2();
     let bad_json = json!([
-        [bad.x.c0.into_bigint().to_string(), bad.x.c1.into_bigint().to_string()],
-        [bad.y.c0.into_bigint().to_string(), bad.y.c1.into_bigint().to_string()],
+        [
+            bad.x.c0.into_bigint().to_string(),
+            bad.x.c1.into_bigint().to_string()
+        ],
+        [
+            bad.y.c0.into_bigint().to_string(),
+            bad.y.c1.into_bigint().to_string()
+        ],
         ["1", "0"]
     ]);
     let mut v = proof.clone();
     v["pi_b"] = bad_json.clone();
-    assert_eq!(parse_proof(&v), InputError::NotInSubgroup { field: "pi_b".into() });
+    assert_eq!(
+        parse_proof(&v),
+        InputError::NotInSubgroup {
+            field: "pi_b".into()
+        }
+    );
     let mut v = vk.clone();
     v["vk_beta_2"] = bad_json;
-    assert_eq!(parse_vk(&v), InputError::NotInSubgroup { field: "vk_beta_2".into() });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::NotInSubgroup {
+            field: "vk_beta_2".into()
+        }
+    );
 
     // Infinity and non-affine z.
     let mut v = proof.clone();
     v["pi_c"] = json!(["0", "1", "0"]);
-    assert_eq!(parse_proof(&v), InputError::Infinity { field: "pi_c".into() });
+    assert_eq!(
+        parse_proof(&v),
+        InputError::Infinity {
+            field: "pi_c".into()
+        }
+    );
     let mut v = proof.clone();
     v["pi_a"][2] = json!("2");
-    assert_eq!(parse_proof(&v), InputError::NotAffine { field: "pi_a".into() });
+    assert_eq!(
+        parse_proof(&v),
+        InputError::NotAffine {
+            field: "pi_a".into()
+        }
+    );
     let mut v = vk.clone();
     v["vk_gamma_2"][2] = json!(["1", "1"]);
-    assert_eq!(parse_vk(&v), InputError::NotAffine { field: "vk_gamma_2".into() });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::NotAffine {
+            field: "vk_gamma_2".into()
+        }
+    );
 
     // Wrong curve / protocol.
     let mut v = vk.clone();
@@ -412,11 +606,22 @@ fn snarkjs_rejections_name_the_field() {
     // Wrong number of public inputs / IC entries.
     let mut v = vk.clone();
     v["nPublic"] = json!(3);
-    assert_eq!(parse_vk(&v), InputError::WrongInputCount { field: "IC".into(), expected: 4, got: 3 });
+    assert_eq!(
+        parse_vk(&v),
+        InputError::WrongInputCount {
+            field: "IC".into(),
+            expected: 4,
+            got: 3
+        }
+    );
     let public3 = inputs::public_to_snarkjs_json(&[Fr::one(), Fr::one(), Fr::one()]).to_string();
     assert_eq!(
         inputs::public_from_snarkjs_json(&public3, 2).unwrap_err(),
-        InputError::WrongInputCount { field: "public".into(), expected: 2, got: 3 }
+        InputError::WrongInputCount {
+            field: "public".into(),
+            expected: 2,
+            got: 3
+        }
     );
     assert!(matches!(
         inputs::instance_from_snarkjs_json(&vk.to_string(), &proof.to_string(), &public3),
@@ -428,12 +633,16 @@ fn snarkjs_rejections_name_the_field() {
     let public_r = json!(["1", r]).to_string();
     assert_eq!(
         inputs::public_from_snarkjs_json(&public_r, 2).unwrap_err(),
-        InputError::ScalarNotCanonical { field: "public[1]".into() }
+        InputError::ScalarNotCanonical {
+            field: "public[1]".into()
+        }
     );
     let public_big = json!(["9".repeat(80), "1"]).to_string();
     assert_eq!(
         inputs::public_from_snarkjs_json(&public_big, 2).unwrap_err(),
-        InputError::ScalarNotCanonical { field: "public[0]".into() }
+        InputError::ScalarNotCanonical {
+            field: "public[0]".into()
+        }
     );
     let public_hex = json!(["0x01", "1"]).to_string();
     assert!(matches!(
@@ -441,23 +650,41 @@ fn snarkjs_rejections_name_the_field() {
         InputError::NotDecimal { field, .. } if field == "public[0]"
     ));
     // Not JSON at all.
-    assert!(matches!(inputs::vk_from_snarkjs_json("{"), Err(InputError::Json { .. })));
+    assert!(matches!(
+        inputs::vk_from_snarkjs_json("{"),
+        Err(InputError::Json { .. })
+    ));
     // The largest canonical values are accepted.
     let r_minus_1 = (Fr::zero() - Fr::one()).into_bigint().to_string();
-    assert_eq!(inputs::public_from_snarkjs_json(&json!([r_minus_1]).to_string(), 1).unwrap(), vec![-Fr::one()]);
+    assert_eq!(
+        inputs::public_from_snarkjs_json(&json!([r_minus_1]).to_string(), 1).unwrap(),
+        vec![-Fr::one()]
+    );
 }
 
 #[test]
 fn instance_checks_input_count_against_vk() {
     let fx = fixture(2, 70);
-    assert!(inputs::Groth16Instance::new(fx.vk.clone(), fx.proof.clone(), fx.inputs.clone()).is_ok());
-    assert_eq!(
-        inputs::Groth16Instance::new(fx.vk.clone(), fx.proof.clone(), fx.inputs[..1].to_vec()).unwrap_err(),
-        InputError::WrongInputCount { field: "public".into(), expected: 2, got: 1 }
+    assert!(
+        inputs::Groth16Instance::new(fx.vk.clone(), fx.proof.clone(), fx.inputs.clone()).is_ok()
     );
-    let zero_a = Proof { a: G1Affine::zero(), ..fx.proof.clone() };
+    assert_eq!(
+        inputs::Groth16Instance::new(fx.vk.clone(), fx.proof.clone(), fx.inputs[..1].to_vec())
+            .unwrap_err(),
+        InputError::WrongInputCount {
+            field: "public".into(),
+            expected: 2,
+            got: 1
+        }
+    );
+    let zero_a = Proof {
+        a: G1Affine::zero(),
+        ..fx.proof.clone()
+    };
     assert_eq!(
         inputs::Groth16Instance::new(fx.vk, zero_a, fx.inputs).unwrap_err(),
-        InputError::Infinity { field: "pi_a".into() }
+        InputError::Infinity {
+            field: "pi_a".into()
+        }
     );
 }

@@ -135,7 +135,10 @@ pub struct Trace {
 impl Trace {
     /// The last accumulator value.
     pub fn final_value(&self) -> Fq12 {
-        self.finals.last().map(|s| s.f_after).unwrap_or(self.f_start)
+        self.finals
+            .last()
+            .map(|s| s.f_after)
+            .unwrap_or(self.f_start)
     }
 
     /// The check passes iff the last value is one.
@@ -145,8 +148,16 @@ impl Trace {
 
     /// Operation counts of the traced computation.
     pub fn counts(&self) -> OpCounts {
-        let doublings = self.steps.iter().filter(|s| matches!(s.kind, StepKind::Double { .. })).count();
-        let loop_adds = self.steps.iter().filter(|s| matches!(s.kind, StepKind::Add { .. })).count();
+        let doublings = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Double { .. }))
+            .count();
+        let loop_adds = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Add { .. }))
+            .count();
         OpCounts {
             miller_steps: self.steps.len(),
             doublings,
@@ -195,13 +206,21 @@ pub fn miller_value(
     proof: &Proof<Bn254>,
     public_inputs: &[Fr],
 ) -> Result<Fq12, VerifierError> {
-    let witness = ResidueWitness { c: Fq12::one(), c_inv: Fq12::one(), wi_power: 0 };
+    let witness = ResidueWitness {
+        c: Fq12::one(),
+        c_inv: Fq12::one(),
+        wi_power: 0,
+    };
     Ok(trace(pvk, proof, public_inputs, &witness)?.final_value())
 }
 
 /// The operator's side: computes the residue witness (fails with
 /// [`ResidueError::NotAResidue`] for an invalid proof) and the full trace.
-pub fn prove(pvk: &PreparedVerifyingKey, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Trace, VerifierError> {
+pub fn prove(
+    pvk: &PreparedVerifyingKey,
+    proof: &Proof<Bn254>,
+    public_inputs: &[Fr],
+) -> Result<Trace, VerifierError> {
     let f = miller_value(pvk, proof, public_inputs)?;
     let witness = ResidueWitness::compute(&f)?;
     trace(pvk, proof, public_inputs, &witness)
@@ -214,11 +233,17 @@ pub fn trace(
     public_inputs: &[Fr],
     witness: &ResidueWitness,
 ) -> Result<Trace, VerifierError> {
-    let wi = witness.wi().ok_or(VerifierError::BadWitness("wi index is not 0, 1 or 2"))?;
+    let wi = witness
+        .wi()
+        .ok_or(VerifierError::BadWitness("wi index is not 0, 1 or 2"))?;
     if witness.c * witness.c_inv != Fq12::one() {
         return Err(VerifierError::BadWitness("c · c_inv != 1"));
     }
-    for (name, zero) in [("proof.a", proof.a.is_zero()), ("proof.b", proof.b.is_zero()), ("proof.c", proof.c.is_zero())] {
+    for (name, zero) in [
+        ("proof.a", proof.a.is_zero()),
+        ("proof.b", proof.b.is_zero()),
+        ("proof.c", proof.c.is_zero()),
+    ] {
         if zero {
             return Err(VerifierError::Infinity(name));
         }
@@ -271,13 +296,20 @@ pub fn trace(
         .into_iter()
         .map(|(kind, factor)| {
             f *= factor;
-            FinalStep { kind, factor, f_after: f }
+            FinalStep {
+                kind,
+                factor,
+                f_after: f,
+            }
         })
         .collect();
     Ok(Trace {
         msm,
         g1_points,
-        b_frobenius: (miller::frobenius(&proof.b), miller::neg_frobenius2(&proof.b)),
+        b_frobenius: (
+            miller::frobenius(&proof.b),
+            miller::neg_frobenius2(&proof.b),
+        ),
         witness: witness.clone(),
         f_start,
         steps,
@@ -298,12 +330,17 @@ pub fn verify_with_witness(
 /// Recomputes a committed trace step by step and returns the index of the first loop step
 /// whose committed accumulator, `T` or slope differs from the honest recomputation from the
 /// previous committed values (`None` if all loop steps are consistent). This is the verifier's
-/// "find the wrong step" for the Miller loop part.
+/// "find the wrong step" for the Miller loop part; the G1 hints are checked first against `A`,
+/// the committed `vk_x` and `C` (a wrong hint is reported as step 0).
 pub fn first_wrong_loop_step(
     pvk: &PreparedVerifyingKey,
     proof: &Proof<Bn254>,
     committed: &Trace,
 ) -> Option<usize> {
+    let [pa, px, pc] = &committed.g1_points;
+    if !pa.is_for(&proof.a) || !px.is_for(&committed.msm.vk_x) || !pc.is_for(&proof.c) {
+        return Some(0);
+    }
     let mut f = committed.f_start;
     let mut t = proof.b;
     let q1 = miller::frobenius(&proof.b);
@@ -311,7 +348,13 @@ pub fn first_wrong_loop_step(
     for (n, s) in committed.steps.iter().enumerate() {
         let addend = match s.kind {
             StepKind::Double { .. } => t,
-            StepKind::Add { digit, .. } => if digit > 0 { proof.b } else { -proof.b },
+            StepKind::Add { digit, .. } => {
+                if digit > 0 {
+                    proof.b
+                } else {
+                    -proof.b
+                }
+            }
             StepKind::FrobeniusAdd => q1,
             StepKind::FrobeniusNegAdd => q2,
         };
@@ -329,7 +372,11 @@ pub fn first_wrong_loop_step(
                 f.square_in_place();
             }
             StepKind::Add { digit, .. } => {
-                f *= if digit > 0 { committed.witness.c_inv } else { committed.witness.c }
+                f *= if digit > 0 {
+                    committed.witness.c_inv
+                } else {
+                    committed.witness.c
+                }
             }
             _ => {}
         }

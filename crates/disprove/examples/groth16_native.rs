@@ -1,0 +1,163 @@
+//! Figures of the native Groth16/BN254 verifier reference (crates/disprove/src/groth16):
+//! Miller-loop shape, operation counts, hints, and the time to compute the residue witness and
+//! the full trace, for a tiny circuit proved with ark-groth16 (fixed seed).
+//!
+//! Run: `cargo run --release -p bitvm2-disprove --example groth16_native`
+
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use ark_bn254::{Bn254, Fr};
+use ark_ff::UniformRand;
+use ark_groth16::Groth16;
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
+};
+use ark_snark::SNARK;
+use bitvm2_disprove::groth16::{
+    miller, residue::ResidueWitness, verifier, PreparedVerifyingKey, DEFAULT_WINDOW_BITS,
+};
+use rand::{rngs::StdRng, SeedableRng};
+
+/// Knows `a, b` with `a·b = x_1` and `x_k = a + k·b` for the other public inputs.
+#[derive(Clone)]
+struct Circuit {
+    a: Fr,
+    b: Fr,
+    n_public: usize,
+}
+
+impl Circuit {
+    fn public_inputs(&self) -> Vec<Fr> {
+        (1..=self.n_public)
+            .map(|k| {
+                if k == 1 {
+                    self.a * self.b
+                } else {
+                    self.a + Fr::from(k as u64) * self.b
+                }
+            })
+            .collect()
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for Circuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let xs = self.public_inputs();
+        let inputs: Vec<Variable> = xs
+            .iter()
+            .map(|x| cs.new_input_variable(|| Ok(*x)))
+            .collect::<Result<_, _>>()?;
+        let a = cs.new_witness_variable(|| Ok(self.a))?;
+        let b = cs.new_witness_variable(|| Ok(self.b))?;
+        cs.enforce_r1cs_constraint(|| a.into(), || b.into(), || inputs[0].into())?;
+        for (k, x) in inputs.iter().enumerate().skip(1) {
+            let k = Fr::from(k as u64 + 1);
+            cs.enforce_r1cs_constraint(
+                || LinearCombination::from(a) + (k, b),
+                || Variable::One.into(),
+                || (*x).into(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn main() -> Result<()> {
+    let schedule = miller::schedule();
+    println!("BN254 optimal-ate loop: {} steps ({} doublings, {} additions of ±Q, 2 Frobenius additions)",
+        schedule.len(),
+        schedule.iter().filter(|s| matches!(s, miller::StepKind::Double { .. })).count(),
+        schedule.iter().filter(|s| matches!(s, miller::StepKind::Add { .. })).count());
+
+    let t = Instant::now();
+    let _ = bitvm2_disprove::groth16::residue::root_of_unity_27();
+    println!(
+        "residue constants (h, inverses mod h, 27th root of unity): {:.1} ms, once per process",
+        ms(t)
+    );
+
+    for n_public in 1..=3 {
+        let mut rng = StdRng::seed_from_u64(2024 + n_public as u64);
+        let circuit = Circuit {
+            a: Fr::rand(&mut rng),
+            b: Fr::rand(&mut rng),
+            n_public,
+        };
+        let (pk, vk) =
+            Groth16::<Bn254>::circuit_specific_setup(circuit.clone(), &mut rng).context("setup")?;
+        let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng).context("prove")?;
+        let inputs = circuit.public_inputs();
+
+        let t = Instant::now();
+        let pvk = PreparedVerifyingKey::new(&vk, DEFAULT_WINDOW_BITS)?;
+        let setup_ms = ms(t);
+
+        let t = Instant::now();
+        let f = verifier::miller_value(&pvk, &proof, &inputs)?;
+        let miller_ms = ms(t);
+        let t = Instant::now();
+        let witness = ResidueWitness::compute(&f)?;
+        let residue_ms = ms(t);
+        let t = Instant::now();
+        let trace = verifier::trace(&pvk, &proof, &inputs, &witness)?;
+        let trace_ms = ms(t);
+        let t = Instant::now();
+        let full = verifier::prove(&pvk, &proof, &inputs)?;
+        let prove_ms = ms(t);
+        ensure!(
+            trace.accepts() && full.accepts(),
+            "the trace must end at one"
+        );
+        let t = Instant::now();
+        let ark_ok = Groth16::<Bn254>::verify(&vk, &inputs, &proof)?;
+        let ark_ms = ms(t);
+        ensure!(ark_ok, "arkworks must accept");
+
+        let c = trace.counts();
+        println!("\n== {n_public} public input(s), MSM window {DEFAULT_WINDOW_BITS} bits ==");
+        println!("miller steps                 {}", c.miller_steps);
+        println!(
+            "  doublings / additions      {} / {}",
+            c.doublings, c.additions
+        );
+        println!("Fq12 squarings               {}", c.fq12_squarings);
+        println!(
+            "Fq12 dense multiplications   {} (c^±1 in additions, 3 Frobenius of c, M_alpha_beta)",
+            c.fq12_muls
+        );
+        println!("Fq12 x Fq6 multiplications   {} (wi)", c.fq12_by_fq6_muls);
+        println!("Fq12 Frobenius maps          {}", c.frobenius_maps);
+        println!("sparse line multiplications  {} (3 pairs per step; 1/3 with computed, 2/3 with constant lines)", c.sparse_line_muls);
+        println!("Fq2 slope hints (B)          {}", c.fq2_slope_hints);
+        println!("Fq hints for G1 line points  {}", c.fq_g1_hints);
+        println!(
+            "MSM affine G1 additions      {} (= Fq slope hints)",
+            c.g1_msm_additions
+        );
+        println!("residue witness: wi = w^{}", trace.witness.wi_power);
+        println!("times: setup {setup_ms:.1} ms | Miller value {miller_ms:.1} ms | residue witness {residue_ms:.1} ms | trace {trace_ms:.1} ms | all (Miller + witness + trace) {prove_ms:.1} ms | arkworks verify {ark_ms:.1} ms");
+    }
+
+    // MSM window trade-off for one input: additions (script work) vs table points (script size).
+    println!("\nMSM window width vs. per-input cost (one random 254-bit scalar):");
+    let mut rng = StdRng::seed_from_u64(1);
+    let ic: Vec<_> = (0..2)
+        .map(|_| ark_bn254::G1Affine::rand(&mut rng))
+        .collect();
+    let x = Fr::rand(&mut rng);
+    for k in [2u32, 4, 6, 8] {
+        let msm = bitvm2_disprove::groth16::msm::FixedBaseMsm::new(&ic, k)?;
+        let steps = msm.run(&[x])?.steps.len();
+        println!(
+            "  k = {k}: {} windows, {steps} additions, {} table points per input",
+            msm.windows(),
+            msm.windows() * ((1usize << k) - 1)
+        );
+    }
+    Ok(())
+}
