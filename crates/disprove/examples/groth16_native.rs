@@ -136,6 +136,11 @@ fn main() -> Result<()> {
         println!("Fq2 slope hints (B)          {}", c.fq2_slope_hints);
         println!("Fq hints for G1 line points  {}", c.fq_g1_hints);
         println!(
+            "Fq elements in the trace     {} ({} bytes at 32 bytes each)",
+            c.trace_fq_elements,
+            32 * c.trace_fq_elements
+        );
+        println!(
             "MSM affine G1 additions      {} (= Fq slope hints)",
             c.g1_msm_additions
         );

@@ -17,6 +17,17 @@
 //! `Miller · M_αβ · wi · c^-λ`, which is one iff `Miller · M_αβ · wi = c^λ`.
 //! The lines of the fixed points `-γ`, `-δ` are setup constants ([`PreparedVerifyingKey`]);
 //! `M_αβ` is the (constant) Miller value of `(α, -β)` with the same line formulas.
+//!
+//! What a script program must check besides recomputing each step (every hint is also
+//! range-checked below p):
+//! - MSM: each slope `λ` satisfies `λ·(x_e - x_acc) = y_e - y_acc` for the table entry of the
+//!   committed digit (digits of the committed public inputs, each below r);
+//! - G1 hints of `A`, `vk_x`, `C`: `y·inv_y = 1`, `x·inv_y = x_over_y`;
+//! - B's slopes: `λ·2y_T = 3x_T²` (doubling) or `λ·(x_Q - x_T) = y_Q - y_T` (addition, with
+//!   `Q = ±B`, `π(B)`, `-π²(B)`);
+//! - the witness: `c·c_inv = 1` and `wi` one of the three constants `1, w, w²` (an index, never
+//!   a free value: a free `wi` would let any proof pass);
+//! - the end: `f == 1`.
 
 use ark_bn254::{Bn254, Fq12, Fq2, Fr, G2Affine};
 use ark_ec::AffineRepr;
@@ -146,6 +157,18 @@ impl Trace {
         self.final_value() == Fq12::one()
     }
 
+    /// Number of `Fq` elements in the trace: MSM (slope + accumulator per addition), G1 hints,
+    /// `π(B)`, `-π²(B)`, `c`, `c_inv`, `f_start`, and per loop step a slope, `T`, two `Fq2` per
+    /// line and `f`; per final step `f` (the factors are derived, not committed).
+    pub fn fq_elements(&self) -> usize {
+        3 * self.msm.steps.len()
+            + 2 * self.g1_points.len()
+            + 8
+            + 3 * 12
+            + self.steps.len() * (2 + 4 + 3 * 4 + 12)
+            + self.finals.len() * 12
+    }
+
     /// Operation counts of the traced computation.
     pub fn counts(&self) -> OpCounts {
         let doublings = self
@@ -172,6 +195,7 @@ impl Trace {
             g1_msm_additions: self.msm.steps.len(),
             fq_msm_slope_hints: self.msm.steps.len(),
             fq_g1_hints: 2 * self.g1_points.len(),
+            trace_fq_elements: self.fq_elements(),
         }
     }
 }
@@ -197,6 +221,8 @@ pub struct OpCounts {
     pub fq_msm_slope_hints: usize,
     /// `x/y`, `1/y` for `A`, `vk_x`, `C`.
     pub fq_g1_hints: usize,
+    /// Base-field elements in the whole trace (what committing every value would cost).
+    pub trace_fq_elements: usize,
 }
 
 /// The plain Miller product `Miller(A,B) · Miller(vk_x,-γ) · Miller(C,-δ) · M_αβ` (no residue
