@@ -19,11 +19,13 @@ pub(crate) mod asm;
 pub mod bigint;
 pub mod convert;
 pub mod field;
+pub mod mulcheck;
 pub mod nat;
 
 pub use bigint::Layout;
 pub use convert::{limbs_to_nibbles, nibbles_to_limbs, regroup, Digits};
 pub use field::{bn254_fq, FieldError, PrimeField, BN254_FQ_HEX};
+pub use mulcheck::{CheckedMul, MulCheckError};
 pub use nat::Nat;
 
 /// A u32 as two 16-bit limbs (high limb deepest).
