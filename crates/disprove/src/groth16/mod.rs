@@ -20,11 +20,13 @@
 //!   loop with `c^-1` folded in (so `f` starts at `c^-1`), ending with Frobenius powers of `c`,
 //!   `wi` and the constant Miller value of `(α, -β)`, accepting iff the result is one; its
 //!   [`verifier::Trace`] lists every intermediate value in order.
+//! - [`audit`]: the verifier's search for the first wrong committed value of a trace.
 //!
 //! Sources: arkworks 0.6 (`ark-ec` `models::bn`, `ark-bn254`) for the loop shape, the tower and
 //! the twist constants, and as the test oracle (pairings, `Groth16::verify`); the paper above for
 //! the residue check. No code was taken from other projects.
 
+pub mod audit;
 pub mod inputs;
 pub mod miller;
 pub mod msm;

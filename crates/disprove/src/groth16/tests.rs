@@ -13,6 +13,7 @@ use ark_snark::SNARK;
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::{json, Value};
 
+use super::audit::{first_wrong_value, WrongValue};
 use super::inputs::{self, InputError};
 use super::miller;
 use super::residue::{ResidueError, ResidueWitness};
@@ -111,10 +112,7 @@ fn real_proofs_trace_ends_at_one_and_arkworks_agrees() {
         assert!(trace.accepts(), "n_public = {n_public}");
         assert_eq!(trace.final_value(), Fq12::one());
         // The trace is internally consistent (what a verifier checks step by step).
-        assert_eq!(
-            verifier::first_wrong_loop_step(&pvk, &fx.proof, &trace),
-            None
-        );
+        assert_eq!(first_wrong_value(&pvk, &fx.proof, &fx.inputs, &trace), None);
         // The MSM result is arkworks' prepared input.
         let expected = fx
             .inputs
@@ -267,36 +265,71 @@ fn wrong_witness_values_are_rejected() {
 }
 
 #[test]
-fn a_wrong_committed_step_is_found() {
-    let fx = fixture(1, 13);
+fn a_wrong_committed_value_is_found_at_its_step() {
+    let fx = fixture(2, 13);
     let pvk = PreparedVerifyingKey::new(&fx.vk, DEFAULT_WINDOW_BITS).unwrap();
     let honest = verifier::prove(&pvk, &fx.proof, &fx.inputs).unwrap();
+    let find = |t: &verifier::Trace| first_wrong_value(&pvk, &fx.proof, &fx.inputs, t);
+    assert_eq!(find(&honest), None);
     for n in [0, 5, honest.steps.len() - 1] {
         let mut t = honest.clone();
         t.steps[n].f_after.c0.c0.c0 += Fq::one();
-        assert_eq!(
-            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
-            Some(n)
-        );
+        assert_eq!(find(&t), Some(WrongValue::LoopStep(n)));
         let mut t = honest.clone();
         t.steps[n].b_slope += Fq2::one();
-        assert_eq!(
-            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
-            Some(n)
-        );
+        assert_eq!(find(&t), Some(WrongValue::LoopStep(n)));
         let mut t = honest.clone();
         t.steps[n].t_after = -t.steps[n].t_after;
-        assert_eq!(
-            verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
-            Some(n)
-        );
+        assert_eq!(find(&t), Some(WrongValue::LoopStep(n)));
+        let mut t = honest.clone();
+        t.steps[n].lines[2].c4 += Fq2::one();
+        assert_eq!(find(&t), Some(WrongValue::LoopStep(n)));
+    }
+    for n in [0, honest.msm.steps.len() - 1] {
+        let mut t = honest.clone();
+        t.msm.steps[n].slope += Fq::one();
+        assert_eq!(find(&t), Some(WrongValue::MsmStep(n)));
+        let mut t = honest.clone();
+        t.msm.steps[n].acc_after = -t.msm.steps[n].acc_after;
+        assert_eq!(find(&t), Some(WrongValue::MsmStep(n)));
     }
     let mut t = honest.clone();
-    t.g1_points[1].inv_y += Fq::one();
+    t.msm.steps.pop();
     assert_eq!(
-        verifier::first_wrong_loop_step(&pvk, &fx.proof, &t),
-        Some(0)
+        find(&t),
+        Some(WrongValue::MsmStep(honest.msm.steps.len() - 1))
     );
+    let mut t = honest.clone();
+    t.g1_points[1].inv_y += Fq::one();
+    assert_eq!(find(&t), Some(WrongValue::G1Hint(1)));
+    let mut t = honest.clone();
+    t.witness.wi_power = (t.witness.wi_power + 1) % 3;
+    assert_eq!(find(&t), Some(WrongValue::FinalStep(3)));
+    let mut t = honest.clone();
+    t.witness.wi_power = 7;
+    assert_eq!(find(&t), Some(WrongValue::Witness));
+    let mut t = honest.clone();
+    t.f_start = t.f_start.square();
+    assert_eq!(find(&t), Some(WrongValue::Witness));
+    for n in 0..honest.finals.len() {
+        let mut t = honest.clone();
+        t.finals[n].f_after.c1.c2.c1 += Fq::one();
+        assert_eq!(find(&t), Some(WrongValue::FinalStep(n)));
+    }
+    // A consistent trace for an invalid instance (other public inputs, honest computation with
+    // the valid instance's witness) is caught at the end.
+    let mut bad_inputs = fx.inputs.clone();
+    bad_inputs[0] += Fr::one();
+    let t = verifier::trace(&pvk, &fx.proof, &bad_inputs, &honest.witness).unwrap();
+    assert_eq!(
+        first_wrong_value(&pvk, &fx.proof, &bad_inputs, &t),
+        Some(WrongValue::NotOne)
+    );
+    // The honest trace checked against other public inputs fails in the MSM.
+    assert!(matches!(
+        first_wrong_value(&pvk, &fx.proof, &bad_inputs, &honest),
+        Some(WrongValue::MsmStep(_))
+    ));
 }
 
 /// Pairs whose pairing product is one: `P_i = a_i·G1`, `Q_i = b_i·G2`, `Σ a_i·b_i = 0`.

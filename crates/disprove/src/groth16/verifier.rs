@@ -311,14 +311,7 @@ pub fn trace(
             f_after: f,
         });
     }
-    let factors = [
-        (FinalKind::CInvFrobenius1, witness.c_inv.frobenius_map(1)),
-        (FinalKind::CFrobenius2, witness.c.frobenius_map(2)),
-        (FinalKind::CInvFrobenius3, witness.c_inv.frobenius_map(3)),
-        (FinalKind::Wi, wi),
-        (FinalKind::AlphaBeta, pvk.alpha_neg_beta),
-    ];
-    let finals = factors
+    let finals = final_factors(pvk, witness, wi)
         .into_iter()
         .map(|(kind, factor)| {
             f *= factor;
@@ -343,6 +336,21 @@ pub fn trace(
     })
 }
 
+/// The factors of the steps after the loop, in order.
+pub(crate) fn final_factors(
+    pvk: &PreparedVerifyingKey,
+    witness: &ResidueWitness,
+    wi: Fq12,
+) -> [(FinalKind, Fq12); 5] {
+    [
+        (FinalKind::CInvFrobenius1, witness.c_inv.frobenius_map(1)),
+        (FinalKind::CFrobenius2, witness.c.frobenius_map(2)),
+        (FinalKind::CInvFrobenius3, witness.c_inv.frobenius_map(3)),
+        (FinalKind::Wi, wi),
+        (FinalKind::AlphaBeta, pvk.alpha_neg_beta),
+    ]
+}
+
 /// Native verification with a supplied witness: `Ok(true)` iff the trace ends at one.
 pub fn verify_with_witness(
     pvk: &PreparedVerifyingKey,
@@ -351,70 +359,4 @@ pub fn verify_with_witness(
     witness: &ResidueWitness,
 ) -> Result<bool, VerifierError> {
     Ok(trace(pvk, proof, public_inputs, witness)?.accepts())
-}
-
-/// Recomputes a committed trace step by step and returns the index of the first loop step
-/// whose committed accumulator, `T` or slope differs from the honest recomputation from the
-/// previous committed values (`None` if all loop steps are consistent). This is the verifier's
-/// "find the wrong step" for the Miller loop part; the G1 hints are checked first against `A`,
-/// the committed `vk_x` and `C` (a wrong hint is reported as step 0).
-pub fn first_wrong_loop_step(
-    pvk: &PreparedVerifyingKey,
-    proof: &Proof<Bn254>,
-    committed: &Trace,
-) -> Option<usize> {
-    let [pa, px, pc] = &committed.g1_points;
-    if !pa.is_for(&proof.a) || !px.is_for(&committed.msm.vk_x) || !pc.is_for(&proof.c) {
-        return Some(0);
-    }
-    let mut f = committed.f_start;
-    let mut t = proof.b;
-    let q1 = miller::frobenius(&proof.b);
-    let q2 = miller::neg_frobenius2(&proof.b);
-    for (n, s) in committed.steps.iter().enumerate() {
-        let addend = match s.kind {
-            StepKind::Double { .. } => t,
-            StepKind::Add { digit, .. } => {
-                if digit > 0 {
-                    proof.b
-                } else {
-                    -proof.b
-                }
-            }
-            StepKind::FrobeniusAdd => q1,
-            StepKind::FrobeniusNegAdd => q2,
-        };
-        let slope_ok = match s.kind {
-            StepKind::Double { .. } => miller::is_double_slope(&t, &s.b_slope),
-            _ => miller::is_add_slope(&t, &addend, &s.b_slope),
-        };
-        let lines = [
-            Line::through(&t, s.b_slope).evaluate(&committed.g1_points[0]),
-            pvk.neg_gamma_lines[n].evaluate(&committed.g1_points[1]),
-            pvk.neg_delta_lines[n].evaluate(&committed.g1_points[2]),
-        ];
-        match s.kind {
-            StepKind::Double { .. } => {
-                f.square_in_place();
-            }
-            StepKind::Add { digit, .. } => {
-                f *= if digit > 0 {
-                    committed.witness.c_inv
-                } else {
-                    committed.witness.c
-                }
-            }
-            _ => {}
-        }
-        for line in &lines {
-            line.mul_into(&mut f);
-        }
-        let t_new = miller::apply_slope(&t, &addend, s.b_slope);
-        if !slope_ok || f != s.f_after || t_new != s.t_after {
-            return Some(n);
-        }
-        f = s.f_after;
-        t = s.t_after;
-    }
-    None
 }
