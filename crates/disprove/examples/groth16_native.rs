@@ -2,7 +2,7 @@
 //! Miller-loop shape, operation counts, hints, and the time to compute the residue witness and
 //! the full trace, for a tiny circuit proved with ark-groth16 (fixed seed).
 //!
-//! Run: `cargo run --release -p bitvm2-disprove --example groth16_native`
+//! Run: `cargo run --release -p bitvm2-disprove --example groth16_native [-- --write-snarkjs DIR]`
 
 use std::time::Instant;
 
@@ -67,7 +67,44 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// Writes `vk_N.json`, `proof_N.json`, `public_N.json` and a tampered `public_N_bad.json`
+/// with our snarkjs writer, so that `snarkjs groth16 verify` can check the format.
+fn write_snarkjs(
+    dir: &str,
+    n: usize,
+    vk: &ark_groth16::VerifyingKey<Bn254>,
+    proof: &ark_groth16::Proof<Bn254>,
+    inputs: &[Fr],
+) -> Result<()> {
+    use bitvm2_disprove::groth16::inputs;
+    std::fs::create_dir_all(dir)?;
+    let write =
+        |name: String, v: serde_json::Value| std::fs::write(format!("{dir}/{name}"), v.to_string());
+    write(format!("vk_{n}.json"), inputs::vk_to_snarkjs_json(vk))?;
+    write(
+        format!("proof_{n}.json"),
+        inputs::proof_to_snarkjs_json(proof),
+    )?;
+    write(
+        format!("public_{n}.json"),
+        inputs::public_to_snarkjs_json(inputs),
+    )?;
+    let mut bad = inputs.to_vec();
+    bad[0] += Fr::from(1u64);
+    write(
+        format!("public_{n}_bad.json"),
+        inputs::public_to_snarkjs_json(&bad),
+    )?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
+    // `--write-snarkjs DIR`: also write each instance as snarkjs JSON files.
+    let args: Vec<String> = std::env::args().collect();
+    let snarkjs_dir = args
+        .iter()
+        .position(|a| a == "--write-snarkjs")
+        .and_then(|i| args.get(i + 1).cloned());
     let schedule = miller::schedule();
     println!("BN254 optimal-ate loop: {} steps ({} doublings, {} additions of ±Q, 2 Frobenius additions)",
         schedule.len(),
@@ -118,6 +155,9 @@ fn main() -> Result<()> {
         let ark_ms = ms(t);
         ensure!(ark_ok, "arkworks must accept");
 
+        if let Some(dir) = &snarkjs_dir {
+            write_snarkjs(dir, n_public, &vk, &proof, &inputs)?;
+        }
         let c = trace.counts();
         println!("\n== {n_public} public input(s), MSM window {DEFAULT_WINDOW_BITS} bits ==");
         println!("miller steps                 {}", c.miller_steps);

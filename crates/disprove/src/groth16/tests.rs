@@ -449,6 +449,49 @@ fn snarkjs_json_round_trip() {
     }
 }
 
+/// Files written by snarkjs 0.7.6 for `testdata/mul.circom` (see `testdata/README.md`).
+const SNARKJS_VK: &str = include_str!("testdata/verification_key.json");
+const SNARKJS_PROOF: &str = include_str!("testdata/proof.json");
+const SNARKJS_PUBLIC: &str = include_str!("testdata/public.json");
+
+#[test]
+fn real_snarkjs_proof_parses_and_verifies() {
+    let inst =
+        inputs::instance_from_snarkjs_json(SNARKJS_VK, SNARKJS_PROOF, SNARKJS_PUBLIC).unwrap();
+    assert_eq!(inst.public_inputs, vec![Fr::from(33u64), Fr::from(25u64)]);
+    // arkworks agrees with snarkjs on the parsed values ...
+    assert!(Groth16::<Bn254>::verify(&inst.vk, &inst.public_inputs, &inst.proof).unwrap());
+    // ... and so does our chunked check.
+    let pvk = PreparedVerifyingKey::new(&inst.vk, DEFAULT_WINDOW_BITS).unwrap();
+    let trace = verifier::prove(&pvk, &inst.proof, &inst.public_inputs).unwrap();
+    assert!(trace.accepts());
+    assert_eq!(
+        first_wrong_value(&pvk, &inst.proof, &inst.public_inputs, &trace),
+        None
+    );
+    // Another statement (x1 = 34) has no residue witness.
+    let mut bad = inst.public_inputs.clone();
+    bad[0] += Fr::one();
+    assert!(matches!(
+        verifier::prove(&pvk, &inst.proof, &bad),
+        Err(VerifierError::Residue(ResidueError::NotAResidue))
+    ));
+    // Our writer reproduces snarkjs' JSON values (all keys we write; snarkjs adds
+    // vk_alphabeta_12, which we do not use).
+    let theirs_vk: Value = serde_json::from_str(SNARKJS_VK).unwrap();
+    let ours_vk = inputs::vk_to_snarkjs_json(&inst.vk);
+    for (key, value) in ours_vk.as_object().unwrap() {
+        assert_eq!(&theirs_vk[key], value, "{key}");
+    }
+    let theirs_proof: Value = serde_json::from_str(SNARKJS_PROOF).unwrap();
+    assert_eq!(inputs::proof_to_snarkjs_json(&inst.proof), theirs_proof);
+    let theirs_public: Value = serde_json::from_str(SNARKJS_PUBLIC).unwrap();
+    assert_eq!(
+        inputs::public_to_snarkjs_json(&inst.public_inputs),
+        theirs_public
+    );
+}
+
 #[test]
 fn snarkjs_g2_order_is_c0_then_c1() {
     // snarkjs' vk_gamma_2 is the BN254 G2 generator, written as below in every snarkjs key.
