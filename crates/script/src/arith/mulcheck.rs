@@ -33,11 +33,18 @@
 //! what the identity cannot pin down: the digits (they select stack items) and C (limbs in
 //! range and `C < p`, so that `A*B = Q*p + C` with `0 <= C < p` forces `C = A*B mod p`).
 //!
-//! Bounds (BN254, honest witness): pieces `< 2^20`, so a column holds at most 13 terms
-//! `< 15 * 2^20` from `A*B` and 13 terms `<= 8 * 2^20` from `Q*p`: every partial column sum is
-//! below `2^28` in absolute value, carries below `2^25`, C terms below `2^29` and every doubled
-//! carry below its `|z_u| < 2^30`. Nothing an honest witness produces leaves the 4-byte range.
-//! [`CheckedMul::new`] checks these bounds for the given field.
+//! Bounds: for an honest witness A's pieces are `< 2^20` and Q's `< 2^24` (Q's table only goes
+//! to 8 times a piece, so its pieces can be wider), so a column holds at most 13 terms
+//! `< 15 * 2^20` from `A*B` and 11 terms `<= 8 * 2^24` from `Q*p`, plus a carry. Rather than a
+//! hand proof, [`CheckedMul::new`] walks every row of every identity with the largest honest
+//! value of each term and accepts the layout only if the sum of all term bounds plus the
+//! incoming carry bound (a bound on every partial sum, whatever the signs) stays below `2^31`;
+//! the doubled carry never exceeds that `|z_u|`. For BN254 the largest such bound is below
+//! `2^31` with the 24-bit Q pieces (it picks 20-bit ones otherwise).
+//!
+//! Cost (BN254, `examples/fq_mul_cost.rs`): 12.5 KB for [`CheckedMul::mul_digits`], 13.6 KB
+//! for [`CheckedMul::mul`], against 67-72 KB for [`PrimeField::mul_hinted`]`(4)`; peak 517
+//! stack items.
 
 use std::collections::BTreeMap;
 
@@ -50,9 +57,15 @@ use super::nat::Nat;
 use crate::builder::Fragment;
 use crate::exec::encode_num;
 
-/// Width of the pieces A and Q are cut into (a multiple of 4, so that products of a piece and
-/// a nibble fall on nibble columns).
+/// Width of the pieces A is cut into (a multiple of 4, so that products of a piece and a nibble
+/// fall on nibble columns): `15 * (2^20 - 1)` times the number of pieces stays far below 2^31.
 pub const PIECE_BITS: u32 = 20;
+/// Widths tried for the pieces of Q, widest first (the multiples of a Q piece in the table
+/// only go up to 8, so Q pieces can be wider than A's); the widest whose column sums provably
+/// fit 4-byte numbers is used.
+const Q_PIECE_BITS: [u32; 2] = [24, 20];
+/// Largest absolute value any intermediate may reach (a 4-byte script number).
+const MAX_NUM: i128 = (1 << 31) - 1;
 const M: usize = (PIECE_BITS / 4) as usize;
 const NIBBLE: u32 = 4;
 
@@ -89,6 +102,8 @@ pub struct CheckedMul {
     a_pieces: usize,
     /// Pieces of Q for a general product (`Q < B < 2^(4*digits)`).
     q_pieces: usize,
+    /// Width of Q's pieces (a multiple of 4).
+    q_bits: u32,
     /// p in signed nibbles, least significant first, each in `-8..=8`.
     p_signed: Vec<i64>,
 }
@@ -141,20 +156,29 @@ fn rows_of(terms: Vec<(u32, Term, i64)>) -> Vec<Row> {
     map.into_iter().map(|(pos, terms)| Row { pos, terms }).collect()
 }
 
+/// Consecutive rows checked together: their terms are combined by Horner's rule (each row
+/// shifted by its distance to the group's lowest position) and one carry leaves the group.
+type Group = Vec<Row>;
+
 /// The carries of an identity for the given term values; `None` if the identity does not hold.
-fn carries(rows: &[Row], value: &dyn Fn(Term) -> i128) -> Option<Vec<i128>> {
-    let mut out = Vec::with_capacity(rows.len().saturating_sub(1));
+fn carries(groups: &[Group], value: &dyn Fn(Term) -> i128) -> Option<Vec<i128>> {
+    let mut out = Vec::with_capacity(groups.len().saturating_sub(1));
     let mut carry = 0i128;
-    for (u, row) in rows.iter().enumerate() {
-        let z = carry + row.terms.iter().map(|&(t, s)| s as i128 * value(t)).sum::<i128>();
-        match rows.get(u + 1) {
+    for (u, group) in groups.iter().enumerate() {
+        let low = group[0].pos;
+        let z = carry
+            + group
+                .iter()
+                .map(|row| row.terms.iter().map(|&(t, s)| s as i128 * value(t)).sum::<i128>() << (row.pos - low))
+                .sum::<i128>();
+        match groups.get(u + 1) {
             None => {
                 if z != 0 {
                     return None;
                 }
             }
             Some(next) => {
-                let g = next.pos - row.pos;
+                let g = next[0].pos - low;
                 if z.rem_euclid(1i128 << g) != 0 {
                     return None;
                 }
@@ -310,21 +334,91 @@ impl CheckedMul {
         let bits = p.bits();
         let limb_bits = field.layout().limb_bits;
         let err = |reason| MulCheckError::FieldTooLarge { bits, limb_bits, reason };
-        let digits = bits.div_ceil(NIBBLE as usize);
-        let a_pieces = bits.div_ceil(PIECE_BITS as usize);
-        let q_pieces = (NIBBLE as usize * digits).div_ceil(PIECE_BITS as usize);
-        // Column bound: (15 * a_pieces + 8 * q_pieces) * 2^20 plus carries must stay < 2^30.
-        if (15 * a_pieces + 8 * q_pieces + 64) << PIECE_BITS >= 1 << 30 {
-            return Err(err("too many pieces for 4-byte column sums"));
-        }
         if limb_bits > 29 {
             return Err(err("limbs wider than 29 bits"));
         }
-        // The computed depths e_j must stay small script numbers; the table has 16 * n items.
-        if 16 * a_pieces + 8 * q_pieces + digits > 900 {
+        let digits = bits.div_ceil(NIBBLE as usize);
+        let a_pieces = bits.div_ceil(PIECE_BITS as usize);
+        // The tables and depths must fit the stack with room to spare.
+        if 16 * a_pieces + 8 * a_pieces + 2 * digits > 800 {
             return Err(err("tables would not fit the 1000-item stack"));
         }
-        Ok(CheckedMul { field: field.clone(), digits, a_pieces, q_pieces, p_signed: signed_nibbles(p) })
+        let mut last = Err(err("no quotient piece width keeps the column sums in 4-byte numbers"));
+        for q_bits in Q_PIECE_BITS {
+            let q_pieces = (NIBBLE as usize * digits).div_ceil(q_bits as usize);
+            let m = CheckedMul { field: field.clone(), digits, a_pieces, q_pieces, q_bits, p_signed: signed_nibbles(p) };
+            let fits = |rows, merge| m.group(rows, merge).is_some();
+            if fits(m.main_rows(&Factor::Nibbles), false) && fits(m.a_rows(), true) && fits(m.b_rows(), true) {
+                last = Ok(m);
+                break;
+            }
+        }
+        last
+    }
+
+    /// Largest absolute value of a term for an honest witness.
+    fn term_bound(&self, t: Term) -> i128 {
+        let layout = self.field.layout();
+        let below = |bits: u32| (1i128 << bits) - 1;
+        let a = below(PIECE_BITS);
+        match t {
+            Term::ALimb(i) | Term::BLimb(i) | Term::CLimb(i) => below(layout.limb_width(i)),
+            Term::APiece(_) => a,
+            Term::BNibble(_) => 15,
+            Term::Prod { .. } => 15 * a,
+            Term::AConst { mult, .. } => mult as i128 * a,
+            Term::QConst { mult, .. } => mult as i128 * below(self.q_bits),
+        }
+    }
+
+    /// Group the rows of an identity (one row per group unless `merge`), such that every
+    /// intermediate stays within 4-byte numbers for every honest witness: a Horner partial sum
+    /// is at most the incoming carry plus the shifted term bounds of the group, a carry at most
+    /// that over `2^gap`, and the doubled carry at most `|z|`. `None` if even single rows can
+    /// overflow. Merging saves a carry hint and a carry check per merged row but costs doublings.
+    fn group(&self, rows: Vec<Row>, merge: bool) -> Option<Vec<Group>> {
+        let bound = |row: &Row| row.terms.iter().map(|&(t, _)| self.term_bound(t)).sum::<i128>();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut carry = 0i128;
+        let mut rows = rows.into_iter().peekable();
+        while let Some(first) = rows.next() {
+            let low = first.pos;
+            let mut z = carry + bound(&first);
+            if z > MAX_NUM {
+                return None;
+            }
+            let mut group = vec![first];
+            while let Some(next) = rows.peek().filter(|_| merge) {
+                let shift = next.pos - low;
+                // Horner doubles the group by its span and the carry step doubles the carry
+                // again (2 bytes per bit each), while a carry step costs about 7 bytes: merge
+                // only rows at most 2 bits apart.
+                let gap = next.pos - group.last().expect("non-empty").pos;
+                let more = (bound(next) as f64) * 2f64.powi(shift as i32);
+                if gap > 2 || shift >= 31 || z as f64 + more > MAX_NUM as f64 {
+                    break;
+                }
+                z += bound(next) << shift;
+                group.push(rows.next().expect("peeked"));
+            }
+            if let Some(next) = rows.peek() {
+                carry = z >> (next.pos - low);
+            }
+            groups.push(group);
+        }
+        Some(groups)
+    }
+
+    fn main_groups(&self, f: &Factor) -> Vec<Group> {
+        self.group(self.main_rows(f), false).expect("bounds checked when set up")
+    }
+
+    fn a_groups(&self) -> Vec<Group> {
+        self.group(self.a_rows(), true).expect("bounds checked when set up")
+    }
+
+    fn b_groups(&self) -> Vec<Group> {
+        self.group(self.b_rows(), true).expect("bounds checked when set up")
     }
 
     /// The field.
@@ -369,7 +463,15 @@ impl CheckedMul {
         if k >= self.field.modulus() {
             return Err(MulCheckError::OperandOutOfRange { what: "constant k", bound: "p" });
         }
-        Ok(Factor::Const(signed_nibbles(k)))
+        let f = Factor::Const(signed_nibbles(k));
+        if self.group(self.main_rows(&f), false).is_none() {
+            return Err(MulCheckError::FieldTooLarge {
+                bits: self.field.modulus().bits(),
+                limb_bits: self.field.layout().limb_bits,
+                reason: "column sums of this constant product may overflow",
+            });
+        }
+        Ok(f)
     }
 
     /// Hint items of [`CheckedMul::mul`].
@@ -421,7 +523,7 @@ impl CheckedMul {
         match f {
             Factor::Const(k) => {
                 // Q < k < 16^len(k).
-                (NIBBLE as usize * k.len()).div_ceil(PIECE_BITS as usize)
+                (NIBBLE as usize * k.len()).div_ceil(self.q_bits as usize)
             }
             _ => self.q_pieces,
         }
@@ -447,10 +549,11 @@ impl CheckedMul {
                 }
             }
         }
+        let mq = (self.q_bits / NIBBLE) as usize;
         for i in 0..self.q_piece_count(f) {
             for (j, &pj) in self.p_signed.iter().enumerate() {
                 if pj != 0 {
-                    let pos = NIBBLE * (M * i + j) as u32;
+                    let pos = NIBBLE * (mq * i + j) as u32;
                     t.push((pos, Term::QConst { piece: i, mult: pj.unsigned_abs() as usize }, -pj.signum()));
                 }
             }
@@ -478,10 +581,10 @@ impl CheckedMul {
     }
 
     fn hint_count(&self, f: &Factor) -> usize {
-        let chain = |rows: Vec<Row>| rows.len() - 1;
-        let mut n = self.limbs() + chain(self.main_rows(f)) + self.q_piece_count(f) + self.a_pieces + chain(self.a_rows());
+        let chain = |groups: Vec<Group>| groups.len() - 1;
+        let mut n = self.limbs() + chain(self.main_groups(f)) + self.q_piece_count(f) + self.a_pieces + chain(self.a_groups());
         if *f == Factor::Limbs {
-            n += self.digits + chain(self.b_rows());
+            n += self.digits + chain(self.b_groups());
         }
         n
     }
@@ -496,14 +599,14 @@ impl CheckedMul {
     fn witness(&self, f: &Factor, a: &Nat, b: &Nat) -> Witness {
         let layout = self.field.layout();
         let (q, c) = a.mul(b).div_rem(self.field.modulus());
-        let pieces = |x: &Nat, n: usize| -> Vec<i128> {
-            (0..n).map(|i| x.bits_at(PIECE_BITS as usize * i, PIECE_BITS as usize) as i128).collect()
+        let pieces = |x: &Nat, n: usize, w: u32| -> Vec<i128> {
+            (0..n).map(|i| x.bits_at(w as usize * i, w as usize) as i128).collect()
         };
         let limbs = |x: &Nat| -> Vec<i128> { layout.to_limbs(x).into_iter().map(i128::from).collect() };
         Witness {
             c: limbs(&c),
-            q: pieces(&q, self.q_piece_count(f)),
-            a: pieces(a, self.a_pieces),
+            q: pieces(&q, self.q_piece_count(f), self.q_bits),
+            a: pieces(a, self.a_pieces, PIECE_BITS),
             a_limbs: limbs(a),
             b_nibbles: (0..self.digits).map(|j| b.bits_at(4 * j, 4) as i128).collect(),
             b_limbs: if *f == Factor::Limbs { limbs(b) } else { Vec::new() },
@@ -527,13 +630,13 @@ impl CheckedMul {
         let num = |v: &i128| encode_num(i64::try_from(*v).expect("hint fits i64"));
         let mut out = Vec::with_capacity(self.hint_count(f));
         out.extend(w.c.iter().rev().map(num));
-        out.extend(carries(&self.main_rows(f), &value)?.iter().map(num));
+        out.extend(carries(&self.main_groups(f), &value)?.iter().map(num));
         out.extend(w.q.iter().rev().map(num));
         out.extend(w.a.iter().rev().map(num));
-        out.extend(carries(&self.a_rows(), &value)?.iter().map(num));
+        out.extend(carries(&self.a_groups(), &value)?.iter().map(num));
         if *f == Factor::Limbs {
             out.extend(w.b_nibbles.iter().rev().map(num));
-            out.extend(carries(&self.b_rows(), &value)?.iter().map(num));
+            out.extend(carries(&self.b_groups(), &value)?.iter().map(num));
         }
         debug_assert_eq!(out.len(), self.hint_count(f));
         Some(out)
@@ -543,10 +646,10 @@ impl CheckedMul {
     /// the inputs.
     fn initial_items(&self, f: &Factor) -> (Tracker, Items) {
         let l = self.limbs();
-        let main = self.main_rows(f).len() - 1;
+        let main = self.main_groups(f).len() - 1;
         let nq = self.q_piece_count(f);
-        let ac = self.a_rows().len() - 1;
-        let (bn, bc) = if *f == Factor::Limbs { (self.digits, self.b_rows().len() - 1) } else { (0, 0) };
+        let ac = self.a_groups().len() - 1;
+        let (bn, bc) = if *f == Factor::Limbs { (self.digits, self.b_groups().len() - 1) } else { (0, 0) };
         let inputs = match f {
             Factor::Limbs => 2 * l,
             Factor::Nibbles => l + self.digits,
@@ -585,7 +688,7 @@ impl CheckedMul {
         let n = self.a_pieces;
         // 1. Re-expressions: B's nibbles against its limbs, A's pieces against its limbs.
         if *f == Factor::Limbs {
-            self.emit_chain(&mut tr, &self.b_rows(), &items.b_carries, &mut |tr, t| match t {
+            self.emit_chain(&mut tr, &self.b_groups(), &items.b_carries, &mut |tr, t| match t {
                 Term::BNibble(j) => {
                     tr.pick(items.b_nibbles[j]);
                 }
@@ -593,24 +696,30 @@ impl CheckedMul {
                 _ => unreachable!("B rows hold nibbles and limbs"),
             });
         }
-        self.emit_chain(&mut tr, &self.a_rows(), &items.a_carries, &mut |tr, t| match t {
+        self.emit_chain(&mut tr, &self.a_groups(), &items.a_carries, &mut |tr, t| match t {
             Term::APiece(i) => {
                 tr.pick(items.a_pieces[i]);
             }
             Term::ALimb(i) => tr.roll(items.a_limbs[i]),
             _ => unreachable!("A rows hold pieces and limbs"),
         });
-        // 2. Tables.
+        // 2. Tables: A's, then (lookup variants) the 16 constants `base - n*d` that turn a digit
+        // into its depth, then Q's (above them: its picks are at depths fixed now, and shallow
+        // depths are cheaper pushes).
         let computed = !matches!(f, Factor::Const(_));
         let a_tab = build_table(&mut tr, &items.a_pieces, if computed { 15 } else { 8 }, computed);
-        let q_tab = build_table(&mut tr, &items.q_pieces, 8, false);
-        let mut tabs = Tables { a_tab, q_tab, e: Vec::new(), base: 0, junk: 0 };
-        // 3. Digits -> depths e_j = base + floor(j/M) - n*d_j, through a table of base - n*d.
+        let mut tabs = Tables { a_tab, q_tab: Vec::new(), e: Vec::new(), base: 0, junk: 0 };
+        let mut v0 = None;
         if computed {
-            // After the 16 constants and the D depths, plus the accumulator on top.
-            tabs.base = tr.depth(tabs.a_tab[0][0]) + 16 + self.digits + 1;
+            // Depth of T[0][0] at the first lookup: the constants, Q's table, the depths and
+            // the accumulator lie above it then.
+            tabs.base = tr.depth(tabs.a_tab[0][0]) + 16 + 8 * items.q_pieces.len() + self.digits + 1;
             let consts: Vec<Id> = (0..16).rev().map(|d| tr.push_int((tabs.base - n * d) as i64)).collect();
-            let v0 = *consts.last().expect("16 constants");
+            v0 = consts.last().copied();
+        }
+        tabs.q_tab = build_table(&mut tr, &items.q_pieces, 8, false);
+        // 3. Digits -> depths e_j = base + floor(j/M) - n*d_j, picked from the constants.
+        if let Some(v0) = v0 {
             for j in 0..self.digits {
                 tr.roll(items.b_nibbles[j]);
                 tr.asm.op(OP_DUP).int(0).int(16).ops(&[OP_WITHIN, OP_VERIFY]);
@@ -629,7 +738,7 @@ impl CheckedMul {
             }
         }
         // 4. The main identity.
-        let rows = self.main_rows(f);
+        let rows = self.main_groups(f);
         let mut on_row = |tr: &mut Tracker, row: &Row, tabs: &mut Tables| {
             if computed {
                 // One dummy item per M columns keeps the depth formula of e_j valid.
@@ -669,31 +778,53 @@ impl CheckedMul {
         tr.asm.fragment().append(&self.field.check_canonical()).with_effect(consumed, l)
     }
 
-    fn emit_chain(&self, tr: &mut Tracker, rows: &[Row], carries: &[Id], term: &mut dyn FnMut(&mut Tracker, Term)) {
+    fn emit_chain(&self, tr: &mut Tracker, rows: &[Group], carries: &[Id], term: &mut dyn FnMut(&mut Tracker, Term)) {
         let mut unit = ();
         self.emit_chain_with(tr, rows, carries, &mut unit, &mut |_, _, _| {}, &mut |tr, t, _| term(tr, t));
     }
 
-    /// Emit the carry chain of an identity: accumulator on top, each term pushed by `term`
-    /// and added or subtracted, then the carry step to the next position.
+    /// Emit the carry chain of an identity: accumulator on top; per group the terms are
+    /// pushed by `term` and combined by Horner's rule from the group's highest row down, added
+    /// to the accumulator, and the carry step to the next group follows.
     fn emit_chain_with<S>(
         &self,
         tr: &mut Tracker,
-        rows: &[Row],
+        groups: &[Group],
         carries: &[Id],
         state: &mut S,
         on_row: &mut dyn FnMut(&mut Tracker, &Row, &mut S),
         term: &mut dyn FnMut(&mut Tracker, Term, &mut S),
     ) {
-        debug_assert_eq!(carries.len() + 1, rows.len());
+        debug_assert_eq!(carries.len() + 1, groups.len());
         tr.push_int(0);
-        for (u, row) in rows.iter().enumerate() {
-            on_row(tr, row, state);
-            for &(t, s) in &row.terms {
-                term(tr, t, state);
-                tr.op(if s > 0 { OP_ADD } else { OP_SUB }, 2, 1);
+        for (u, group) in groups.iter().enumerate() {
+            if let [row] = group.as_slice() {
+                on_row(tr, row, state);
+                for &(t, s) in &row.terms {
+                    term(tr, t, state);
+                    tr.op(if s > 0 { OP_ADD } else { OP_SUB }, 2, 1);
+                }
+            } else {
+                // h = terms of the top row; h = h * 2^gap + terms of the next row down; ...
+                for (r, row) in group.iter().enumerate().rev() {
+                    on_row(tr, row, state);
+                    if r + 1 < group.len() {
+                        double(tr, group[r + 1].pos - row.pos);
+                    }
+                    for (k, &(t, s)) in row.terms.iter().enumerate() {
+                        term(tr, t, state);
+                        if r + 1 == group.len() && k == 0 {
+                            if s < 0 {
+                                tr.op(OP_NEGATE, 1, 1);
+                            }
+                        } else {
+                            tr.op(if s > 0 { OP_ADD } else { OP_SUB }, 2, 1);
+                        }
+                    }
+                }
+                tr.op(OP_ADD, 2, 1);
             }
-            match rows.get(u + 1) {
+            match groups.get(u + 1) {
                 None => {
                     tr.op(OP_NOT, 1, 1);
                     tr.op(OP_VERIFY, 1, 0);
@@ -702,14 +833,19 @@ impl CheckedMul {
                     // [z] -> [z c] -> [c z c] -> [c z c*2^g] -> [c]
                     tr.roll(carries[u]);
                     tr.tuck();
-                    for _ in 0..next.pos - row.pos {
-                        tr.op(OP_DUP, 1, 2);
-                        tr.op(OP_ADD, 2, 1);
-                    }
+                    double(tr, next[0].pos - group[0].pos);
                     tr.op(OP_NUMEQUALVERIFY, 2, 0);
                 }
             }
         }
+    }
+}
+
+/// Multiply the top item by `2^k` (k doublings).
+fn double(tr: &mut Tracker, k: u32) {
+    for _ in 0..k {
+        tr.op(OP_DUP, 1, 2);
+        tr.op(OP_ADD, 2, 1);
     }
 }
 
@@ -728,8 +864,14 @@ fn build_table(tr: &mut Tracker, pieces: &[Id], max: usize, zero: bool) -> Vec<V
     }
     for d in 2..=max {
         for i in 0..n {
-            tr.pick(t[d - 1][i]);
-            tr.pick(t[1][i]);
+            if d % 2 == 0 {
+                // 2 * t[d/2]: one pick instead of two.
+                tr.pick(t[d / 2][i]);
+                tr.op(OP_DUP, 1, 2);
+            } else {
+                tr.pick(t[d - 1][i]);
+                tr.pick(t[1][i]);
+            }
             tr.op(OP_ADD, 2, 1);
             t[d].push(tr.top());
         }

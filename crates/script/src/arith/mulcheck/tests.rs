@@ -146,13 +146,14 @@ fn non_canonical_c_fails() {
         let honest = m.witness(&Factor::Limbs, &a, &b);
         assert_eq!(run_witness(&m, &a, &b, &honest), Some(a.mul(&b).rem(&p)));
         // C + p with Q - 1 (or Q + 1 with C - p when C >= p is impossible): identity holds.
-        let q = nat_of(&honest.q, PIECE_BITS as usize);
+        let qb = m.q_bits as usize;
+        let q = nat_of(&honest.q, qb);
         if !q.is_zero() {
             let mut w = honest.clone();
             let c = a.mul(&b).rem(&p).add(&p);
             w.c = loose_limbs(&m, &c);
             let q1 = q.checked_sub(&Nat::from_u128(1)).unwrap();
-            w.q = (0..w.q.len()).map(|i| q1.bits_at(20 * i, 20) as i128).collect();
+            w.q = (0..w.q.len()).map(|i| q1.bits_at(qb * i, qb) as i128).collect();
             assert_eq!(run_witness(&m, &a, &b, &w), None, "C + p accepted");
         }
         // A limb out of range with the same value: c_0 + 2^29, c_1 - 1.
@@ -181,7 +182,7 @@ fn wrong_q_c_or_carries_fail() {
     let frag = m.mul();
     assert!(result(&m, &run(&frag, &s)).is_some());
     let l = m.field().layout().limbs();
-    let main = m.main_rows(&Factor::Limbs).len() - 1;
+    let main = m.main_groups(&Factor::Limbs).len() - 1;
     let nq = m.q_piece_count(&Factor::Limbs);
     let bump = |i: usize, d: i64| {
         let mut t = s.clone();
@@ -248,4 +249,27 @@ fn fragments_declare_their_effect() {
     let mut s = m.mul_const_hints(&k, &a).unwrap();
     s.extend(m.field().to_stack(&a));
     crate::builder::check_effect(&m.mul_const(&k).unwrap(), &s).unwrap();
+}
+
+
+/// The static overflow check picks 24-bit quotient pieces for BN254 and the worst honest
+/// column stays below 2^31; the check itself rejects a row that could overflow.
+#[test]
+fn column_bounds_fit_four_bytes() {
+    let m = setup();
+    assert_eq!(m.q_bits, 24);
+    let mut carry = 0i128;
+    let mut worst = 0i128;
+    let groups = m.main_groups(&Factor::Nibbles);
+    for (u, g) in groups.iter().enumerate() {
+        let z = carry + g[0].terms.iter().map(|&(t, _)| m.term_bound(t)).sum::<i128>();
+        worst = worst.max(z);
+        if let Some(next) = groups.get(u + 1) {
+            carry = z >> (next[0].pos - g[0].pos);
+        }
+    }
+    eprintln!("worst column bound: 2^{:.2}", (worst as f64).log2());
+    assert!(worst <= MAX_NUM);
+    let too_big = Row { pos: 0, terms: vec![(Term::QConst { piece: 0, mult: 8 }, 1); 17] };
+    assert!(m.group(vec![too_big], false).is_none());
 }
