@@ -45,9 +45,9 @@ fn main() -> anyhow::Result<()> {
     let proof = keys::prove(&k.pk, &p, &w, &mut rng)?;
     let prove = t.elapsed();
     println!("prove: {prove:.2?}  (VmHWM {} MB)", vm_hwm_kb() / 1024);
-    let x = w.claim.public_input()?;
+    let x = w.claim.public_inputs()?;
     let t = Instant::now();
-    let ok = keys::verify(&k.vk, x, &proof)?;
+    let ok = keys::verify(&k.vk, &x, &proof)?;
     let verify = t.elapsed();
     anyhow::ensure!(ok, "proof did not verify");
     println!("verify: {verify:.2?}");

@@ -1,9 +1,12 @@
 //! The statement circuit (R1CS over BN254's scalar field).
 //!
-//! Public input: one scalar `x` (see [`crate::claim`]). Private: the claim encoding, the payout
-//! transaction's txid serialization, its Merkle path, and `num_headers` block headers. Enforced:
+//! Public inputs: the 11 scalars `x0..x10` packing the claim fields (see [`crate::claim`] for
+//! the normative order and packing). Private: the claim's field bytes, the payout transaction's
+//! txid serialization, its Merkle path, and `num_headers` block headers. Enforced:
 //!
-//! 1. `x == SHA-256(claim) mod 2^253`.
+//! 1. Each `x_i` equals its span of the claim's field bytes read little-endian (every byte is
+//!    bit-decomposed, so each `x_i < 2^(8 * span)`); the destination length byte is in 1..=34
+//!    and the padding after the script is zero, so the inputs are a canonical claim.
 //! 2. The payout transaction hashes (double SHA-256, variable length with checked padding, at
 //!    least 65 bytes so that no 64-byte inner Merkle node can pose as a transaction) to the
 //!    claim's payout txid.
@@ -19,7 +22,6 @@
 use ark_bn254::Fr;
 use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::boolean::Boolean;
-use ark_r1cs_std::convert::ToBitsGadget;
 use ark_r1cs_std::eq::EqGadget;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::fields::FieldVar;
@@ -27,7 +29,8 @@ use ark_r1cs_std::uint8::UInt8;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
 use crate::claim::{
-    CLAIM_LEN, MAX_DEST_SCRIPT_LEN, OFF_AMOUNT, OFF_CHECKPOINT, OFF_PAYOUT_TXID, OFF_SCRIPT, OFF_SCRIPT_LEN,
+    pack_fields, FIELDS_LEN, MAX_DEST_SCRIPT_LEN, NUM_PUBLIC_INPUTS, OFF_AMOUNT, OFF_CHECKPOINT, OFF_PAYOUT_TXID,
+    OFF_SCRIPT, OFF_SCRIPT_LEN, PUBLIC_INPUT_SPANS,
 };
 use crate::gadgets::*;
 use crate::params::StatementParams;
@@ -79,17 +82,32 @@ pub fn count_constraints(params: &StatementParams) -> Result<usize, SynthesisErr
 
 impl ConstraintSynthesizer<Fr> for StatementCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let fields = match &self.witness {
+            Some(w) => Some(w.claim.field_bytes().map_err(|_| SynthesisError::Unsatisfiable)?),
+            None => None,
+        };
+        self.synthesize(cs, fields)
+    }
+}
+
+impl StatementCircuit {
+    /// The constraints, with the claim's field bytes given separately from the witness (they
+    /// come from `witness.claim`; tests pass non-canonical bytes to show the circuit refuses
+    /// them). The public inputs are assigned by packing `fields`.
+    fn synthesize(self, cs: ConstraintSystemRef<Fr>, fields: Option<[u8; FIELDS_LEN]>) -> Result<(), SynthesisError> {
         let p = &self.params;
         p.validate().map_err(|_| SynthesisError::Unsatisfiable)?;
         let w = self.witness.as_ref();
         let depth = p.merkle_depth;
         let n_headers = p.num_headers;
 
-        // ---- private and public inputs ----
-        let claim_enc = w.map(|w| w.claim.encode()).transpose().map_err(|_| SynthesisError::Unsatisfiable)?;
-        let x_val = w.map(|w| w.claim.public_input()).transpose().map_err(|_| SynthesisError::Unsatisfiable)?;
-        let x = FpVar::new_input(cs.clone(), || x_val.ok_or_else(missing))?;
-        let claim = alloc_bytes(&cs, claim_enc.as_ref().map(|c| &c[..]), CLAIM_LEN)?;
+        // ---- public inputs and private inputs ----
+        let x_val = fields.as_ref().map(pack_fields);
+        let mut x = Vec::with_capacity(NUM_PUBLIC_INPUTS);
+        for i in 0..NUM_PUBLIC_INPUTS {
+            x.push(FpVar::new_input(cs.clone(), || x_val.map(|v| v[i]).ok_or_else(missing))?);
+        }
+        let claim = alloc_bytes(&cs, fields.as_ref().map(|c| &c[..]), FIELDS_LEN)?;
 
         let buf_len = 64 * p.max_tx_blocks;
         let tx_buf_val = w.map(|w| padded_tx(&w.tx_bytes, buf_len));
@@ -123,14 +141,10 @@ impl ConstraintSynthesizer<Fr> for StatementCircuit {
         let positions = n_headers - p.min_confirmations + 1;
         let pos_sel = one_hot(&cs, positions, w.map(|w| w.payout_position).ok_or_else(missing))?;
 
-        // ---- 1. public input binds the claim ----
-        let digest = sha256(&claim)?;
-        let mut bits = Vec::with_capacity(253);
-        for byte in &digest {
-            bits.extend(byte.to_bits_le()?);
+        // ---- 1. the public inputs are the claim's field bytes (padding checked in step 3) ----
+        for (xi, (off, len)) in x.iter().zip(PUBLIC_INPUT_SPANS) {
+            le_bytes_fp(&claim[off..off + len])?.enforce_equal(xi)?;
         }
-        bits.truncate(253);
-        Boolean::le_bits_to_fp(&bits)?.enforce_equal(&x)?;
 
         // ---- 2. txid ----
         let inner = sha256_var(&cs, &tx, tx_len, MIN_TX_LEN)?;
@@ -171,14 +185,17 @@ impl ConstraintSynthesizer<Fr> for StatementCircuit {
         }
         let script_len = byte_fp(&claim[OFF_SCRIPT_LEN])?;
         select_at(8)?.enforce_equal(&script_len)?;
-        let len_val = claim_enc.as_ref().map(|c| (c[OFF_SCRIPT_LEN] as usize).wrapping_sub(1)).ok_or_else(missing);
+        let len_val = fields.as_ref().map(|c| (c[OFF_SCRIPT_LEN] as usize).wrapping_sub(1)).ok_or_else(missing);
         let len_sel = one_hot(&cs, MAX_DEST_SCRIPT_LEN, len_val)?;
         script_len.enforce_equal(&weighted(&len_sel, |i| i as u64 + 1))?;
         for j in 0..MAX_DEST_SCRIPT_LEN {
             // byte j is compared iff len > j, i.e. len_sel[k] for k >= j
             let mask = len_sel[j..].iter().fold(FpVar::zero(), |a, b| a + FpVar::from(b.clone()));
-            let diff = select_at(9 + j as isize)? - byte_fp(&claim[OFF_SCRIPT + j])?;
+            let claimed = byte_fp(&claim[OFF_SCRIPT + j])?;
+            let diff = select_at(9 + j as isize)? - &claimed;
             mask.mul_equals(&diff, &FpVar::zero())?;
+            // beyond the script the claimed bytes are zero padding (canonical public inputs)
+            (FpVar::one() - &mask).mul_equals(&claimed, &FpVar::zero())?;
         }
 
         // ---- 4. Merkle path ----
@@ -264,17 +281,52 @@ mod tests {
         }
     }
 
+    /// Whether the circuit is satisfied when its claim bytes are `fields` instead of the
+    /// canonical bytes of `w.claim` (the public inputs are packed from `fields`).
+    fn satisfied_with_fields(p: &StatementParams, w: &StatementWitness, fields: [u8; FIELDS_LEN]) -> bool {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        (StatementCircuit { params: p.clone(), witness: Some(w.clone()) }).synthesize(cs.clone(), Some(fields)).unwrap();
+        cs.is_satisfied().unwrap()
+    }
+
     #[test]
-    fn good_witness_satisfies_and_public_input_is_bound() {
+    fn good_witness_satisfies_and_public_inputs_are_the_claim_fields() {
         let p = params();
         let (w, _, _) = fixture::synthetic(&p);
         let cs = ConstraintSystem::<Fr>::new_ref();
         StatementCircuit { params: p.clone(), witness: Some(w.clone()) }.generate_constraints(cs.clone()).unwrap();
         assert!(cs.is_satisfied().unwrap());
-        // the only public input (after the constant 1) is the claim hash
+        // the public inputs (after the constant 1) are exactly x0..x10, in order
         let inputs = cs.instance_assignment().unwrap();
-        assert_eq!(inputs.len(), 2);
-        assert_eq!(inputs[1], w.claim.public_input().unwrap());
+        assert_eq!(inputs.len(), 1 + NUM_PUBLIC_INPUTS);
+        assert_eq!(inputs[1..], w.claim.public_inputs().unwrap()[..]);
+        assert_eq!(crate::Claim::from_public_inputs(&inputs[1..]).unwrap(), w.claim);
+    }
+
+    #[test]
+    fn non_canonical_claim_bytes_are_unsatisfiable() {
+        let p = params();
+        let (w, _, _) = fixture::synthetic(&p);
+        let good = w.claim.field_bytes().unwrap();
+        assert!(satisfied_with_fields(&p, &w, good));
+        // A 34-byte destination has no padding: use a payout to a 22-byte P2WPKH script.
+        let dest = ScriptBuf::from_bytes([&[0x00, 0x14][..], &[0x33; 20]].concat());
+        let tx = fixture::payout_tx(dest.clone(), w.claim.amount);
+        let (short, _, _) = fixture::synthetic_with(&p, &tx);
+        let good = short.claim.field_bytes().unwrap();
+        assert!(satisfied_with_fields(&p, &short, good));
+        for j in [22usize, 23, 33] {
+            // non-zero padding byte after a 22-byte script: the tx still matches bytes 0..22
+            let mut bad = good;
+            bad[OFF_SCRIPT + j] = 1;
+            assert!(!satisfied_with_fields(&p, &short, bad), "padding byte {j}");
+        }
+        // length byte 0 or 35..: no one-hot choice exists
+        for len in [0u8, 35, 255] {
+            let mut bad = good;
+            bad[OFF_SCRIPT_LEN] = len;
+            assert!(!satisfied_with_fields(&p, &short, bad), "length {len}");
+        }
     }
 
     #[test]

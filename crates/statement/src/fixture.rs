@@ -89,8 +89,14 @@ pub fn payout_tx(destination: ScriptBuf, amount: Amount) -> Transaction {
 /// block and the payout transaction.
 pub fn synthetic(params: &StatementParams) -> (StatementWitness, Block, Transaction) {
     let destination = ScriptBuf::from_bytes([&[0x51, 0x20][..], &[0xab; 32]].concat());
-    let amount = Amount::from_sat(1_234_567);
-    let tx = payout_tx(destination.clone(), amount);
+    synthetic_with(params, &payout_tx(destination, Amount::from_sat(1_234_567)))
+}
+
+/// Like [`synthetic`] for a given payout transaction; the claim is its first output.
+pub fn synthetic_with(params: &StatementParams, tx: &Transaction) -> (StatementWitness, Block, Transaction) {
+    let amount = tx.output[0].value;
+    let destination = tx.output[0].script_pubkey.clone();
+    let tx = tx.clone();
     let checkpoint = BlockHash::from_byte_array(sha256d::Hash::hash(b"checkpoint").to_byte_array());
     let mut block = Block {
         header: next_header(checkpoint, TxMerkleNode::all_zeros(), 1_700_000_000),

@@ -11,6 +11,7 @@ use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore};
 
 use crate::circuit::StatementCircuit;
+use crate::claim::{Claim, NUM_PUBLIC_INPUTS};
 use crate::params::StatementParams;
 use crate::witness::StatementWitness;
 use crate::StatementError;
@@ -55,10 +56,24 @@ pub fn prove<R: RngCore + CryptoRng>(
     Ok(Groth16::<Bn254>::prove(pk, circuit, rng)?)
 }
 
-/// Verifies a proof for public input `x`.
-pub fn verify(vk: &VerifyingKey<Bn254>, x: Fr, proof: &Proof<Bn254>) -> Result<bool, StatementError> {
+/// Verifies a proof for the public inputs `x0..x10` (as [`Claim::public_inputs`] gives them).
+/// A vector of the wrong length, or a key for another number of inputs, is an error; inputs
+/// that are not a canonical claim simply do not verify (the circuit cannot be satisfied by
+/// them).
+pub fn verify(vk: &VerifyingKey<Bn254>, public_inputs: &[Fr], proof: &Proof<Bn254>) -> Result<bool, StatementError> {
+    if public_inputs.len() != NUM_PUBLIC_INPUTS {
+        return Err(StatementError::PublicInputCount { got: public_inputs.len(), want: NUM_PUBLIC_INPUTS });
+    }
+    if vk.gamma_abc_g1.len() != NUM_PUBLIC_INPUTS + 1 {
+        return Err(StatementError::PublicInputCount { got: public_inputs.len(), want: vk.gamma_abc_g1.len().saturating_sub(1) });
+    }
     let pvk: PreparedVerifyingKey<Bn254> = ark_groth16::prepare_verifying_key(vk);
-    Ok(Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[x], proof)?)
+    Ok(Groth16::<Bn254>::verify_with_processed_vk(&pvk, public_inputs, proof)?)
+}
+
+/// Verifies a proof for `claim` (its public inputs per [`Claim::public_inputs`]).
+pub fn verify_claim(vk: &VerifyingKey<Bn254>, claim: &Claim, proof: &Proof<Bn254>) -> Result<bool, StatementError> {
+    verify(vk, &claim.public_inputs()?, proof)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StatementError> {

@@ -1,6 +1,7 @@
 //! The statement circuit of the BitVM2 bridge: what the operator's Groth16 proof shows when it is
-//! challenged. It owns the claim encoding and the public input derived from it (one BN254
-//! scalar binding the Kickoff claim data and the setup checkpoint), the R1CS circuit (arkworks
+//! challenged. It owns the claim and its public inputs (11 BN254 scalars that are the claim
+//! fields themselves, packed 16 bytes at most per scalar, so a Bitcoin script can feed the
+//! Winternitz-committed Kickoff fields straight into the Groth16 verifier), the R1CS circuit (arkworks
 //! 0.6: payout transaction hashes to the claimed txid and pays the destination the amount, is
 //! included by Merkle path in a block that extends the checkpoint through headers with valid
 //! proof-of-work, at least k confirmations deep), native witness generation from real blocks,
@@ -16,8 +17,8 @@ pub mod params;
 pub mod witness;
 
 pub use circuit::StatementCircuit;
-pub use claim::Claim;
-pub use keys::{prove, setup, verify, KeyFiles, StatementKeys};
+pub use claim::{Claim, NUM_PUBLIC_INPUTS};
+pub use keys::{prove, setup, verify, verify_claim, KeyFiles, StatementKeys};
 pub use params::StatementParams;
 pub use witness::StatementWitness;
 
@@ -30,6 +31,15 @@ pub enum StatementError {
     /// The destination script is empty or longer than 34 bytes.
     #[error("destination script of {0} bytes (must be 1..=34)")]
     DestinationLength(usize),
+    /// A public-input vector of the wrong length.
+    #[error("{got} public inputs given, the statement has {want}")]
+    PublicInputCount { got: usize, want: usize },
+    /// Public input `x{index}` is not below 2^(8 * bytes), so it packs no claim field.
+    #[error("public input x{index} is not below 2^(8*{bytes})")]
+    PublicInputRange { index: usize, bytes: usize },
+    /// A destination padding byte (after the script's length) is not zero.
+    #[error("destination padding after the scriptPubKey is not zero")]
+    DestinationPadding,
     /// The payout transaction is shorter than 65 bytes or does not fit the circuit.
     #[error("payout transaction of {len} bytes (circuit takes 65..={max})")]
     TxSize { len: usize, max: usize },

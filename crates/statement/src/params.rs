@@ -7,7 +7,7 @@ use crate::StatementError;
 
 /// Version tag of the circuit's constraints; bump it whenever the constraints change so that
 /// cached keys for the old circuit are never reused.
-pub const CIRCUIT_VERSION: &str = "bitvm2-statement/v1";
+pub const CIRCUIT_VERSION: &str = "bitvm2-statement/v2";
 
 /// The fixed shape of the statement circuit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::StatementError;
 /// The private inputs of the statement circuit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementWitness {
-    /// The claim (also determines the public input).
+    /// The claim (also determines the public inputs).
     pub claim: Claim,
     /// The payout transaction's txid serialization (no witness data).
     pub tx_bytes: Vec<u8>,
@@ -126,7 +126,7 @@ impl StatementWitness {
         params.validate()?;
         let c = &self.claim;
         let dest = c.destination.as_bytes();
-        c.encode()?;
+        c.field_bytes()?;
         let tx = &self.tx_bytes;
         if tx.len() < MIN_TX_LEN || tx.len() > params.max_tx_len() {
             return Err(StatementError::TxSize { len: tx.len(), max: params.max_tx_len() });

@@ -153,9 +153,10 @@ fn real_regtest_payout_proves_and_bad_claims_are_rejected() {
     assert!(!again.created, "second call reads the cached files");
     assert_eq!(again.vk_path, files.vk_path);
     let proof = keys::prove(&k.pk, &small, &shallow, &mut rng).unwrap();
-    let x = shallow.claim.public_input().unwrap();
-    assert!(keys::verify(&k.vk, x, &proof).unwrap(), "proof of a real payout verifies");
+    let x = shallow.claim.public_inputs().unwrap();
+    assert!(keys::verify(&k.vk, &x, &proof).unwrap(), "proof of a real payout verifies");
+    assert_eq!(Claim::from_public_inputs(&x).unwrap(), shallow.claim, "inputs decode to the claim");
     let mut other = shallow.claim.clone();
     other.amount = pay.amount + Amount::from_sat(1);
-    assert!(!keys::verify(&k.vk, other.public_input().unwrap(), &proof).unwrap(), "bound to the claim");
+    assert!(!keys::verify_claim(&k.vk, &other, &proof).unwrap(), "bound to the claim");
 }
