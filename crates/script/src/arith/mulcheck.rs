@@ -82,6 +82,17 @@ pub enum MulCheckError {
         /// What does not fit.
         reason: &'static str,
     },
+    /// A sum of products needs at least one product.
+    #[error("a sum of products needs at least one product")]
+    NoProducts,
+    /// The operands given do not match the number of products.
+    #[error("expected {expected} operand pairs, got {got}")]
+    ProductCount {
+        /// Products of the gadget.
+        expected: usize,
+        /// Pairs given.
+        got: usize,
+    },
     /// An operand is out of range for the variant.
     #[error("{what} is out of range (must be below {bound})")]
     OperandOutOfRange {
@@ -100,17 +111,15 @@ pub struct CheckedMul {
     digits: usize,
     /// Pieces of A (`ceil(bits(p) / 20)`).
     a_pieces: usize,
-    /// Pieces of Q for a general product (`Q < B < 2^(4*digits)`).
-    q_pieces: usize,
     /// Width of Q's pieces (a multiple of 4).
     q_bits: u32,
     /// p in signed nibbles, least significant first, each in `-8..=8`.
     p_signed: Vec<i64>,
 }
 
-/// How the second factor arrives.
+/// How the second factor of each product arrives.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Factor {
+enum Form {
     /// Field layout limbs (input), nibbles hinted.
     Limbs,
     /// Nibbles (input), most significant deepest.
@@ -119,22 +128,40 @@ enum Factor {
     Const(Vec<i64>),
 }
 
+/// What is checked: `sum_t signs[t] * A_t * B_t = Q*p + C` (one product for a plain
+/// multiplication; a constant B allows one product only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Factor {
+    form: Form,
+    signs: Vec<i64>,
+}
+
+impl Factor {
+    fn single(form: Form) -> Self {
+        Factor { form, signs: vec![1] }
+    }
+
+    fn products(&self) -> usize {
+        self.signs.len()
+    }
+}
+
 /// One term of an identity: a value and where it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Term {
-    /// Limb `i` of A (field layout), consumed.
-    ALimb(usize),
-    /// Piece `i` of A (hint), copied.
-    APiece(usize),
-    /// Limb `i` of B (field layout), consumed.
-    BLimb(usize),
-    /// Nibble `j` of B, copied.
-    BNibble(usize),
+    /// Limb `i` of product `t`'s A (field layout), consumed.
+    ALimb(usize, usize),
+    /// Piece `i` of product `t`'s A (hint), copied.
+    APiece(usize, usize),
+    /// Limb `i` of product `t`'s B (field layout), consumed.
+    BLimb(usize, usize),
+    /// Nibble `j` of product `t`'s B, copied.
+    BNibble(usize, usize),
     /// Limb `i` of C (hint), copied.
     CLimb(usize),
-    /// `d_j * a_i` by a computed-depth lookup.
-    Prod { piece: usize, digit: usize },
-    /// `mult * a_i` for a constant `mult` in `1..=8`.
+    /// `d_j * a_i` of product `t` by a computed-depth lookup.
+    Prod { t: usize, piece: usize, digit: usize },
+    /// `mult * a_i` for a constant `mult` in `1..=8` (constant products: one product).
     AConst { piece: usize, mult: usize },
     /// `mult * q_i` for a constant `mult` in `1..=8`.
     QConst { piece: usize, mult: usize },
@@ -293,36 +320,38 @@ impl Tracker {
 struct Witness {
     c: Vec<i128>,
     q: Vec<i128>,
-    a: Vec<i128>,
-    a_limbs: Vec<i128>,
-    b_nibbles: Vec<i128>,
-    b_limbs: Vec<i128>,
+    /// Per product: A's pieces, A's limbs, B's nibbles, B's limbs (limb form only).
+    a: Vec<Vec<i128>>,
+    a_limbs: Vec<Vec<i128>>,
+    b_nibbles: Vec<Vec<i128>>,
+    b_limbs: Vec<Vec<i128>>,
 }
 
 /// Stack ids of one run's inputs, by role.
 #[derive(Default)]
 struct Items {
-    a_limbs: Vec<Id>,
-    a_pieces: Vec<Id>,
-    b_limbs: Vec<Id>,
-    b_nibbles: Vec<Id>,
+    a_limbs: Vec<Vec<Id>>,
+    a_pieces: Vec<Vec<Id>>,
+    b_limbs: Vec<Vec<Id>>,
+    b_nibbles: Vec<Vec<Id>>,
     c_limbs: Vec<Id>,
     q_pieces: Vec<Id>,
     main_carries: Vec<Id>,
-    a_carries: Vec<Id>,
-    b_carries: Vec<Id>,
+    a_carries: Vec<Vec<Id>>,
+    b_carries: Vec<Vec<Id>>,
 }
 
 /// Emission state of the main identity.
 struct Tables {
-    /// `a_tab[d][i]` = d * a_i (d from 0 for computed lookups, else 1..=8; index 0 unused then).
-    a_tab: Vec<Vec<Id>>,
+    /// Per product, `a_tab[t][d][i]` = d * a_i (d from 0 for computed lookups, else 1..=8;
+    /// index 0 unused then).
+    a_tab: Vec<Vec<Vec<Id>>>,
     /// `q_tab[d][i]` = d * q_i, d in 1..=8 (index 0 unused).
     q_tab: Vec<Vec<Id>>,
-    /// Depth items e_j (computed-lookup variants).
-    e: Vec<Id>,
-    /// Base of the depth formula: `e_j = base + floor(j / M) - n * d_j`.
-    base: usize,
+    /// Per product, depth items e_j (computed-lookup variants).
+    e: Vec<Vec<Id>>,
+    /// Per product, base of the depth formula: `e_j = base + floor(j / M) - n * d_j`.
+    base: Vec<usize>,
     /// Dummy items left above the table so far.
     junk: usize,
 }
@@ -345,10 +374,9 @@ impl CheckedMul {
         }
         let mut last = Err(err("no quotient piece width keeps the column sums in 4-byte numbers"));
         for q_bits in Q_PIECE_BITS {
-            let q_pieces = (NIBBLE as usize * digits).div_ceil(q_bits as usize);
-            let m = CheckedMul { field: field.clone(), digits, a_pieces, q_pieces, q_bits, p_signed: signed_nibbles(p) };
+            let m = CheckedMul { field: field.clone(), digits, a_pieces, q_bits, p_signed: signed_nibbles(p) };
             let fits = |rows, merge| m.group(rows, merge).is_some();
-            if fits(m.main_rows(&Factor::Nibbles), false) && fits(m.a_rows(), true) && fits(m.b_rows(), true) {
+            if fits(m.main_rows(&Factor::single(Form::Nibbles)), false) && fits(m.a_rows(0), true) && fits(m.b_rows(0), true) {
                 last = Ok(m);
                 break;
             }
@@ -362,9 +390,9 @@ impl CheckedMul {
         let below = |bits: u32| (1i128 << bits) - 1;
         let a = below(PIECE_BITS);
         match t {
-            Term::ALimb(i) | Term::BLimb(i) | Term::CLimb(i) => below(layout.limb_width(i)),
-            Term::APiece(_) => a,
-            Term::BNibble(_) => 15,
+            Term::ALimb(_, i) | Term::BLimb(_, i) | Term::CLimb(i) => below(layout.limb_width(i)),
+            Term::APiece(..) => a,
+            Term::BNibble(..) => 15,
             Term::Prod { .. } => 15 * a,
             Term::AConst { mult, .. } => mult as i128 * a,
             Term::QConst { mult, .. } => mult as i128 * below(self.q_bits),
@@ -413,12 +441,12 @@ impl CheckedMul {
         self.group(self.main_rows(f), false).expect("bounds checked when set up")
     }
 
-    fn a_groups(&self) -> Vec<Group> {
-        self.group(self.a_rows(), true).expect("bounds checked when set up")
+    fn a_groups(&self, t: usize) -> Vec<Group> {
+        self.group(self.a_rows(t), true).expect("bounds checked when set up")
     }
 
-    fn b_groups(&self) -> Vec<Group> {
-        self.group(self.b_rows(), true).expect("bounds checked when set up")
+    fn b_groups(&self, t: usize) -> Vec<Group> {
+        self.group(self.b_rows(t), true).expect("bounds checked when set up")
     }
 
     /// The field.
@@ -442,7 +470,7 @@ impl CheckedMul {
     /// `[hints.. A B] -> [A*B mod p]` for canonical A, B in the field layout (9 limbs of 29
     /// bits for BN254, most significant deepest). Hints: [`CheckedMul::mul_hints`].
     pub fn mul(&self) -> Fragment {
-        self.build(&Factor::Limbs)
+        self.build(&Factor::single(Form::Limbs))
     }
 
     /// `[hints.. A b_{D-1} .. b_0] -> [A*B mod p]`: B as its `D` = [`CheckedMul::digit_count`]
@@ -450,7 +478,79 @@ impl CheckedMul {
     /// nibble is range-checked, B may be any value below `2^(4D)`. Hints:
     /// [`CheckedMul::mul_digits_hints`].
     pub fn mul_digits(&self) -> Fragment {
-        self.build(&Factor::Nibbles)
+        self.build(&Factor::single(Form::Nibbles))
+    }
+
+    /// `[hints.. A_1 B_1 .. A_T B_T] -> [sum_t (-1)^negate[t] A_t*B_t mod p]` for canonical
+    /// operands in the field layout, with one quotient, one carry chain and one C check for the
+    /// whole sum (e.g. `a0*b0 - a1*b1` of an Fq2 product with `negate = [false, true]`).
+    /// Hints: [`CheckedMul::sum_of_products_hints`].
+    pub fn sum_of_products(&self, negate: &[bool]) -> Result<Fragment, MulCheckError> {
+        Ok(self.build(&self.sum_factor(Form::Limbs, negate)?))
+    }
+
+    /// Like [`CheckedMul::sum_of_products`] with every `B_t` as its nibbles (most significant
+    /// deepest, range-checked, any value below `2^(4D)`): `[hints.. A_1 b_1.. .. A_T b_T..]`.
+    /// Hints: [`CheckedMul::sum_of_products_digits_hints`].
+    pub fn sum_of_products_digits(&self, negate: &[bool]) -> Result<Fragment, MulCheckError> {
+        Ok(self.build(&self.sum_factor(Form::Nibbles, negate)?))
+    }
+
+    /// Hint items of [`CheckedMul::sum_of_products`].
+    pub fn sum_of_products_hint_count(&self, negate: &[bool]) -> Result<usize, MulCheckError> {
+        Ok(self.hint_count(&self.sum_factor(Form::Limbs, negate)?))
+    }
+
+    /// Hint items of [`CheckedMul::sum_of_products_digits`].
+    pub fn sum_of_products_digits_hint_count(&self, negate: &[bool]) -> Result<usize, MulCheckError> {
+        Ok(self.hint_count(&self.sum_factor(Form::Nibbles, negate)?))
+    }
+
+    /// Witness items (deepest first) that [`CheckedMul::sum_of_products`]`(negate)` expects
+    /// under its operands; `pairs[t] = (a_t, b_t)`, all canonical.
+    pub fn sum_of_products_hints(&self, negate: &[bool], pairs: &[(Nat, Nat)]) -> Result<Vec<Vec<u8>>, MulCheckError> {
+        let f = self.sum_factor(Form::Limbs, negate)?;
+        for (_, b) in pairs {
+            self.check_below_p(b, "B")?;
+        }
+        self.hints(&f, pairs)
+    }
+
+    /// Witness items (deepest first) that [`CheckedMul::sum_of_products_digits`]`(negate)`
+    /// expects under its operands; `b_t < 2^(4 * digit_count())`.
+    pub fn sum_of_products_digits_hints(&self, negate: &[bool], pairs: &[(Nat, Nat)]) -> Result<Vec<Vec<u8>>, MulCheckError> {
+        let f = self.sum_factor(Form::Nibbles, negate)?;
+        for (_, b) in pairs {
+            self.check_digits(b)?;
+        }
+        self.hints(&f, pairs)
+    }
+
+    fn sum_factor(&self, form: Form, negate: &[bool]) -> Result<Factor, MulCheckError> {
+        let f = Factor { form, signs: negate.iter().map(|&n| if n { -1 } else { 1 }).collect() };
+        let too_large = |reason| MulCheckError::FieldTooLarge {
+            bits: self.field.modulus().bits(),
+            limb_bits: self.field.layout().limb_bits,
+            reason,
+        };
+        if negate.is_empty() {
+            return Err(MulCheckError::NoProducts);
+        }
+        // Stack at the start of the identity: per product a table and the depths, then Q's
+        // table, the 16 constants, the carries and C.
+        let items = f.products() * (16 * self.a_pieces + self.digits)
+            + 8 * self.q_piece_count(&f)
+            + 16
+            + self.main_groups_checked(&f).ok_or(too_large("column sums of this sum of products may overflow"))?.len()
+            + self.limbs();
+        if items > 950 {
+            return Err(too_large("this many products do not fit the 1000-item stack"));
+        }
+        Ok(f)
+    }
+
+    fn main_groups_checked(&self, f: &Factor) -> Option<Vec<Group>> {
+        self.group(self.main_rows(f), false)
     }
 
     /// `[hints.. A] -> [A*k mod p]` for a constant `k < p` fixed now. Hints:
@@ -463,7 +563,7 @@ impl CheckedMul {
         if k >= self.field.modulus() {
             return Err(MulCheckError::OperandOutOfRange { what: "constant k", bound: "p" });
         }
-        let f = Factor::Const(signed_nibbles(k));
+        let f = Factor::single(Form::Const(signed_nibbles(k)));
         if self.group(self.main_rows(&f), false).is_none() {
             return Err(MulCheckError::FieldTooLarge {
                 bits: self.field.modulus().bits(),
@@ -476,12 +576,12 @@ impl CheckedMul {
 
     /// Hint items of [`CheckedMul::mul`].
     pub fn mul_hint_count(&self) -> usize {
-        self.hint_count(&Factor::Limbs)
+        self.hint_count(&Factor::single(Form::Limbs))
     }
 
     /// Hint items of [`CheckedMul::mul_digits`].
     pub fn mul_digits_hint_count(&self) -> usize {
-        self.hint_count(&Factor::Nibbles)
+        self.hint_count(&Factor::single(Form::Nibbles))
     }
 
     /// Hint items of [`CheckedMul::mul_const`] for this `k`.
@@ -493,22 +593,27 @@ impl CheckedMul {
     /// canonical `a`, `b`.
     pub fn mul_hints(&self, a: &Nat, b: &Nat) -> Result<Vec<Vec<u8>>, MulCheckError> {
         self.check_below_p(b, "B")?;
-        self.hints(&Factor::Limbs, a, b)
+        self.hints(&Factor::single(Form::Limbs), &[(a.clone(), b.clone())])
     }
 
     /// Witness items (deepest first) that [`CheckedMul::mul_digits`] expects under A and B's
     /// nibbles; `b < 2^(4 * digit_count())`.
     pub fn mul_digits_hints(&self, a: &Nat, b: &Nat) -> Result<Vec<Vec<u8>>, MulCheckError> {
+        self.check_digits(b)?;
+        self.hints(&Factor::single(Form::Nibbles), &[(a.clone(), b.clone())])
+    }
+
+    fn check_digits(&self, b: &Nat) -> Result<(), MulCheckError> {
         if b.bits() > NIBBLE as usize * self.digits {
             return Err(MulCheckError::OperandOutOfRange { what: "B", bound: "2^(4 * digit_count)" });
         }
-        self.hints(&Factor::Nibbles, a, b)
+        Ok(())
     }
 
     /// Witness items (deepest first) that [`CheckedMul::mul_const`]`(k)` expects under A.
     pub fn mul_const_hints(&self, k: &Nat, a: &Nat) -> Result<Vec<Vec<u8>>, MulCheckError> {
         let f = self.const_factor(k)?;
-        self.hints(&f, a, k)
+        self.hints(&f, &[(a.clone(), k.clone())])
     }
 
     fn check_below_p(&self, x: &Nat, what: &'static str) -> Result<(), MulCheckError> {
@@ -520,21 +625,26 @@ impl CheckedMul {
 
     /// Pieces of the quotient for this factor.
     fn q_piece_count(&self, f: &Factor) -> usize {
-        match f {
-            Factor::Const(k) => {
+        match &f.form {
+            Form::Const(k) => {
                 // Q < k < 16^len(k).
                 (NIBBLE as usize * k.len()).div_ceil(self.q_bits as usize)
             }
-            _ => self.q_pieces,
+            _ => {
+                // |Q| < T * 2^(4D) for T products.
+                let extra = (usize::BITS - (f.products() - 1).leading_zeros()) as usize;
+                (NIBBLE as usize * self.digits + extra).div_ceil(self.q_bits as usize)
+            }
         }
     }
 
     /// The main identity `A*B - Q*p - C = 0`.
     fn main_rows(&self, f: &Factor) -> Vec<Row> {
         let mut t = Vec::new();
+        for (p, &sign) in f.signs.iter().enumerate() {
         for i in 0..self.a_pieces {
-            match f {
-                Factor::Const(k) => {
+            match &f.form {
+                Form::Const(k) => {
                     for (j, &kj) in k.iter().enumerate() {
                         if kj != 0 {
                             let pos = NIBBLE * (M * i + j) as u32;
@@ -544,10 +654,11 @@ impl CheckedMul {
                 }
                 _ => {
                     for j in 0..self.digits {
-                        t.push((NIBBLE * (M * i + j) as u32, Term::Prod { piece: i, digit: j }, 1));
+                        t.push((NIBBLE * (M * i + j) as u32, Term::Prod { t: p, piece: i, digit: j }, sign));
                     }
                 }
             }
+        }
         }
         let mq = (self.q_bits / NIBBLE) as usize;
         for i in 0..self.q_piece_count(f) {
@@ -565,51 +676,83 @@ impl CheckedMul {
     }
 
     /// `sum a_piece_i 2^(20 i) - sum a_limb_i 2^(29 i) = 0`.
-    fn a_rows(&self) -> Vec<Row> {
+    fn a_rows(&self, p: usize) -> Vec<Row> {
         let mut t: Vec<(u32, Term, i64)> =
-            (0..self.a_pieces).map(|i| (PIECE_BITS * i as u32, Term::APiece(i), 1)).collect();
-        t.extend((0..self.limbs()).map(|i| (self.limb_pos(i), Term::ALimb(i), -1)));
+            (0..self.a_pieces).map(|i| (PIECE_BITS * i as u32, Term::APiece(p, i), 1)).collect();
+        t.extend((0..self.limbs()).map(|i| (self.limb_pos(i), Term::ALimb(p, i), -1)));
         rows_of(t)
     }
 
     /// `sum nibble_j 16^j - sum b_limb_i 2^(29 i) = 0`.
-    fn b_rows(&self) -> Vec<Row> {
+    fn b_rows(&self, p: usize) -> Vec<Row> {
         let mut t: Vec<(u32, Term, i64)> =
-            (0..self.digits).map(|j| (NIBBLE * j as u32, Term::BNibble(j), 1)).collect();
-        t.extend((0..self.limbs()).map(|i| (self.limb_pos(i), Term::BLimb(i), -1)));
+            (0..self.digits).map(|j| (NIBBLE * j as u32, Term::BNibble(p, j), 1)).collect();
+        t.extend((0..self.limbs()).map(|i| (self.limb_pos(i), Term::BLimb(p, i), -1)));
         rows_of(t)
     }
 
     fn hint_count(&self, f: &Factor) -> usize {
         let chain = |groups: Vec<Group>| groups.len() - 1;
-        let mut n = self.limbs() + chain(self.main_groups(f)) + self.q_piece_count(f) + self.a_pieces + chain(self.a_groups());
-        if *f == Factor::Limbs {
-            n += self.digits + chain(self.b_groups());
+        let mut n = self.limbs() + chain(self.main_groups(f)) + self.q_piece_count(f);
+        n += f.products() * (self.a_pieces + chain(self.a_groups(0)));
+        if f.form == Form::Limbs {
+            n += f.products() * (self.digits + chain(self.b_groups(0)));
         }
         n
     }
 
-    fn hints(&self, f: &Factor, a: &Nat, b: &Nat) -> Result<Vec<Vec<u8>>, MulCheckError> {
-        self.check_below_p(a, "A")?;
-        let w = self.witness(f, a, b);
+    fn hints(&self, f: &Factor, pairs: &[(Nat, Nat)]) -> Result<Vec<Vec<u8>>, MulCheckError> {
+        if pairs.len() != f.products() {
+            return Err(MulCheckError::ProductCount { expected: f.products(), got: pairs.len() });
+        }
+        for (a, _) in pairs {
+            self.check_below_p(a, "A")?;
+        }
+        let w = self.witness(f, pairs);
         Ok(self.encode(f, &w).expect("identity holds for honest values"))
     }
 
-    /// The honest witness values for `a * b` (`b` is the constant for [`Factor::Const`]).
-    fn witness(&self, f: &Factor, a: &Nat, b: &Nat) -> Witness {
+    /// The honest witness values for `sum_t sign_t a_t * b_t` (`b` is the constant for
+    /// [`Form::Const`]). The quotient may be negative; its pieces then are all `<= 0`.
+    fn witness(&self, f: &Factor, pairs: &[(Nat, Nat)]) -> Witness {
         let layout = self.field.layout();
-        let (q, c) = a.mul(b).div_rem(self.field.modulus());
+        let p = self.field.modulus();
+        let (mut pos, mut neg) = (Nat::zero(), Nat::zero());
+        for ((a, b), &s) in pairs.iter().zip(&f.signs) {
+            if s > 0 {
+                pos = pos.add(&a.mul(b));
+            } else {
+                neg = neg.add(&a.mul(b));
+            }
+        }
+        let (q, c, q_sign) = match pos.checked_sub(&neg) {
+            Some(x) => {
+                let (q, c) = x.div_rem(p);
+                (q, c, 1)
+            }
+            None => {
+                // x = -(neg - pos) = -(q*p + r) = -(q+1)*p + (p - r) when r > 0.
+                let (q, r) = neg.checked_sub(&pos).expect("neg > pos").div_rem(p);
+                if r.is_zero() {
+                    (q, r, -1)
+                } else {
+                    (q.add(&Nat::from_u128(1)), p.checked_sub(&r).expect("r < p"), -1)
+                }
+            }
+        };
         let pieces = |x: &Nat, n: usize, w: u32| -> Vec<i128> {
             (0..n).map(|i| x.bits_at(w as usize * i, w as usize) as i128).collect()
         };
         let limbs = |x: &Nat| -> Vec<i128> { layout.to_limbs(x).into_iter().map(i128::from).collect() };
+        let nq = self.q_piece_count(f);
+        debug_assert!(q.bits() <= nq * self.q_bits as usize);
         Witness {
             c: limbs(&c),
-            q: pieces(&q, self.q_piece_count(f), self.q_bits),
-            a: pieces(a, self.a_pieces, PIECE_BITS),
-            a_limbs: limbs(a),
-            b_nibbles: (0..self.digits).map(|j| b.bits_at(4 * j, 4) as i128).collect(),
-            b_limbs: if *f == Factor::Limbs { limbs(b) } else { Vec::new() },
+            q: pieces(&q, nq, self.q_bits).into_iter().map(|v| q_sign * v).collect(),
+            a: pairs.iter().map(|(a, _)| pieces(a, self.a_pieces, PIECE_BITS)).collect(),
+            a_limbs: pairs.iter().map(|(a, _)| limbs(a)).collect(),
+            b_nibbles: pairs.iter().map(|(_, b)| (0..self.digits).map(|j| b.bits_at(4 * j, 4) as i128).collect()).collect(),
+            b_limbs: pairs.iter().map(|(_, b)| if f.form == Form::Limbs { limbs(b) } else { Vec::new() }).collect(),
         }
     }
 
@@ -617,13 +760,13 @@ impl CheckedMul {
     fn encode(&self, f: &Factor, w: &Witness) -> Option<Vec<Vec<u8>>> {
         let value = |t: Term| -> i128 {
             match t {
-                Term::ALimb(i) => w.a_limbs[i],
-                Term::APiece(i) => w.a[i],
-                Term::BLimb(i) => w.b_limbs[i],
-                Term::BNibble(j) => w.b_nibbles[j],
+                Term::ALimb(p, i) => w.a_limbs[p][i],
+                Term::APiece(p, i) => w.a[p][i],
+                Term::BLimb(p, i) => w.b_limbs[p][i],
+                Term::BNibble(p, j) => w.b_nibbles[p][j],
                 Term::CLimb(i) => w.c[i],
-                Term::Prod { piece: i, digit: j } => w.a[i] * w.b_nibbles[j],
-                Term::AConst { piece: i, mult } => w.a[i] * mult as i128,
+                Term::Prod { t: p, piece: i, digit: j } => w.a[p][i] * w.b_nibbles[p][j],
+                Term::AConst { piece: i, mult } => w.a[0][i] * mult as i128,
                 Term::QConst { piece: i, mult } => w.q[i] * mult as i128,
             }
         };
@@ -632,30 +775,35 @@ impl CheckedMul {
         out.extend(w.c.iter().rev().map(num));
         out.extend(carries(&self.main_groups(f), &value)?.iter().map(num));
         out.extend(w.q.iter().rev().map(num));
-        out.extend(w.a.iter().rev().map(num));
-        out.extend(carries(&self.a_groups(), &value)?.iter().map(num));
-        if *f == Factor::Limbs {
-            out.extend(w.b_nibbles.iter().rev().map(num));
-            out.extend(carries(&self.b_groups(), &value)?.iter().map(num));
+        for t in 0..f.products() {
+            out.extend(w.a[t].iter().rev().map(num));
+            out.extend(carries(&self.a_groups(t), &value)?.iter().map(num));
+        }
+        if f.form == Form::Limbs {
+            for t in 0..f.products() {
+                out.extend(w.b_nibbles[t].iter().rev().map(num));
+                out.extend(carries(&self.b_groups(t), &value)?.iter().map(num));
+            }
         }
         debug_assert_eq!(out.len(), self.hint_count(f));
         Some(out)
     }
 
-    /// Name the initial stack items in the witness order of [`CheckedMul::hints`] followed by
-    /// the inputs.
+    /// Name the initial stack items in the witness order of [`CheckedMul::encode`] followed
+    /// by the inputs `A_1 B_1 .. A_T B_T`.
     fn initial_items(&self, f: &Factor) -> (Tracker, Items) {
         let l = self.limbs();
+        let np = f.products();
         let main = self.main_groups(f).len() - 1;
         let nq = self.q_piece_count(f);
-        let ac = self.a_groups().len() - 1;
-        let (bn, bc) = if *f == Factor::Limbs { (self.digits, self.b_groups().len() - 1) } else { (0, 0) };
-        let inputs = match f {
-            Factor::Limbs => 2 * l,
-            Factor::Nibbles => l + self.digits,
-            Factor::Const(_) => l,
+        let ac = self.a_groups(0).len() - 1;
+        let bc = self.b_groups(0).len() - 1;
+        let per_b = match f.form {
+            Form::Limbs => l,
+            Form::Nibbles => self.digits,
+            Form::Const(_) => 0,
         };
-        let total = self.hint_count(f) + inputs;
+        let total = self.hint_count(f) + np * (l + per_b);
         let (tr, ids) = Tracker::new(total);
         let mut it = ids.into_iter();
         let mut take = |n: usize| -> Vec<Id> { (&mut it).take(n).collect() };
@@ -663,21 +811,24 @@ impl CheckedMul {
             v.reverse();
             v
         };
-        let mut items = Items {
-            c_limbs: rev(take(l)),
-            main_carries: take(main),
-            q_pieces: rev(take(nq)),
-            a_pieces: rev(take(self.a_pieces)),
-            a_carries: take(ac),
-            ..Default::default()
-        };
-        items.b_nibbles = rev(take(bn));
-        items.b_carries = take(bc);
-        items.a_limbs = rev(take(l));
-        match f {
-            Factor::Limbs => items.b_limbs = rev(take(l)),
-            Factor::Nibbles => items.b_nibbles = rev(take(self.digits)),
-            Factor::Const(_) => {}
+        let mut items = Items { c_limbs: rev(take(l)), main_carries: take(main), q_pieces: rev(take(nq)), ..Default::default() };
+        for _ in 0..np {
+            items.a_pieces.push(rev(take(self.a_pieces)));
+            items.a_carries.push(take(ac));
+        }
+        if f.form == Form::Limbs {
+            for _ in 0..np {
+                items.b_nibbles.push(rev(take(self.digits)));
+                items.b_carries.push(take(bc));
+            }
+        }
+        for _ in 0..np {
+            items.a_limbs.push(rev(take(l)));
+            match f.form {
+                Form::Limbs => items.b_limbs.push(rev(take(l))),
+                Form::Nibbles => items.b_nibbles.push(rev(take(self.digits))),
+                Form::Const(_) => {}
+            }
         }
         (tr, items)
     }
@@ -686,55 +837,67 @@ impl CheckedMul {
         let (mut tr, items) = self.initial_items(f);
         let consumed = tr.stack.len();
         let n = self.a_pieces;
-        // 1. Re-expressions: B's nibbles against its limbs, A's pieces against its limbs.
-        if *f == Factor::Limbs {
-            self.emit_chain(&mut tr, &self.b_groups(), &items.b_carries, &mut |tr, t| match t {
-                Term::BNibble(j) => {
-                    tr.pick(items.b_nibbles[j]);
+        let np = f.products();
+        // 1. Re-expressions: B's nibbles against its limbs, A's pieces against its limbs (last
+        // product first: its inputs are on top).
+        for t in (0..np).rev() {
+            if f.form == Form::Limbs {
+                self.emit_chain(&mut tr, &self.b_groups(t), &items.b_carries[t], &mut |tr, term| match term {
+                    Term::BNibble(t, j) => {
+                        tr.pick(items.b_nibbles[t][j]);
+                    }
+                    Term::BLimb(t, i) => tr.roll(items.b_limbs[t][i]),
+                    _ => unreachable!("B rows hold nibbles and limbs"),
+                });
+            }
+            self.emit_chain(&mut tr, &self.a_groups(t), &items.a_carries[t], &mut |tr, term| match term {
+                Term::APiece(t, i) => {
+                    tr.pick(items.a_pieces[t][i]);
                 }
-                Term::BLimb(i) => tr.roll(items.b_limbs[i]),
-                _ => unreachable!("B rows hold nibbles and limbs"),
+                Term::ALimb(t, i) => tr.roll(items.a_limbs[t][i]),
+                _ => unreachable!("A rows hold pieces and limbs"),
             });
         }
-        self.emit_chain(&mut tr, &self.a_groups(), &items.a_carries, &mut |tr, t| match t {
-            Term::APiece(i) => {
-                tr.pick(items.a_pieces[i]);
-            }
-            Term::ALimb(i) => tr.roll(items.a_limbs[i]),
-            _ => unreachable!("A rows hold pieces and limbs"),
-        });
         // 2. Tables: A's, then (lookup variants) the 16 constants `base - n*d` that turn a digit
         // into its depth, then Q's (above them: its picks are at depths fixed now, and shallow
         // depths are cheaper pushes).
-        let computed = !matches!(f, Factor::Const(_));
-        let a_tab = build_table(&mut tr, &items.a_pieces, if computed { 15 } else { 8 }, computed);
-        let mut tabs = Tables { a_tab, q_tab: Vec::new(), e: Vec::new(), base: 0, junk: 0 };
+        let computed = !matches!(f.form, Form::Const(_));
+        let a_tab: Vec<Vec<Vec<Id>>> = (0..np)
+            .map(|t| build_table(&mut tr, &items.a_pieces[t], if computed { 15 } else { 8 }, computed))
+            .collect();
+        let mut tabs = Tables { a_tab, q_tab: Vec::new(), e: Vec::new(), base: Vec::new(), junk: 0 };
         let mut v0 = None;
         if computed {
             // Depth of T[0][0] at the first lookup: the constants, Q's table, the depths and
             // the accumulator lie above it then.
-            tabs.base = tr.depth(tabs.a_tab[0][0]) + 16 + 8 * items.q_pieces.len() + self.digits + 1;
-            let consts: Vec<Id> = (0..16).rev().map(|d| tr.push_int((tabs.base - n * d) as i64)).collect();
+            let above = 16 + 8 * items.q_pieces.len() + np * self.digits + 1;
+            tabs.base = (0..np).map(|t| tr.depth(tabs.a_tab[t][0][0]) + above).collect();
+            let base0 = tabs.base[0];
+            let consts: Vec<Id> = (0..16).rev().map(|d| tr.push_int((base0 - n * d) as i64)).collect();
             v0 = consts.last().copied();
         }
         tabs.q_tab = build_table(&mut tr, &items.q_pieces, 8, false);
-        // 3. Digits -> depths e_j = base + floor(j/M) - n*d_j, picked from the constants.
+        // 3. Digits -> depths e_j = base_t + floor(j/M) - n*d_j, picked from the constants.
         if let Some(v0) = v0 {
-            for j in 0..self.digits {
-                tr.roll(items.b_nibbles[j]);
-                tr.asm.op(OP_DUP).int(0).int(16).ops(&[OP_WITHIN, OP_VERIFY]);
-                let off = tr.depth(v0) - 1;
-                if off > 0 {
-                    tr.push_int(off as i64);
-                    tr.op(OP_ADD, 2, 1);
+            for t in 0..np {
+                let mut e = Vec::with_capacity(self.digits);
+                for j in 0..self.digits {
+                    tr.roll(items.b_nibbles[t][j]);
+                    tr.asm.op(OP_DUP).int(0).int(16).ops(&[OP_WITHIN, OP_VERIFY]);
+                    let off = tr.depth(v0) - 1;
+                    if off > 0 {
+                        tr.push_int(off as i64);
+                        tr.op(OP_ADD, 2, 1);
+                    }
+                    tr.op(OP_PICK, 1, 1);
+                    let shift = (j / M) as i64 + tabs.base[t] as i64 - tabs.base[0] as i64;
+                    if shift != 0 {
+                        tr.push_int(shift);
+                        tr.op(OP_ADD, 2, 1);
+                    }
+                    e.push(tr.top());
                 }
-                tr.op(OP_PICK, 1, 1);
-                let shift = j / M;
-                if shift > 0 {
-                    tr.push_int(shift as i64);
-                    tr.op(OP_ADD, 2, 1);
-                }
-                tabs.e.push(tr.top());
+                tabs.e.push(e);
             }
         }
         // 4. The main identity.
@@ -754,16 +917,16 @@ impl CheckedMul {
                 Term::CLimb(i) => {
                     tr.pick(items.c_limbs[i]);
                 }
-                Term::Prod { piece: i, digit: j } => {
-                    let d0 = tr.depth(tabs.a_tab[0][i]);
-                    let d1 = tr.depth(tabs.a_tab[1][i]);
-                    assert_eq!(d0, tabs.base + j / M, "depth formula of e_{j} broken");
+                Term::Prod { t, piece: i, digit: j } => {
+                    let d0 = tr.depth(tabs.a_tab[t][0][i]);
+                    let d1 = tr.depth(tabs.a_tab[t][1][i]);
+                    assert_eq!(d0, tabs.base[t] + j / M, "depth formula of e_{j} broken");
                     assert_eq!(d0 - d1, n, "table is digit-major");
-                    tr.pick(tabs.e[j]);
+                    tr.pick(tabs.e[t][j]);
                     tr.op(OP_PICK, 1, 1);
                 }
                 Term::AConst { piece: i, mult } => {
-                    tr.pick(tabs.a_tab[mult][i]);
+                    tr.pick(tabs.a_tab[0][mult][i]);
                 }
                 Term::QConst { piece: i, mult } => {
                     tr.pick(tabs.q_tab[mult][i]);

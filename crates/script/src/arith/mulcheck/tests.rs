@@ -92,7 +92,7 @@ fn nat_of(pieces: &[i128], width: usize) -> Nat {
 
 /// Run a witness (hints from `w`) of the limb variant; `None` if the script fails.
 fn run_witness(m: &CheckedMul, a: &Nat, b: &Nat, w: &Witness) -> Option<Nat> {
-    let mut s = m.encode(&Factor::Limbs, w).expect("identity holds for the altered witness");
+    let mut s = m.encode(&Factor::single(Form::Limbs), w).expect("identity holds for the altered witness");
     s.extend(m.field().to_stack(a));
     s.extend(m.field().to_stack(b));
     result(m, &run(&m.mul(), &s))
@@ -143,7 +143,7 @@ fn non_canonical_c_fails() {
     let m = setup();
     let p = m.field().modulus().clone();
     for (a, b) in [(p.shr(1), p.shr(2)), (p.checked_sub(&Nat::from_u128(1)).unwrap(), p.checked_sub(&Nat::from_u128(7)).unwrap()), (Nat::from_u128(3), Nat::from_u128(5))] {
-        let honest = m.witness(&Factor::Limbs, &a, &b);
+        let honest = m.witness(&Factor::single(Form::Limbs), &[(a.clone(), b.clone())]);
         assert_eq!(run_witness(&m, &a, &b, &honest), Some(a.mul(&b).rem(&p)));
         // C + p with Q - 1 (or Q + 1 with C - p when C >= p is impossible): identity holds.
         let qb = m.q_bits as usize;
@@ -182,8 +182,8 @@ fn wrong_q_c_or_carries_fail() {
     let frag = m.mul();
     assert!(result(&m, &run(&frag, &s)).is_some());
     let l = m.field().layout().limbs();
-    let main = m.main_groups(&Factor::Limbs).len() - 1;
-    let nq = m.q_piece_count(&Factor::Limbs);
+    let main = m.main_groups(&Factor::single(Form::Limbs)).len() - 1;
+    let nq = m.q_piece_count(&Factor::single(Form::Limbs));
     let bump = |i: usize, d: i64| {
         let mut t = s.clone();
         t[i] = encode_num(decode_num(&t[i], 4).unwrap() + d);
@@ -220,9 +220,9 @@ fn re_split_a_pieces_are_harmless() {
     let m = setup();
     let p = m.field().modulus().clone();
     let (a, b) = (p.shr(2).add(&Nat::from_u128(1 << 40)), p.shr(1));
-    let mut w = m.witness(&Factor::Limbs, &a, &b);
-    w.a[2] -= 1;
-    w.a[1] += 1 << 20;
+    let mut w = m.witness(&Factor::single(Form::Limbs), &[(a.clone(), b.clone())]);
+    w.a[0][2] -= 1;
+    w.a[0][1] += 1 << 20;
     assert_eq!(run_witness(&m, &a, &b, &w), Some(a.mul(&b).rem(&p)));
 }
 
@@ -260,7 +260,7 @@ fn column_bounds_fit_four_bytes() {
     assert_eq!(m.q_bits, 24);
     let mut carry = 0i128;
     let mut worst = 0i128;
-    let groups = m.main_groups(&Factor::Nibbles);
+    let groups = m.main_groups(&Factor::single(Form::Nibbles));
     for (u, g) in groups.iter().enumerate() {
         let z = carry + g[0].terms.iter().map(|&(t, _)| m.term_bound(t)).sum::<i128>();
         worst = worst.max(z);
@@ -272,4 +272,91 @@ fn column_bounds_fit_four_bytes() {
     assert!(worst <= MAX_NUM);
     let too_big = Row { pos: 0, terms: vec![(Term::QConst { piece: 0, mult: 8 }, 1); 17] };
     assert!(m.group(vec![too_big], false).is_none());
+}
+
+/// `sum_t (-1)^negate[t] a_t b_t mod p`, natively.
+fn native_sum(p: &Nat, negate: &[bool], pairs: &[(Nat, Nat)]) -> Nat {
+    pairs.iter().zip(negate).fold(Nat::zero(), |acc, ((a, b), &neg)| {
+        let x = a.mul(b).rem(p);
+        if neg {
+            acc.add(&p.checked_sub(&x).unwrap()).rem(p)
+        } else {
+            acc.add(&x).rem(p)
+        }
+    })
+}
+
+fn sum_stack(m: &CheckedMul, negate: &[bool], pairs: &[(Nat, Nat)], digits: bool) -> Vec<Vec<u8>> {
+    let mut s = if digits {
+        m.sum_of_products_digits_hints(negate, pairs).unwrap()
+    } else {
+        m.sum_of_products_hints(negate, pairs).unwrap()
+    };
+    for (a, b) in pairs {
+        s.extend(m.field().to_stack(a));
+        s.extend(if digits { nibbles(b, m.digit_count()) } else { m.field().to_stack(b) });
+    }
+    s
+}
+
+fn sum_frag(m: &CheckedMul, negate: &[bool], digits: bool) -> Fragment {
+    if digits { m.sum_of_products_digits(negate) } else { m.sum_of_products(negate) }.unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Two products with any signs (the Fq2 shapes a0*b0 - a1*b1 and a0*b1 + a1*b0), both
+    /// forms of B, against native arithmetic; a negative sum is reduced correctly.
+    #[test]
+    fn sum_of_two_products_matches_native(a0 in fe(), b0 in fe(), a1 in fe(), b1 in fe(),
+                                          n0 in any::<bool>(), n1 in any::<bool>(), digits in any::<bool>()) {
+        let m = setup();
+        let p = m.field().modulus().clone();
+        let negate = [n0, n1];
+        let pairs = [(a0, b0), (a1, b1)];
+        let r = run(&sum_frag(&m, &negate, digits), &sum_stack(&m, &negate, &pairs, digits));
+        prop_assert_eq!(result(&m, &r), Some(native_sum(&p, &negate, &pairs)));
+        prop_assert!(r.peak_items < 1000);
+    }
+
+    /// Soundness of the sum: any single hint changed fails or leaves the result unchanged.
+    #[test]
+    fn sum_changed_hint_never_changes_the_result(a0 in fe(), b0 in fe(), a1 in fe(), b1 in fe(),
+                                                 idx in any::<prop::sample::Index>(),
+                                                 delta in prop_oneof![-2i64..=2, Just(16), Just(1 << 24)]) {
+        prop_assume!(delta != 0);
+        let m = setup();
+        let negate = [false, true];
+        let pairs = [(a0, b0), (a1, b1)];
+        let want = native_sum(m.field().modulus(), &negate, &pairs);
+        let mut s = sum_stack(&m, &negate, &pairs, true);
+        let i = idx.index(m.sum_of_products_digits_hint_count(&negate).unwrap());
+        s[i] = encode_num(decode_num(&s[i], 4).unwrap() + delta);
+        let got = result(&m, &run(&sum_frag(&m, &negate, true), &s));
+        prop_assert!(got.is_none() || got == Some(want), "hint {} changed by {}", i, delta);
+    }
+}
+
+#[test]
+fn sum_of_products_edges_and_limits() {
+    let m = setup();
+    let p = m.field().modulus().clone();
+    let pm1 = p.checked_sub(&Nat::from_u128(1)).unwrap();
+    // 0 - (p-1)^2, (p-1)^2 - (p-1)^2, and a sum that is a multiple of p.
+    for pairs in [
+        [(Nat::zero(), Nat::zero()), (pm1.clone(), pm1.clone())],
+        [(pm1.clone(), pm1.clone()), (pm1.clone(), pm1.clone())],
+        [(Nat::from_u128(5), Nat::from_u128(7)), (Nat::from_u128(35), Nat::from_u128(1))],
+    ] {
+        for negate in [[false, true], [true, true], [false, false]] {
+            for digits in [false, true] {
+                let r = run(&sum_frag(&m, &negate, digits), &sum_stack(&m, &negate, &pairs, digits));
+                assert_eq!(result(&m, &r), Some(native_sum(&p, &negate, &pairs)), "{negate:?} digits={digits}");
+            }
+        }
+    }
+    assert_eq!(m.sum_of_products(&[]).unwrap_err(), MulCheckError::NoProducts);
+    assert!(m.sum_of_products(&[false; 3]).is_err(), "three products do not fit the stack");
+    assert!(m.sum_of_products_hints(&[false, true], &[(Nat::zero(), Nat::zero())]).is_err());
 }
