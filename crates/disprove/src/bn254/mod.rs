@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use ark_bn254::{Fq, Fq12, Fq2, Fq6};
-use bitvm2_script::arith::FieldError;
+use bitvm2_script::arith::{CheckedMul, FieldError, MulCheckError};
 use bitvm2_script::builder::Fragment;
 
 use crate::program::{field, fq_to_nat, push_val, Val};
@@ -103,10 +103,80 @@ impl FqMul for ModeMul {
     }
 }
 
-/// The default multiplication: hinted, 4-bit windows (shared, built once).
-pub fn default_mul() -> Arc<dyn FqMul> {
+/// The checked-product multiplication of `bitvm2_script::arith::mulcheck` (the witness gives
+/// the product and quotient, the script checks `A*B - Q*p - C = 0` column by column). Products
+/// by a constant use its constant-factor variant (no conversion of the constant to digits).
+#[derive(Debug, Clone)]
+pub struct CheckedFqMul {
+    inner: CheckedMul,
+    frag: Arc<Fragment>,
+    hint_count: usize,
+}
+
+impl CheckedFqMul {
+    /// The checked multiplication over the BN254 base field.
+    pub fn new() -> Result<Self, MulCheckError> {
+        let inner = CheckedMul::new(&field())?;
+        let frag = Arc::new(inner.mul());
+        let hint_count = inner.mul_hint_count();
+        Ok(CheckedFqMul { inner, frag, hint_count })
+    }
+
+    /// Whether the constant-factor variant exists for `k` (else: push `k`, multiply).
+    fn const_ok(&self, k: &Fq) -> bool {
+        self.inner.mul_const_hint_count(&fq_to_nat(k)).is_ok()
+    }
+}
+
+impl FqMul for CheckedFqMul {
+    fn name(&self) -> String {
+        "checked".into()
+    }
+    fn fragment(&self) -> &Fragment {
+        &self.frag
+    }
+    fn hint_count(&self) -> usize {
+        self.hint_count
+    }
+    fn hints(&self, a: &Fq, b: &Fq) -> Vec<Vec<u8>> {
+        self.inner.mul_hints(&fq_to_nat(a), &fq_to_nat(b)).expect("canonical operands")
+    }
+    fn const_fragment(&self, k: &Fq) -> Fragment {
+        match self.inner.mul_const(&fq_to_nat(k)) {
+            Ok(f) => f,
+            Err(_) => push_val(&[*k]).append(self.fragment()),
+        }
+    }
+    fn const_hint_count(&self, k: &Fq) -> usize {
+        self.inner.mul_const_hint_count(&fq_to_nat(k)).unwrap_or(self.hint_count)
+    }
+    fn const_hints(&self, a: &Fq, k: &Fq) -> Vec<Vec<u8>> {
+        if self.const_ok(k) {
+            self.inner.mul_const_hints(&fq_to_nat(k), &fq_to_nat(a)).expect("constant checked")
+        } else {
+            self.hints(a, k)
+        }
+    }
+}
+
+/// The hinted multiplication with 4-bit windows (shared, built once).
+pub fn hinted_mul() -> Arc<dyn FqMul> {
     static MUL: OnceLock<Arc<ModeMul>> = OnceLock::new();
     MUL.get_or_init(|| Arc::new(ModeMul::new(MulMode::Hinted(4)).expect("window 4 is supported"))).clone()
+}
+
+/// The checked-product multiplication (shared, built once).
+pub fn checked_mul() -> Arc<dyn FqMul> {
+    static MUL: OnceLock<Arc<CheckedFqMul>> = OnceLock::new();
+    MUL.get_or_init(|| Arc::new(CheckedFqMul::new().expect("BN254 fits the checked multiplication"))).clone()
+}
+
+/// The multiplication [`Tower::default`] uses: [`hinted_mul`]. The checked multiplication is
+/// five times smaller but needs 308 hint items per product, so an Fq2 product (3 products,
+/// 924 hints) does not fit 1000 stack items and Fq2 squares (616 hints) leave no room for
+/// the leaf's signatures; it needs operations of one Fq product each (not done yet).
+pub fn default_mul() -> Arc<dyn FqMul> {
+    hinted_mul()
 }
 
 /// The number of Fq multiplications of an operation of this module, read from its name

@@ -74,6 +74,11 @@ fn mul() -> Arc<dyn FqMul> {
     default_mul()
 }
 
+/// Both multiplication gadgets: product ops are tested with each.
+fn muls() -> [Arc<dyn FqMul>; 2] {
+    [checked_mul(), hinted_mul()]
+}
+
 fn xi() -> Fq2 {
     Fq6Config::NONRESIDUE
 }
@@ -127,10 +132,12 @@ proptest! {
     #[test]
     fn fq2_product_scripts_match_native(seed in any::<u64>()) {
         let (a, b, k) = (fq2("a", seed), fq2("b", seed), fq2("k", seed));
-        assert_script_matches(&Fq2Mul::new(mul()), &[fq2_val(&a), fq2_val(&b)]);
-        assert_script_matches(&Fq2Square::new(mul()), &[fq2_val(&a)]);
-        assert_script_matches(&Fq2MulFq::new(mul()), &[fq2_val(&a), vec![b.c0]]);
-        assert_script_matches(&Fq2MulConst::new(mul(), k, seed % 2 == 0), &[fq2_val(&a)]);
+        assert_script_matches(&Fq2Mul::new(hinted_mul()), &[fq2_val(&a), fq2_val(&b)]);
+        for mul in muls() {
+            assert_script_matches(&Fq2Square::new(mul.clone()), &[fq2_val(&a)]);
+            assert_script_matches(&Fq2MulFq::new(mul.clone()), &[fq2_val(&a), vec![b.c0]]);
+            assert_script_matches(&Fq2MulConst::new(mul, k, seed % 2 == 0), &[fq2_val(&a)]);
+        }
     }
 }
 
@@ -140,11 +147,12 @@ fn fq2_scripts_on_edge_values() {
     let e = edges();
     for (i, a) in e.iter().enumerate() {
         let b = e[(i + 2) % e.len()];
-        if i % 2 == 0 {
-            assert_script_matches(&Fq2Mul::new(mul()), &[fq2_val(a), fq2_val(&b)]);
+        let mul = muls()[i % 2].clone();
+        if i % 4 < 2 {
+            assert_script_matches(&Fq2Mul::new(hinted_mul()), &[fq2_val(a), fq2_val(&b)]);
         } else {
-            assert_script_matches(&Fq2Square::new(mul()), &[fq2_val(a)]);
-            assert_script_matches(&Fq2MulFq::new(mul()), &[fq2_val(a), vec![b.c1]]);
+            assert_script_matches(&Fq2Square::new(mul.clone()), &[fq2_val(a)]);
+            assert_script_matches(&Fq2MulFq::new(mul), &[fq2_val(a), vec![b.c1]]);
         }
         assert_script_matches(&Linear::mul_by_xi(), &[fq2_val(a)]);
         assert_script_matches(&Linear::conjugate(), &[fq2_val(a)]);
@@ -169,21 +177,36 @@ fn fq2_mul_const_shapes() {
         (fq2("kc", 1), 3),
     ];
     let a = fq2("kc-a", 0);
-    for (i, (c, muls)) in cases.into_iter().enumerate() {
-        let op = Fq2MulConst::new(mul(), c, i % 2 == 1);
-        assert_eq!(fq_mul_count(&op.name()), Some(muls), "{}", op.name());
-        assert_script_matches(&op, &[fq2_val(&a)]);
+    for (i, (c, count)) in cases.into_iter().enumerate() {
+        for mul in muls() {
+            let op = Fq2MulConst::new(mul, c, i % 2 == 1);
+            assert_eq!(fq_mul_count(&op.name()), Some(count), "{}", op.name());
+            assert_script_matches(&op, &[fq2_val(&a)]);
+        }
     }
+}
+
+/// With the checked multiplication an Fq2 product needs 3 x 308 hint items: more than a leaf's
+/// 1000 stack items, and the script says so by failing (not by a wrong result).
+#[test]
+fn checked_fq2_mul_exceeds_the_stack_limit() {
+    let op = Fq2Mul::new(checked_mul());
+    let inputs = [fq2_val(&fq2("cm", 0)), fq2_val(&fq2("cm", 1))];
+    let r = execute(&op.script().into_script(), &op_stack(&op, &inputs), &ExecOptions::default());
+    assert!(r.outcome.is_err());
+    assert!(op.hint_items() > 900);
 }
 
 /// A wrong hint makes every product op's script fail.
 #[test]
 fn wrong_hints_make_scripts_fail() {
     let (a, b) = (fq2("wh", 0), fq2("wh", 1));
-    assert_wrong_hint_fails(&Fq2Mul::new(mul()), &[fq2_val(&a), fq2_val(&b)]);
-    assert_wrong_hint_fails(&Fq2Square::new(mul()), &[fq2_val(&a)]);
-    assert_wrong_hint_fails(&Fq2MulFq::new(mul()), &[fq2_val(&a), vec![b.c0]]);
-    assert_wrong_hint_fails(&Fq2MulConst::new(mul(), b, true), &[fq2_val(&a)]);
+    assert_wrong_hint_fails(&Fq2Mul::new(hinted_mul()), &[fq2_val(&a), fq2_val(&b)]);
+    for mul in muls() {
+        assert_wrong_hint_fails(&Fq2Square::new(mul.clone()), &[fq2_val(&a)]);
+        assert_wrong_hint_fails(&Fq2MulFq::new(mul.clone()), &[fq2_val(&a), vec![b.c0]]);
+        assert_wrong_hint_fails(&Fq2MulConst::new(mul, b, true), &[fq2_val(&a)]);
+    }
 }
 
 /// Program inputs for an Fq12: six Fq2 values.

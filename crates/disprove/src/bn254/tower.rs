@@ -270,7 +270,7 @@ impl Tower {
 }
 
 impl Default for Tower {
-    /// Hinted multiplication with 4-bit windows, direct commitments.
+    /// The default multiplication ([`super::default_mul`]), direct commitments.
     fn default() -> Self {
         Tower::new(default_mul(), CommitMode::Direct)
     }
