@@ -360,3 +360,22 @@ fn sum_of_products_edges_and_limits() {
     assert!(m.sum_of_products(&[false; 3]).is_err(), "three products do not fit the stack");
     assert!(m.sum_of_products_hints(&[false, true], &[(Nat::zero(), Nat::zero())]).is_err());
 }
+
+/// Under consensus rules only (no MINIMALDATA) a C limb given with a non-minimal encoding
+/// still yields a minimally encoded result.
+#[test]
+fn result_is_minimally_encoded_under_consensus_rules() {
+    use crate::exec::{execute_with, ExecContext};
+    let m = setup();
+    let p = m.field().modulus().clone();
+    let (a, b) = (p.shr(1), p.shr(2));
+    let mut s = mul_stack(&m, &a, &b);
+    let honest_c = s[0].clone();
+    let mut padded = honest_c.clone();
+    padded.push(0); // same value, one needless byte
+    s[0] = padded;
+    let r = execute_with(&m.mul().to_script(), &s, &ExecOptions::default(), &ExecContext::consensus());
+    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    assert_eq!(r.final_stack[0], honest_c);
+    assert!(run(&m.mul(), &s).outcome.is_err(), "MINIMALDATA (policy) rejects the padded hint");
+}
