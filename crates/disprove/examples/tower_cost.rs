@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use ark_bn254::{Fq, Fq2};
 use bitvm2_disprove::bn254::{
-    checked_mul, fq2_val, fq_mul_count, hinted_mul, Fq12Ids, Fq2Mul, Fq2MulConst, Fq2MulFq, Fq2Square, FqMul, Linear,
+    checked_mul, fq2_val, fq_mul_count, hinted_mul, Fq12Ids, Fq2Mul, Fq2MulConst, Fq2MulFq, Fq2Square, Linear,
     Tower,
 };
+use bitvm2_disprove::chunk::{chunk, ChunkLimits, CostModel};
 use bitvm2_disprove::program::{CommitMode, Op, Program, Val};
 use bitvm2_disprove::programs::{fq_from_label, op_stack};
 use bitvm2_script::exec::{execute, ExecOptions};
@@ -41,13 +42,27 @@ fn builder_row(name: &str, build: impl Fn(&Tower, &mut Program, Fq12Ids, Fq12Ids
     let a = fq12_input(&mut prog, "a");
     let b = fq12_input(&mut prog, "b");
     let l = [0, 1, 2].map(|i| prog.input(format!("l{i}"), 2));
-    build(t, &mut prog, a, b, l);
+    let out = build(t, &mut prog, a, b, l);
     let ops = prog.ops.len();
+    // Claim the outputs (as computed) so that the chunker has something to check at the end.
+    let inputs: Vec<Val> = (0..prog.inputs.len() as u64).map(|i| fq2_val(&fq2(100 + i))).collect();
+    let vals = prog.evaluate(&inputs).expect("builder program evaluates");
+    for id in out.iter().flatten() {
+        if !prog.inputs.contains(id) && !prog.claims.iter().any(|c| c.0 == *id) {
+            let v = vals[*id].clone();
+            prog.claim(*id, v);
+        }
+    }
+    let plan = CostModel::measure(&prog).map_err(|e| e.to_string()).and_then(|m| chunk(&prog, &m, ChunkLimits::default()).map_err(|e| e.to_string()));
+    let leaves = match plan {
+        Ok(p) => format!("{} leaves, {} commitments", p.steps.len(), p.commitments.len()),
+        Err(e) => format!("does not chunk: {e}"),
+    };
     let linear = prog.ops.iter().filter(|n| fq_mul_count(&n.op.name()) == Some(0)).count();
     let bytes: usize = prog.ops.iter().map(|n| n.op.script().len()).sum();
     let muls: usize = prog.ops.iter().map(|n| fq_mul_count(&n.op.name()).unwrap_or(0)).sum();
     let hints: usize = prog.ops.iter().map(|n| n.op.hint_items()).sum();
-    println!("| {name} | {ops} ({linear} linear) | {bytes} | {muls} | {hints} |");
+    println!("| {name} | {ops} ({linear} linear) | {bytes} | {muls} | {hints} | {leaves} |");
 }
 
 fn main() {
@@ -80,8 +95,8 @@ fn main() {
             println!("| {} | {bytes} | {peak} | {hints} | {} | {ok} |", op.name(), fq_mul_count(&op.name()).unwrap_or(0));
         }
         let t = Tower::new(mul.clone(), CommitMode::Direct);
-        println!("\n| builder | ops | total script bytes | Fq muls | hint items |");
-        println!("|---|---|---|---|---|");
+        println!("\n| builder | ops | total script bytes | Fq muls | hint items | chunked (default limits) |");
+        println!("|---|---|---|---|---|---|");
         builder_row("fq12_mul", |t, p, a, b, _| t.fq12_mul(p, "mul", a, b), &t);
         builder_row("fq12_square", |t, p, a, _, _| t.fq12_square(p, "sq", a), &t);
         builder_row("fq12_mul_by_034", |t, p, a, _, l| t.fq12_mul_by_034(p, "sparse", a, l[0], l[1], l[2]), &t);
