@@ -45,9 +45,9 @@
 //! Sums of products ([`CheckedMul::sum_of_products`]) check `sum_t +-A_t*B_t = Q*p + C` with
 //! one quotient (possibly negative), one carry chain and one C check.
 //!
-//! Cost (BN254, `examples/fq_mul_cost.rs`): 12.5 KB for [`CheckedMul::mul_digits`], 13.6 KB
+//! Cost (BN254, `examples/fq_mul_cost.rs`): 12.3 KB for [`CheckedMul::mul_digits`], 13.4 KB
 //! for [`CheckedMul::mul`], against 67-72 KB for [`PrimeField::mul_hinted`]`(4)`; peak 517
-//! stack items. `a0*b0 - a1*b1` costs 20.3-22.6 KB (peak 789) instead of 25.4-27.6 KB.
+//! stack items. `a0*b0 - a1*b1` costs 19.9-22.3 KB (peak 789) instead of 24.9-27.1 KB.
 
 use std::collections::BTreeMap;
 
@@ -853,6 +853,15 @@ impl CheckedMul {
                     _ => unreachable!("B rows hold nibbles and limbs"),
                 });
             }
+            if f.form == Form::Nibbles {
+                // B's nibbles are on top: park them on the altstack (1 byte each, and 1 to get
+                // them back) instead of rolling them up from under the tables later (4 bytes).
+                for j in 0..self.digits {
+                    let id = tr.stack.pop().expect("nibble on the stack");
+                    debug_assert_eq!(id, items.b_nibbles[t][j]);
+                    tr.asm.op(OP_TOALTSTACK);
+                }
+            }
             self.emit_chain(&mut tr, &self.a_groups(t), &items.a_carries[t], &mut |tr, term| match term {
                 Term::APiece(t, i) => {
                     tr.pick(items.a_pieces[t][i]);
@@ -860,6 +869,16 @@ impl CheckedMul {
                 Term::ALimb(t, i) => tr.roll(items.a_limbs[t][i]),
                 _ => unreachable!("A rows hold pieces and limbs"),
             });
+        }
+        if f.form == Form::Limbs {
+            // The hinted nibbles are on top now (last product's first): park them too.
+            for t in (0..np).rev() {
+                for j in 0..self.digits {
+                    let id = tr.stack.pop().expect("nibble on the stack");
+                    debug_assert_eq!(id, items.b_nibbles[t][j]);
+                    tr.asm.op(OP_TOALTSTACK);
+                }
+            }
         }
         // 2. Tables: A's, then (lookup variants) the 16 constants `base - n*d` that turn a digit
         // into its depth, then Q's (above them: its picks are at depths fixed now, and shallow
@@ -883,9 +902,11 @@ impl CheckedMul {
         // 3. Digits -> depths e_j = base_t + floor(j/M) - n*d_j, picked from the constants.
         if let Some(v0) = v0 {
             for t in 0..np {
-                let mut e = Vec::with_capacity(self.digits);
-                for j in 0..self.digits {
-                    tr.roll(items.b_nibbles[t][j]);
+                let mut e = vec![0; self.digits];
+                // Parked nibbles come back most significant first.
+                for j in (0..self.digits).rev() {
+                    tr.asm.op(OP_FROMALTSTACK);
+                    tr.stack.push(items.b_nibbles[t][j]);
                     tr.asm.op(OP_DUP).int(0).int(16).ops(&[OP_WITHIN, OP_VERIFY]);
                     let off = tr.depth(v0) - 1;
                     if off > 0 {
@@ -898,7 +919,7 @@ impl CheckedMul {
                         tr.push_int(shift);
                         tr.op(OP_ADD, 2, 1);
                     }
-                    e.push(tr.top());
+                    e[j] = tr.top();
                 }
                 tabs.e.push(e);
             }
