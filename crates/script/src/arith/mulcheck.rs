@@ -15,9 +15,10 @@
 //!   digit-major and one dummy item is left above it every 5 columns, so the depth offset of
 //!   piece `i` is absorbed by the column index. A product term then costs `<pick e_j> OP_PICK
 //!   OP_ADD` (4-5 bytes).
-//! - Q is hinted in 20-bit pieces as well; p is a constant, written in *signed* nibbles
-//!   (`-8..=8`), so `Q*p` needs a table of `1..=8` times each piece and every term is a pick at
-//!   a depth known when the script is built (`<depth> OP_PICK OP_SUB`).
+//! - Q is hinted in pieces too (24 bits for BN254, see the bounds below); p is a constant,
+//!   written in *signed* nibbles (`-8..=8`), so `Q*p` needs a table of `1..=8` times each piece
+//!   and every term is a pick at a depth known when the script is built (`<depth> OP_PICK
+//!   OP_SUB`).
 //! - C is hinted in the field's normal 29-bit limbs; limb `i` is subtracted at bit `29*i`.
 //!
 //! # The carry chain and why it is sound
