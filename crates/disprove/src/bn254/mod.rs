@@ -14,6 +14,15 @@
 //!
 //! The Fq multiplication used by every operation is behind [`FqMul`] so that a cheaper
 //! multiplication gadget can replace [`ModeMul`] in one place.
+//!
+//! Figures (example `tower_cost`, hinted multiplication with 4-bit windows, 71.9 kB per Fq
+//! product): an Fq2 product is 219 kB of script with 192 hint items (peak 742 stack items),
+//! an Fq12 product 54 Fq products in 102 operations (18 products, 84 linear maps), 4.17 MB,
+//! chunked into 96 leaves. A leaf holds one Fq2 product and at most about three directly
+//! committed Fq2 values (each signature is about 270 stack items), which is why the linear
+//! maps rarely share a leaf. The checked multiplication ([`CheckedFqMul`], 13.6 kB per
+//! product) needs 308 hint items per product: an Fq2 product (924) does not fit a leaf, so it
+//! needs operations of one Fq product over one-element values (not done yet).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
