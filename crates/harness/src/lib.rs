@@ -97,6 +97,12 @@ pub enum TxStatus {
 pub struct Regtest {
     node: Option<Node>,
     exe: PathBuf,
+    // The flags added to NODE_ARGS at start, kept for restarts.
+    extra_args: Vec<String>,
+    // The first RPC endpoint and cookie file: what clients were configured with, kept valid
+    // across `shut_down` + `start_again` (the node then listens on this port too).
+    first_rpc_url: String,
+    cookie_file: PathBuf,
     // Declared after `node` so the process is gone before the directory is removed.
     datadir: tempfile::TempDir,
     mine_calls: std::sync::atomic::AtomicU64,
@@ -125,7 +131,9 @@ impl Regtest {
             .tempdir()
             .map_err(|source| HarnessError::Io { path: std::env::temp_dir(), source })?;
         let node = spawn(&exe, datadir.path(), extra_args)?;
-        let me = Regtest { node: Some(node), exe, datadir, mine_calls: Default::default() };
+        let (first_rpc_url, cookie_file) = (node.rpc_url(), node.params.cookie_file.clone());
+        let extra_args = extra_args.iter().map(|a| a.to_string()).collect();
+        let me = Regtest { node: Some(node), exe, extra_args, first_rpc_url, cookie_file, datadir, mine_calls: Default::default() };
         me.check_chain()?;
         Ok(me)
     }
@@ -142,18 +150,35 @@ impl Regtest {
         }
     }
 
-    fn node(&self) -> &Node {
-        self.node.as_ref().expect("node is running outside of restart()")
+    fn client(&self, method: &str) -> Result<&corepc_node::Client> {
+        self.node.as_ref().map(|n| &n.client).ok_or_else(|| HarnessError::Unexpected {
+            method: method.into(),
+            detail: "bitcoind is shut down (see Regtest::shut_down)".into(),
+        })
     }
 
-    /// The RPC endpoint, e.g. `http://127.0.0.1:40123`.
+    /// The RPC endpoint, e.g. `http://127.0.0.1:40123`: the one of the first start, which
+    /// stays valid across [`Regtest::shut_down`] + [`Regtest::start_again`] (not across
+    /// [`Regtest::restart`], which moves to a new port).
     pub fn rpc_url(&self) -> String {
-        self.node().rpc_url()
+        self.first_rpc_url.clone()
     }
 
-    /// The cookie file holding the RPC credentials (`user:password`).
+    /// The cookie file holding the RPC credentials (`user:password`); bitcoind rewrites it
+    /// with new credentials on every start.
     pub fn cookie_file(&self) -> PathBuf {
-        self.node().params.cookie_file.clone()
+        self.cookie_file.clone()
+    }
+
+    /// The process id of the running bitcoind (from its pid file), `None` when shut down.
+    pub fn pid(&self) -> Option<u32> {
+        self.node.as_ref()?;
+        std::fs::read_to_string(self.datadir.path().join("regtest").join("bitcoind.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// Whether the node is running (not shut down).
+    pub fn is_running(&self) -> bool {
+        self.node.is_some()
     }
 
     /// The node's datadir (kept across [`Regtest::restart`]).
@@ -163,7 +188,7 @@ impl Regtest {
 
     /// Calls an RPC method and returns the raw JSON result.
     pub fn call(&self, method: &str, args: &[Value]) -> Result<Value> {
-        rpc::call(&self.node().client, method, args).map_err(HarnessError::from)
+        rpc::call(self.client(method)?, method, args).map_err(HarnessError::from)
     }
 
     /// The height of the best block.
@@ -317,7 +342,7 @@ impl Regtest {
 
     /// Where `txid` stands: unknown, in the mempool, or confirmed with N confirmations.
     pub fn tx_status(&self, txid: &Txid) -> Result<TxStatus> {
-        match rpc::call(&self.node().client, "getrawtransaction", &[json!(txid.to_string()), json!(1)]) {
+        match rpc::call(self.client("getrawtransaction")?, "getrawtransaction", &[json!(txid.to_string()), json!(1)]) {
             Ok(v) => match v.get("confirmations").and_then(Value::as_u64) {
                 Some(n) if n > 0 => Ok(TxStatus::Confirmed(n as u32)),
                 _ => Ok(TxStatus::Mempool),
@@ -435,23 +460,99 @@ impl Regtest {
             .collect()
     }
 
-    /// Stops the node gracefully and starts it again on the same datadir (new RPC port);
-    /// chain and mempool (as persisted by Core) survive.
+    /// Stops the node gracefully and starts it again on the same datadir and flags; chain
+    /// and mempool (as persisted by Core) survive, [`Regtest::rpc_url`] stays valid.
     pub fn restart(&mut self) -> Result<()> {
-        self.stop()?;
-        self.node = Some(spawn(&self.exe, self.datadir.path(), &[])?);
-        Ok(())
+        self.shut_down(Shutdown::Graceful(std::time::Duration::from_secs(60)))?;
+        self.start_again()
     }
 
-    /// Stops the node gracefully, keeping its datadir; [`Regtest::restart`] brings it back.
-    fn stop(&mut self) -> Result<()> {
-        if let Some(mut node) = self.node.take() {
-            node.stop().map_err(|e| HarnessError::Unexpected {
-                method: "stop".into(),
-                detail: e.to_string(),
-            })?;
+    /// Takes the node down, keeping its datadir, and returns how long the process took to
+    /// exit. [`Shutdown::Graceful`] sends `stop` and waits for the exit up to its timeout (an
+    /// error names the timeout; the process is then killed); [`Shutdown::Kill`] sends SIGKILL
+    /// (what survives is what Core had flushed). Calls fail until [`Regtest::start_again`].
+    pub fn shut_down(&mut self, how: Shutdown) -> Result<std::time::Duration> {
+        let Some(pid) = self.pid() else { return Ok(std::time::Duration::ZERO) };
+        let t = std::time::Instant::now();
+        let timeout = match how {
+            Shutdown::Graceful(timeout) => {
+                self.call("stop", &[])?;
+                timeout
+            }
+            Shutdown::Kill => {
+                signal(pid, "KILL")?;
+                std::time::Duration::from_secs(10)
+            }
+        };
+        let exited = wait_exit(pid, timeout);
+        let took = t.elapsed();
+        if !exited {
+            let _ = signal(pid, "KILL");
+            wait_exit(pid, std::time::Duration::from_secs(10));
         }
+        // Dropping a corepc node with a persistent datadir sends `stop` and waits: the process
+        // is gone, so that call fails at once and only the (dead) child is reaped.
+        self.node.take();
+        if !exited {
+            return Err(HarnessError::Unexpected {
+                method: "stop".into(),
+                detail: format!("bitcoind did not exit within {timeout:?} (killed)"),
+            });
+        }
+        Ok(took)
+    }
+
+    /// Starts the node again after [`Regtest::shut_down`], on the same datadir and flags, and
+    /// listening on its first RPC port as well, so that [`Regtest::rpc_url`] (and every client
+    /// configured with it) reaches it again. Returns once it answers RPC.
+    pub fn start_again(&mut self) -> Result<()> {
+        if self.node.is_some() {
+            return Ok(());
+        }
+        let port = self.first_rpc_url.rsplit(':').next().unwrap_or_default().to_string();
+        let bind = format!("-rpcbind=127.0.0.1:{port}");
+        let mut args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        args.push(&bind);
+        self.node = Some(spawn(&self.exe, self.datadir.path(), &args)?);
+        self.check_chain()
+    }
+}
+
+/// How [`Regtest::shut_down`] takes the node down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// The `stop` RPC, then wait for the process to exit up to this long.
+    Graceful(std::time::Duration),
+    /// SIGKILL.
+    Kill,
+}
+
+fn signal(pid: u32, sig: &str) -> Result<()> {
+    let st = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .map_err(|source| HarnessError::Io { path: PathBuf::from("kill"), source })?;
+    if st.success() {
         Ok(())
+    } else {
+        Err(HarnessError::Unexpected { method: "kill".into(), detail: format!("kill -{sig} {pid}: {st}") })
+    }
+}
+
+/// Waits until process `pid` (our child) has exited (gone or a zombie), up to `timeout`.
+fn wait_exit(pid: u32, timeout: std::time::Duration) -> bool {
+    let t = std::time::Instant::now();
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            // The state follows the parenthesised command name.
+            Ok(s) if s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')).unwrap_or(true) => return true,
+            Ok(_) => {}
+        }
+        if t.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
