@@ -43,7 +43,7 @@ impl Drop for Demo {
             let _ = c.kill();
             let _ = c.wait();
         }
-        self.node.take();
+        self.node.borrow_mut().take();
         if let Some(d) = self.dir.take() {
             if self.keep {
                 eprintln!("kept demo directory {}", d.keep().display());
@@ -109,7 +109,7 @@ pub struct Demo {
     json: bool,
     exe: PathBuf,
     children: std::cell::RefCell<Vec<(String, Child)>>,
-    node: Option<Regtest>,
+    node: std::cell::RefCell<Option<Regtest>>,
     dir: Option<tempfile::TempDir>,
     keep: bool,
 }
@@ -118,7 +118,13 @@ impl Demo {
     /// Starts bitcoind, writes keys and configs, funds every wallet and spawns the five
     /// daemons from `exe` (the `bitvm2` binary); returns once every daemon answers /status.
     pub fn start(exe: PathBuf, json: bool, keep: bool) -> Result<Demo> {
-        let node = Regtest::start().context("starting bitcoind (set BITCOIND_EXE or run scripts/demo.sh)")?;
+        Self::start_with_node_args(exe, json, keep, &[])
+    }
+
+    /// Like [`Demo::start`], with extra bitcoind flags (e.g. `-debug=http` to see its HTTP
+    /// server's connection handling in `debug.log`).
+    pub fn start_with_node_args(exe: PathBuf, json: bool, keep: bool, node_args: &[&str]) -> Result<Demo> {
+        let node = Regtest::start_with_args(node_args).context("starting bitcoind (set BITCOIND_EXE or run scripts/demo.sh)")?;
         let dir = tempfile::Builder::new().prefix("bitvm2-demo-").tempdir()?;
         let mut specs = Vec::new();
         for (name, role) in [("op0", Role::Operator), ("op1", Role::Operator), ("v0", Role::Verifier), ("v1", Role::Verifier), ("v2", Role::Verifier)] {
@@ -137,8 +143,8 @@ impl Demo {
         let side = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
         let depositor = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
         let d = Driver::new(&cfg0, *specs[0].keys.keypair())?;
-        let demo = Demo { d, specs, side, depositor, json, exe, children: Default::default(), node: Some(node), dir: Some(dir), keep };
-        demo.say(&format!("bitcoind regtest at {} ; demo dir {}", demo.node.as_ref().expect("node").rpc_url(), demo.dir.as_ref().expect("dir").path().display()));
+        let demo = Demo { d, specs, side, depositor, json, exe, children: Default::default(), node: std::cell::RefCell::new(Some(node)), dir: Some(dir), keep };
+        demo.say(&format!("bitcoind regtest at {} ; demo dir {}", demo.node().rpc_url(), demo.dir.as_ref().expect("dir").path().display()));
         // Coins: operators front withdrawals and pay CPFP fees, verifiers fund challenges and
         // disproves, the depositor deposits.
         for s in &demo.specs {
@@ -156,6 +162,24 @@ impl Demo {
         }
         demo.say(&format!("5 daemons up (2 operators, 3 verifiers) in {:.1} s", t.elapsed().as_secs_f64()));
         Ok(demo)
+    }
+
+    /// The regtest bitcoind (for reorgs, datadir, pid). Do not hold it across
+    /// [`Demo::node_mut`].
+    pub fn node(&self) -> std::cell::Ref<'_, Regtest> {
+        std::cell::Ref::map(self.node.borrow(), |n| n.as_ref().expect("bitcoind lives as long as the demo"))
+    }
+
+    /// The regtest bitcoind, mutably: [`Regtest::shut_down`] and [`Regtest::start_again`]
+    /// take it down and back on the same RPC port and datadir, so the daemons' configuration
+    /// stays valid (they re-read the cookie file on every call).
+    pub fn node_mut(&self) -> std::cell::RefMut<'_, Regtest> {
+        std::cell::RefMut::map(self.node.borrow_mut(), |n| n.as_mut().expect("bitcoind lives as long as the demo"))
+    }
+
+    /// The pid of daemon `name`'s current process, if it runs.
+    pub fn daemon_pid(&self, name: &str) -> Option<u32> {
+        self.children.borrow().iter().find(|(n, _)| n == name).map(|(_, c)| c.id())
     }
 
     /// The spec of `name`.
