@@ -55,7 +55,13 @@ fn builder_row(name: &str, build: impl Fn(&Tower, &mut Program, Fq12Ids, Fq12Ids
     }
     let plan = CostModel::measure(&prog).map_err(|e| e.to_string()).and_then(|m| chunk(&prog, &m, ChunkLimits::default()).map_err(|e| e.to_string()));
     let leaves = match plan {
-        Ok(p) => format!("{} leaves, {} commitments", p.steps.len(), p.commitments.len()),
+        Ok(p) => {
+            let shape = p.limits.spend_shape(p.steps.len());
+            let weight = p.estimates.iter().map(|e| e.spend_weight(&shape)).max().unwrap_or(0);
+            let stack = p.estimates.iter().map(|e| e.peak_stack).max().unwrap_or(0);
+            let most = p.steps.iter().map(|s| s.ops.len()).max().unwrap_or(0);
+            format!("{} leaves, {} commitments; largest leaf ~{weight} WU, peak ~{stack} items, most ops in a leaf {most}", p.steps.len(), p.commitments.len())
+        }
         Err(e) => format!("does not chunk: {e}"),
     };
     let linear = prog.ops.iter().filter(|n| fq_mul_count(&n.op.name()) == Some(0)).count();
