@@ -7,7 +7,7 @@
 //! - A is re-expressed in `n` pieces `a_i` of [`PIECE_BITS`] (20) bits, at bit `20*i` (hinted;
 //!   their sum is checked against A's 29-bit limbs by a carry chain, see below). B is given as
 //!   `D` 4-bit digits `d_j` at bit `4*j` (Winternitz nibbles; in the limb variant they are hinted
-//!   and checked against B's limbs the same way). Since 20 is a multiple of 4, the product
+//!   and B's limbs are rebuilt from them, see `emit_b_limbs`). Since 20 is a multiple of 4, the product
 //!   `a_i * d_j` lands exactly on the nibble column `k = 5*i + j`.
 //! - A table `T[d][i] = d * a_i` (`d < 16`, 15 additions per piece) is built on the stack; every
 //!   digit is range-checked (`0 <= d < 16`) and turned once into a stack depth `e_j` such that
@@ -46,9 +46,9 @@
 //! Sums of products ([`CheckedMul::sum_of_products`]) check `sum_t +-A_t*B_t = Q*p + C` with
 //! one quotient (possibly negative), one carry chain and one C check.
 //!
-//! Cost (BN254, `examples/fq_mul_cost.rs`): 12.3 KB for [`CheckedMul::mul_digits`], 13.4 KB
+//! Cost (BN254, `examples/fq_mul_cost.rs`): 12.3 KB for [`CheckedMul::mul_digits`], 13.1 KB
 //! for [`CheckedMul::mul`], against 67-72 KB for [`PrimeField::mul_hinted`]`(4)`; peak 517
-//! stack items. `a0*b0 - a1*b1` costs 19.9-22.3 KB (peak 789) instead of 24.9-27.1 KB.
+//! stack items. `a0*b0 - a1*b1` costs 19.9-21.6 KB (peak 789) instead of 24.9-26.5 KB.
 
 use std::collections::BTreeMap;
 
@@ -157,10 +157,6 @@ enum Term {
     ALimb(usize, usize),
     /// Piece `i` of product `t`'s A (hint), copied.
     APiece(usize, usize),
-    /// Limb `i` of product `t`'s B (field layout), consumed.
-    BLimb(usize, usize),
-    /// Nibble `j` of product `t`'s B, copied.
-    BNibble(usize, usize),
     /// Limb `i` of C (hint), copied.
     CLimb(usize),
     /// `d_j * a_i` of product `t` by a computed-depth lookup.
@@ -324,11 +320,10 @@ impl Tracker {
 struct Witness {
     c: Vec<i128>,
     q: Vec<i128>,
-    /// Per product: A's pieces, A's limbs, B's nibbles, B's limbs (limb form only).
+    /// Per product: A's pieces, A's limbs, B's nibbles.
     a: Vec<Vec<i128>>,
     a_limbs: Vec<Vec<i128>>,
     b_nibbles: Vec<Vec<i128>>,
-    b_limbs: Vec<Vec<i128>>,
 }
 
 /// Stack ids of one run's inputs, by role.
@@ -342,7 +337,8 @@ struct Items {
     q_pieces: Vec<Id>,
     main_carries: Vec<Id>,
     a_carries: Vec<Vec<Id>>,
-    b_carries: Vec<Vec<Id>>,
+    /// Per product, the split hints of B's nibbles that straddle a limb boundary.
+    b_splits: Vec<Vec<Id>>,
 }
 
 /// Emission state of the main identity.
@@ -380,7 +376,7 @@ impl CheckedMul {
         for q_bits in Q_PIECE_BITS {
             let m = CheckedMul { field: field.clone(), digits, a_pieces, q_bits, p_signed: signed_nibbles(p) };
             let fits = |rows, merge| m.group(rows, merge).is_some();
-            if fits(m.main_rows(&Factor::single(Form::Nibbles)), false) && fits(m.a_rows(0), true) && fits(m.b_rows(0), true) {
+            if fits(m.main_rows(&Factor::single(Form::Nibbles)), false) && fits(m.a_rows(0), true) {
                 last = Ok(m);
                 break;
             }
@@ -394,9 +390,8 @@ impl CheckedMul {
         let below = |bits: u32| (1i128 << bits) - 1;
         let a = below(PIECE_BITS);
         match t {
-            Term::ALimb(_, i) | Term::BLimb(_, i) | Term::CLimb(i) => below(layout.limb_width(i)),
+            Term::ALimb(_, i) | Term::CLimb(i) => below(layout.limb_width(i)),
             Term::APiece(..) => a,
-            Term::BNibble(..) => 15,
             Term::Prod { .. } => 15 * a,
             Term::AConst { mult, .. } => mult as i128 * a,
             Term::QConst { mult, .. } => mult as i128 * below(self.q_bits),
@@ -449,8 +444,14 @@ impl CheckedMul {
         self.group(self.a_rows(t), true).expect("bounds checked when set up")
     }
 
-    fn b_groups(&self, t: usize) -> Vec<Group> {
-        self.group(self.b_rows(t), true).expect("bounds checked when set up")
+    /// B's nibbles that straddle a limb boundary, as `(nibble s, bits r of it below the
+    /// boundary)`, one per boundary `29k` (k = 1..limbs) that is not a multiple of 4.
+    fn straddlers(&self) -> Vec<(usize, u32)> {
+        (1..self.limbs())
+            .map(|k| self.limb_pos(k))
+            .filter(|b| b % NIBBLE != 0)
+            .map(|b| ((b / NIBBLE) as usize, b % NIBBLE))
+            .collect()
     }
 
     /// The field.
@@ -687,20 +688,12 @@ impl CheckedMul {
         rows_of(t)
     }
 
-    /// `sum nibble_j 16^j - sum b_limb_i 2^(29 i) = 0`.
-    fn b_rows(&self, p: usize) -> Vec<Row> {
-        let mut t: Vec<(u32, Term, i64)> =
-            (0..self.digits).map(|j| (NIBBLE * j as u32, Term::BNibble(p, j), 1)).collect();
-        t.extend((0..self.limbs()).map(|i| (self.limb_pos(i), Term::BLimb(p, i), -1)));
-        rows_of(t)
-    }
-
     fn hint_count(&self, f: &Factor) -> usize {
         let chain = |groups: Vec<Group>| groups.len() - 1;
         let mut n = self.limbs() + chain(self.main_groups(f)) + self.q_piece_count(f);
         n += f.products() * (self.a_pieces + chain(self.a_groups(0)));
         if f.form == Form::Limbs {
-            n += f.products() * (self.digits + chain(self.b_groups(0)));
+            n += f.products() * (self.digits + self.straddlers().len());
         }
         n
     }
@@ -756,7 +749,6 @@ impl CheckedMul {
             a: pairs.iter().map(|(a, _)| pieces(a, self.a_pieces, PIECE_BITS)).collect(),
             a_limbs: pairs.iter().map(|(a, _)| limbs(a)).collect(),
             b_nibbles: pairs.iter().map(|(_, b)| (0..self.digits).map(|j| b.bits_at(4 * j, 4) as i128).collect()).collect(),
-            b_limbs: pairs.iter().map(|(_, b)| if f.form == Form::Limbs { limbs(b) } else { Vec::new() }).collect(),
         }
     }
 
@@ -766,8 +758,6 @@ impl CheckedMul {
             match t {
                 Term::ALimb(p, i) => w.a_limbs[p][i],
                 Term::APiece(p, i) => w.a[p][i],
-                Term::BLimb(p, i) => w.b_limbs[p][i],
-                Term::BNibble(p, j) => w.b_nibbles[p][j],
                 Term::CLimb(i) => w.c[i],
                 Term::Prod { t: p, piece: i, digit: j } => w.a[p][i] * w.b_nibbles[p][j],
                 Term::AConst { piece: i, mult } => w.a[0][i] * mult as i128,
@@ -786,7 +776,8 @@ impl CheckedMul {
         if f.form == Form::Limbs {
             for t in 0..f.products() {
                 out.extend(w.b_nibbles[t].iter().rev().map(num));
-                out.extend(carries(&self.b_groups(t), &value)?.iter().map(num));
+                // The part of each straddling nibble above the boundary (any integer is sound).
+                out.extend(self.straddlers().iter().map(|&(s, r)| num(&(w.b_nibbles[t][s] >> r))));
             }
         }
         debug_assert_eq!(out.len(), self.hint_count(f));
@@ -801,7 +792,7 @@ impl CheckedMul {
         let main = self.main_groups(f).len() - 1;
         let nq = self.q_piece_count(f);
         let ac = self.a_groups(0).len() - 1;
-        let bc = self.b_groups(0).len() - 1;
+        let bc = self.straddlers().len();
         let per_b = match f.form {
             Form::Limbs => l,
             Form::Nibbles => self.digits,
@@ -823,7 +814,7 @@ impl CheckedMul {
         if f.form == Form::Limbs {
             for _ in 0..np {
                 items.b_nibbles.push(rev(take(self.digits)));
-                items.b_carries.push(take(bc));
+                items.b_splits.push(take(bc));
             }
         }
         for _ in 0..np {
@@ -846,13 +837,7 @@ impl CheckedMul {
         // product first: its inputs are on top).
         for t in (0..np).rev() {
             if f.form == Form::Limbs {
-                self.emit_chain(&mut tr, &self.b_groups(t), &items.b_carries[t], &mut |tr, term| match term {
-                    Term::BNibble(t, j) => {
-                        tr.pick(items.b_nibbles[t][j]);
-                    }
-                    Term::BLimb(t, i) => tr.roll(items.b_limbs[t][i]),
-                    _ => unreachable!("B rows hold nibbles and limbs"),
-                });
+                self.emit_b_limbs(&mut tr, &items.b_nibbles[t], &items.b_splits[t], &items.b_limbs[t]);
             }
             if f.form == Form::Nibbles {
                 // B's nibbles are on top: park them on the altstack (1 byte each, and 1 to get
@@ -971,6 +956,55 @@ impl CheckedMul {
             norm.roll(l - 1).op(OP_ABS);
         }
         tr.asm.fragment().append(&self.field.check_canonical()).append(&norm.fragment()).with_effect(consumed, l)
+    }
+
+    /// Check B's hinted nibbles against its limbs: each limb is rebuilt from its nibbles by
+    /// Horner's rule and compared. A nibble `d` straddling a boundary is split with the hint
+    /// `hi` as `lo = d - 2^r * hi` (bits below the boundary, top of the lower limb) and `hi`
+    /// (bottom of the upper limb). Whatever `hi` is, the lower limb gets `lo * 2^(4s - 29i)` and
+    /// the upper one `hi`, which add up to `d * 2^(4s)` in `sum limb_i 2^(29 i)`: if every
+    /// rebuilt limb equals B's limb, then `sum d_j 16^j = B` exactly, so no range check of `hi`
+    /// is needed (a wrong one makes a comparison fail). Nibbles are copied, not consumed. An
+    /// honest rebuilt limb is below `2^29`, so nothing overflows.
+    fn emit_b_limbs(&self, tr: &mut Tracker, nibbles: &[Id], splits: &[Id], limbs: &[Id]) {
+        let straddlers = self.straddlers();
+        let split_at = |boundary: u32| straddlers.iter().position(|&(s, r)| NIBBLE * s as u32 + r == boundary);
+        let l = self.limbs();
+        for i in 0..l {
+            let (low, high) = (self.limb_pos(i), if i + 1 == l { NIBBLE * self.digits as u32 } else { self.limb_pos(i + 1) });
+            // Nibbles wholly inside [low, high): j0..=j1.
+            let j0 = low.div_ceil(NIBBLE) as usize;
+            let j1 = (high / NIBBLE) as usize - 1;
+            // Top: the lower part of the upper straddler, or the top inside nibble.
+            let mut next = j1 as i64;
+            match (i + 1 < l).then(|| split_at(high)).flatten() {
+                Some(k) => {
+                    let (s, r) = straddlers[k];
+                    tr.pick(nibbles[s]);
+                    tr.pick(splits[k]);
+                    double(tr, r);
+                    tr.op(OP_SUB, 2, 1);
+                }
+                None => {
+                    tr.pick(nibbles[j1]);
+                    next -= 1;
+                }
+            }
+            while next >= j0 as i64 {
+                double(tr, NIBBLE);
+                tr.pick(nibbles[next as usize]);
+                tr.op(OP_ADD, 2, 1);
+                next -= 1;
+            }
+            // Bottom: the upper part of the lower straddler (consumed: last use).
+            if let Some(k) = (i > 0).then(|| split_at(low)).flatten() {
+                double(tr, NIBBLE * j0 as u32 - low);
+                tr.roll(splits[k]);
+                tr.op(OP_ADD, 2, 1);
+            }
+            tr.roll(limbs[i]);
+            tr.op(OP_NUMEQUALVERIFY, 2, 0);
+        }
     }
 
     fn emit_chain(&self, tr: &mut Tracker, rows: &[Group], carries: &[Id], term: &mut dyn FnMut(&mut Tracker, Term)) {

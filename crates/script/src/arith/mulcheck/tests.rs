@@ -379,3 +379,34 @@ fn result_is_minimally_encoded_under_consensus_rules() {
     assert_eq!(r.final_stack[0], honest_c);
     assert!(run(&m.mul(), &s).outcome.is_err(), "MINIMALDATA (policy) rejects the padded hint");
 }
+
+/// Limb form: every hinted nibble of B and every split hint of a straddling nibble, changed by
+/// +-1, makes the script fail; so does an equal-valued nibble pair (16 + d, next - 1).
+#[test]
+fn wrong_b_nibble_or_split_hints_fail() {
+    let m = setup();
+    let p = m.field().modulus().clone();
+    let (a, b) = (p.shr(1).add(&Nat::from_u128(3)), p.checked_sub(&Nat::from_u128(0x1234_5678)).unwrap());
+    let s = mul_stack(&m, &a, &b);
+    let frag = m.mul();
+    assert!(result(&m, &run(&frag, &s)).is_some());
+    let hints = m.mul_hint_count();
+    let b_hints = m.digit_count() + m.straddlers().len();
+    assert_eq!(m.straddlers().len(), 6, "29k is a multiple of 4 only for k = 4, 8");
+    for i in hints - b_hints..hints {
+        for d in [-1, 1] {
+            let mut t = s.clone();
+            t[i] = encode_num(decode_num(&t[i], 4).unwrap() + d);
+            assert!(run(&frag, &t).outcome.is_err(), "hint {i} changed by {d} accepted");
+        }
+    }
+    // Nibble 0 is the last nibble hint before the splits: add 16, take 1 from nibble 1.
+    let n0 = hints - m.straddlers().len() - 1;
+    let mut t = s.clone();
+    let (v0, v1) = (decode_num(&t[n0], 4).unwrap(), decode_num(&t[n0 - 1], 4).unwrap());
+    if v1 > 0 {
+        t[n0] = encode_num(v0 + 16);
+        t[n0 - 1] = encode_num(v1 - 1);
+        assert!(run(&frag, &t).outcome.is_err(), "nibble 16 accepted");
+    }
+}
