@@ -970,7 +970,7 @@ impl CheckedMul {
         let straddlers = self.straddlers();
         let split_at = |boundary: u32| straddlers.iter().position(|&(s, r)| NIBBLE * s as u32 + r == boundary);
         let l = self.limbs();
-        for i in 0..l {
+        for (i, &limb) in limbs.iter().enumerate() {
             let (low, high) = (self.limb_pos(i), if i + 1 == l { NIBBLE * self.digits as u32 } else { self.limb_pos(i + 1) });
             // Nibbles wholly inside [low, high): j0..=j1.
             let j0 = low.div_ceil(NIBBLE) as usize;
@@ -1002,7 +1002,7 @@ impl CheckedMul {
                 tr.roll(splits[k]);
                 tr.op(OP_ADD, 2, 1);
             }
-            tr.roll(limbs[i]);
+            tr.roll(limb);
             tr.op(OP_NUMEQUALVERIFY, 2, 0);
         }
     }
