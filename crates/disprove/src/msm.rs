@@ -27,50 +27,12 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::opcodes::all::*;
 use bitvm2_script::builder::Fragment;
 
+use crate::bn254::FqMul;
 use crate::program::{field, fq_to_nat, push_val, CommitMode, Op, Operand, Program, Val, ValueId};
-use crate::programs::MulMode;
 use crate::stack::Frame;
 
 /// Window width of the MSM in bits.
 pub const WINDOW: u32 = 4;
-
-/// A field multiplication gadget with its hint generator (shared by the G1 operations).
-#[derive(Debug, Clone)]
-pub struct FqMul {
-    /// How the product is computed.
-    pub mode: MulMode,
-    frag: Arc<Fragment>,
-    hints: usize,
-}
-
-impl FqMul {
-    /// The gadget of `mode`; fails if the mode is not available.
-    pub fn new(mode: MulMode) -> Result<Self, bitvm2_script::arith::FieldError> {
-        let hints = match mode {
-            MulMode::Windowed(_) => 0,
-            MulMode::Hinted(w) => field().mul_hint_count(w)?,
-        };
-        Ok(FqMul { mode, frag: Arc::new(mode.fragment()?), hints })
-    }
-
-    /// `[hints A B] -> [A*B]`.
-    pub fn fragment(&self) -> &Fragment {
-        &self.frag
-    }
-
-    /// Hint items per multiplication.
-    pub fn hint_items(&self) -> usize {
-        self.hints
-    }
-
-    /// Hint items (deepest first) for `a * b`.
-    pub fn hints(&self, a: &Fq, b: &Fq) -> Vec<Vec<u8>> {
-        match self.mode {
-            MulMode::Windowed(_) => Vec::new(),
-            MulMode::Hinted(w) => field().mul_hints(&fq_to_nat(a), &fq_to_nat(b), w).expect("window validated when made"),
-        }
-    }
-}
 
 /// Bits `[lo, hi)` of a field element (as an integer).
 fn bits_of(x: &Fq, lo: u32, hi: u32) -> u64 {
@@ -157,19 +119,19 @@ pub struct G1AddWindow {
     pub table: Vec<G1Affine>,
     /// Which 4-bit window of the scalar selects the entry.
     pub window: Option<u32>,
-    mul: FqMul,
+    mul: Arc<dyn FqMul>,
 }
 
 impl G1AddWindow {
     /// Window `j` of scalar `i`: entries `d * 16^j * base`.
-    pub fn window(base: G1Affine, j: u32, mul: FqMul) -> Self {
+    pub fn window(base: G1Affine, j: u32, mul: Arc<dyn FqMul>) -> Self {
         let step = G1Projective::from(base) * ark_bn254::Fr::from(2u64).pow([(WINDOW * j) as u64]);
         let table = (1..16u64).map(|d| (step * ark_bn254::Fr::from(d)).into_affine()).collect();
         G1AddWindow { table, window: Some(j), mul }
     }
 
     /// Add one constant point.
-    pub fn constant(point: G1Affine, mul: FqMul) -> Self {
+    pub fn constant(point: G1Affine, mul: Arc<dyn FqMul>) -> Self {
         G1AddWindow { table: vec![point], window: None, mul }
     }
 
@@ -223,7 +185,7 @@ impl Op for G1AddWindow {
     fn script(&self) -> Fragment {
         let fld = field();
         let l = fld.layout().limbs();
-        let h = self.mul.hint_items();
+        let h = self.mul.hint_count();
         let mut pre = Fragment::new();
         if let Some(j) = self.window {
             // [.. x] -> [.. x d] -> [.. d]
@@ -283,7 +245,7 @@ impl Op for G1AddWindow {
         }
     }
     fn hint_items(&self) -> usize {
-        3 * self.mul.hint_items() + field().layout().limbs()
+        3 * self.mul.hint_count() + field().layout().limbs()
     }
     fn hints(&self, inputs: &[Val]) -> Vec<Vec<u8>> {
         let acc = (inputs[0][0], inputs[0][1]);
@@ -388,7 +350,7 @@ pub struct MsmTerm {
 
 /// Append `ic0 + sum x_i * IC_i` to `prog`; returns the value holding the affine result.
 /// Intermediate accumulators are committed with `commit`.
-pub fn push_msm(prog: &mut Program, ic0: G1Affine, terms: &[MsmTerm], mul: &FqMul, commit: CommitMode) -> ValueId {
+pub fn push_msm(prog: &mut Program, ic0: G1Affine, terms: &[MsmTerm], mul: &Arc<dyn FqMul>, commit: CommitMode) -> ValueId {
     let r = offset_point(OFFSET_TAG);
     let start = (G1Projective::from(r) + ic0).into_affine();
     let (sx, sy) = coords(&start);

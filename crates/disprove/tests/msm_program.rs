@@ -6,7 +6,10 @@ use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
 use ark_ec::CurveGroup;
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
-use bitvm2_disprove::msm::{g1_generator, g1_val, msm_native, push_msm, FqMul, MsmTerm};
+use std::sync::Arc;
+
+use bitvm2_disprove::bn254::{FqMul, ModeMul};
+use bitvm2_disprove::msm::{g1_generator, g1_val, msm_native, push_msm, MsmTerm};
 use bitvm2_disprove::program::{CommitMode, Committed, Program};
 use bitvm2_disprove::programs::MulMode;
 use bitvm2_disprove::setup::{Disprove, FaultReason, OperatorKeys, Planned, StepStatus};
@@ -24,7 +27,7 @@ struct Fixture {
 
 /// vk_x = IC0 + x0 * IC1 + x1 * IC2 with x0 of 8 bits and x1 of 12 bits (5 windows).
 fn fixture() -> Fixture {
-    let mul = FqMul::new(MulMode::Hinted(4)).unwrap();
+    let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).unwrap());
     let mut prog = Program::new("msm-test");
     let x0 = prog.input("x0", 1);
     let x1 = prog.input("x1", 1);

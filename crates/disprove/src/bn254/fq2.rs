@@ -31,7 +31,7 @@ macro_rules! gadget_op {
                 self.out_elems()
             }
             fn native(&self, inputs: &[Val]) -> Val {
-                gadget::native(self, self.mul.as_ref(), inputs).0
+                gadget::value(self, self.mul.as_ref(), inputs)
             }
             fn script(&self) -> Fragment {
                 gadget::script(self, self.mul.as_ref(), &self.groups, &self.shape())

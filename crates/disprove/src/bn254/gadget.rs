@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use ark_bn254::Fq;
 use ark_ff::Zero;
-use bitcoin::opcodes::all::{OP_FROMALTSTACK, OP_TOALTSTACK};
+use bitcoin::opcodes::all::{OP_BOOLOR, OP_FROMALTSTACK, OP_NOT, OP_SWAP, OP_TOALTSTACK, OP_VERIFY};
 use bitvm2_script::builder::Fragment;
 
 use super::FqMul;
@@ -33,6 +33,14 @@ pub(crate) trait Backend {
     /// A product by a constant (consumes one group of hints).
     fn mul_const(&mut self, a: &Self::E, k: &Fq) -> Self::E;
     fn constant(&mut self, k: &Fq) -> Self::E;
+    /// Elements supplied by the witness: natively `f` of the values of `args` (recorded as
+    /// hint items); in script one hint group per element, each checked canonical (`< p`).
+    fn hint(&mut self, args: &[Self::E], n: usize, f: &dyn Fn(&[Fq]) -> Vec<Fq>) -> Vec<Self::E>;
+    /// Fail unless `a == b`, except when every element of `guard` is zero (then nothing is
+    /// checked: a degenerate case stays computable, so a leaf over it can still be spent).
+    fn assert_eq_unless_zero(&mut self, guard: &[Self::E], a: &Self::E, b: &Self::E);
+    /// The element 1 if `a == b`, else 0.
+    fn eq_flag(&mut self, a: &Self::E, b: &Self::E) -> Self::E;
 }
 
 /// An operation over Fq elements: inputs are element vectors, the result one vector.
@@ -44,6 +52,8 @@ pub(crate) trait Gadget {
 pub(crate) struct Native<'a> {
     pub mul: &'a dyn FqMul,
     pub hints: Vec<Vec<u8>>,
+    /// Whether to produce the hints (expensive) or only the result.
+    pub record: bool,
 }
 
 impl Backend for Native<'_> {
@@ -61,15 +71,31 @@ impl Backend for Native<'_> {
         *a + a
     }
     fn mul(&mut self, a: &Fq, b: &Fq) -> Fq {
-        self.hints.extend(self.mul.hints(a, b));
+        if self.record {
+            self.hints.extend(self.mul.hints(a, b));
+        }
         *a * b
     }
     fn mul_const(&mut self, a: &Fq, k: &Fq) -> Fq {
-        self.hints.extend(self.mul.const_hints(a, k));
+        if self.record {
+            self.hints.extend(self.mul.const_hints(a, k));
+        }
         *a * k
     }
     fn constant(&mut self, k: &Fq) -> Fq {
         *k
+    }
+    fn hint(&mut self, args: &[Fq], n: usize, f: &dyn Fn(&[Fq]) -> Vec<Fq>) -> Vec<Fq> {
+        let v = f(args);
+        assert_eq!(v.len(), n, "hint function gives {n} elements");
+        if self.record {
+            self.hints.extend(crate::program::val_stack(&v));
+        }
+        v
+    }
+    fn assert_eq_unless_zero(&mut self, _guard: &[Fq], _a: &Fq, _b: &Fq) {}
+    fn eq_flag(&mut self, a: &Fq, b: &Fq) -> Fq {
+        Fq::from(u64::from(a == b))
     }
 }
 
@@ -92,6 +118,13 @@ impl Backend for Count<'_> {
         self.groups.push(self.mul.const_hint_count(k));
     }
     fn constant(&mut self, _: &Fq) {}
+    fn hint(&mut self, _: &[()], n: usize, _: &dyn Fn(&[Fq]) -> Vec<Fq>) -> Vec<()> {
+        let l = field().layout().limbs();
+        self.groups.extend(std::iter::repeat_n(l, n));
+        vec![(); n]
+    }
+    fn assert_eq_unless_zero(&mut self, _: &[()], _: &(), _: &()) {}
+    fn eq_flag(&mut self, _: &(), _: &()) {}
 }
 
 /// The hint groups (items per product, in order) of a gadget with these input shapes.
@@ -104,9 +137,14 @@ pub(crate) fn hint_groups<G: Gadget>(g: &G, mul: &dyn FqMul, input_elems: &[usiz
 
 /// Native result and hints.
 pub(crate) fn native<G: Gadget>(g: &G, mul: &dyn FqMul, inputs: &[Val]) -> (Val, Vec<Vec<u8>>) {
-    let mut n = Native { mul, hints: Vec::new() };
+    let mut n = Native { mul, hints: Vec::new(), record: true };
     let out = g.run(&mut n, inputs);
     (out, n.hints)
+}
+
+/// Native result only (no hints: what program evaluation needs).
+pub(crate) fn value<G: Gadget>(g: &G, mul: &dyn FqMul, inputs: &[Val]) -> Val {
+    g.run(&mut Native { mul, hints: Vec::new(), record: false }, inputs)
 }
 
 /// Field fragments shared by all gadgets (built once).
@@ -115,13 +153,15 @@ struct FieldFrags {
     sub: Fragment,
     neg: Fragment,
     double: Fragment,
+    canonical: Fragment,
+    equal: Fragment,
 }
 
 fn frags() -> &'static FieldFrags {
     static F: OnceLock<FieldFrags> = OnceLock::new();
     F.get_or_init(|| {
         let f = field();
-        FieldFrags { add: f.add(), sub: f.sub(), neg: f.neg(), double: f.double() }
+        FieldFrags { add: f.add(), sub: f.sub(), neg: f.neg(), double: f.double(), canonical: f.check_canonical(), equal: f.layout().equal() }
     })
 }
 
@@ -284,6 +324,44 @@ impl Backend for Script<'_> {
     fn constant(&mut self, k: &Fq) -> usize {
         let frag = if k.is_zero() { Fragment::new().repeat(self.l, &Fragment::new().push_int(0)) } else { push_val(&[*k]) };
         self.emit(|f| f.append(&frag));
+        self.fresh(self.l)
+    }
+    fn hint(&mut self, _: &[usize], n: usize, _: &dyn Fn(&[Fq]) -> Vec<Fq>) -> Vec<usize> {
+        (0..n)
+            .map(|_| {
+                let h = self.raise_hints();
+                self.apply(&frags().canonical, h)
+            })
+            .collect()
+    }
+    fn assert_eq_unless_zero(&mut self, guard: &[usize], a: &usize, b: &usize) {
+        for g in guard {
+            self.take(*g);
+        }
+        let items = guard.len() * self.l;
+        for _ in 0..guard.len() {
+            self.entries.pop();
+        }
+        self.emit(|mut f| {
+            for _ in 1..items {
+                f = f.op(OP_BOOLOR);
+            }
+            f
+        });
+        self.fresh(1);
+        self.take(*a);
+        self.take(*b);
+        self.entries.truncate(self.entries.len() - 2);
+        let eq = frags().equal.clone();
+        self.emit(|f| f.append(&eq).op(OP_SWAP).op(OP_NOT).op(OP_BOOLOR).op(OP_VERIFY));
+        self.entries.pop();
+    }
+    fn eq_flag(&mut self, a: &usize, b: &usize) -> usize {
+        self.take(*a);
+        self.take(*b);
+        self.entries.truncate(self.entries.len() - 2);
+        let (eq, l) = (frags().equal.clone(), self.l);
+        self.emit(|f| f.append(&eq).op(OP_TOALTSTACK).repeat(l - 1, &Fragment::new().push_int(0)).op(OP_FROMALTSTACK));
         self.fresh(self.l)
     }
 }

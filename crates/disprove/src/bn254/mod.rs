@@ -35,7 +35,7 @@ use crate::program::{field, fq_to_nat, push_val, Val};
 use crate::programs::MulMode;
 
 pub mod fq2;
-mod gadget;
+pub(crate) mod gadget;
 pub mod tower;
 
 #[cfg(test)]

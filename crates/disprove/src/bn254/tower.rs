@@ -232,6 +232,26 @@ impl Tower {
         c.values12(&r)
     }
 
+    /// `f * (1 + c3 w + c4 v w)`: the product by a normalized line of the Miller loop
+    /// ([`Tower::fq12_mul_by_034`] with `c0 = 1`: 10 Fq2 products).
+    pub fn fq12_mul_by_line(&self, prog: &mut Program, label: &str, f: Fq12Ids, c3: ValueId, c4: ValueId) -> Fq12Ids {
+        let mut c = self.ctx(prog, label);
+        let r = c.fq12_mul_by_034(&e12(&f), &Fq2Expr::constant(Fq2::one()), &Fq2Expr::value(c3), &Fq2Expr::value(c4));
+        c.values12(&r)
+    }
+
+    /// `a - b` for Fq2 values (one linear operation).
+    pub fn fq2_sub(&self, prog: &mut Program, label: &str, a: ValueId, b: ValueId) -> ValueId {
+        let mut c = self.ctx(prog, label);
+        c.value(&Fq2Expr::value(a).sub(&Fq2Expr::value(b)))
+    }
+
+    /// `a - b - d` for Fq2 values.
+    pub fn fq2_sub2(&self, prog: &mut Program, label: &str, a: ValueId, b: ValueId, d: ValueId) -> ValueId {
+        let mut c = self.ctx(prog, label);
+        c.value(&Fq2Expr::value(a).sub(&Fq2Expr::value(b)).sub(&Fq2Expr::value(d)))
+    }
+
     /// `f^(p^power)` (arkworks' `frobenius_map`): each Fq2 coefficient conjugated `power`
     /// times and multiplied by a constant from `FROBENIUS_COEFF_FP6_C1/C2` and
     /// `FROBENIUS_COEFF_FP12_C1`; coefficients with constant 1 cost nothing for even powers.
@@ -355,6 +375,9 @@ impl Ctx<'_> {
             (Some(x), Some(y)) => Fq2Expr::constant(x * y),
             (Some(k), None) | (None, Some(k)) => {
                 let x = if a.as_constant().is_some() { b } else { a };
+                if k.is_one() {
+                    return x.clone();
+                }
                 let v = self.value(x);
                 let op = Arc::new(Fq2MulConst::new(self.t.mul.clone(), k, false));
                 Fq2Expr::value(self.push(op, vec![Operand::Value(v)]))

@@ -31,6 +31,8 @@ pub mod inputs;
 pub mod miller;
 pub mod msm;
 mod nat;
+pub mod ops;
+pub mod program;
 pub mod residue;
 pub mod verifier;
 

@@ -4,8 +4,8 @@ use ark_bn254::Fr;
 use bitvm2_script::exec::{execute, ExecOptions};
 use proptest::prelude::*;
 
-fn mul() -> FqMul {
-    FqMul::new(MulMode::Hinted(4)).unwrap()
+fn mul() -> Arc<dyn FqMul> {
+    Arc::new(crate::bn254::ModeMul::new(crate::programs::MulMode::Hinted(4)).unwrap())
 }
 
 fn point(k: u64) -> G1Affine {
@@ -87,7 +87,7 @@ fn wrong_or_non_canonical_slope_and_degenerate_addition_fail() {
     let op = G1AddWindow::constant(point(5), m.clone());
     let inputs = [g1_val(&point(6))];
     let good = op_stack(&op, &inputs);
-    let h = 3 * m.hint_items();
+    let h = 3 * m.hint_count();
     assert!(run_with(&op, good.clone()).is_ok(), "the honest stack runs");
     // wrong slope: lambda + 1 (mul hints regenerated for it so only the slope check can fail)
     let (p, q) = (coords(&point(6)), coords(&point(5)));

@@ -1,0 +1,251 @@
+//! Program operations of the pairing check that the extension-field tower (`crate::bn254`)
+//! does not cover: curve-membership flags, the G1 line-evaluation hints, the slopes of the
+//! proof's `B` (checked witness values), products of an Fq value by a constant Fq2, and the
+//! selection of a constant by the committed `wi` index.
+//!
+//! Every operation is total: a degenerate case (a zero denominator) skips its check instead
+//! of failing, so the disprover can supply any value there and the leaf over it is spendable.
+//! An honest trace never meets one (the points have prime order; see `super::miller`).
+
+use std::sync::Arc;
+
+use ark_bn254::{Fq, Fq2};
+use ark_ff::{Field, Zero};
+use bitcoin::opcodes::all::*;
+use bitvm2_script::builder::Fragment;
+
+use crate::bn254::gadget::{self, Backend, Gadget};
+use crate::bn254::FqMul;
+use crate::program::{field, push_val, Op, Val};
+
+/// Which pairing operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PairingKind {
+    /// `[x y] -> [1]` iff `y^2 = x^3 + 3` (G1 has cofactor 1: on the curve means in G1).
+    OnCurveG1,
+    /// `[x(2) y(2)] -> [f0 f1]`, each 1 iff that component of `y^2 = x^3 + b'` holds.
+    OnCurveG2,
+    /// `[x y] -> [-x/y, 1/y]` (the witness gives `1/y`; checked `y * (1/y) = 1`).
+    LinePoint,
+    /// `[Tx(2) Ty(2)] -> [lambda(2)]`, the tangent slope `3 Tx^2 / (2 Ty)` given by the witness.
+    SlopeDouble,
+    /// `[Tx Ty Qx Qy] -> [lambda]`, the chord slope `(Qy - Ty) / (Qx - Tx)` given by the witness.
+    SlopeAdd,
+    /// `[x] -> [k0 x, k1 x]` for a constant `k` (a fixed line's coefficient times a G1 hint).
+    ConstFq2TimesFq(Fq2),
+}
+
+/// A pairing operation over the shared Fq multiplication.
+#[derive(Debug, Clone)]
+pub struct PairingOp {
+    /// The operation.
+    pub kind: PairingKind,
+    mul: Arc<dyn FqMul>,
+    groups: Vec<usize>,
+}
+
+impl PairingOp {
+    /// The operation with this multiplication.
+    pub fn new(kind: PairingKind, mul: Arc<dyn FqMul>) -> Self {
+        let mut op = PairingOp { kind, mul, groups: Vec::new() };
+        op.groups = gadget::hint_groups(&op, op.mul.as_ref(), &op.shape());
+        op
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        match self.kind {
+            PairingKind::OnCurveG1 | PairingKind::LinePoint => vec![2],
+            PairingKind::OnCurveG2 | PairingKind::SlopeDouble => vec![2, 2],
+            PairingKind::SlopeAdd => vec![2, 2, 2, 2],
+            PairingKind::ConstFq2TimesFq(_) => vec![1],
+        }
+    }
+
+    fn out_elems(&self) -> usize {
+        match self.kind {
+            PairingKind::OnCurveG1 => 1,
+            _ => 2,
+        }
+    }
+}
+
+fn fq2_mul<B: Backend>(b: &mut B, x: &[B::E], y: &[B::E]) -> [B::E; 2] {
+    let v0 = b.mul(&x[0], &y[0]);
+    let v1 = b.mul(&x[1], &y[1]);
+    let sx = b.add(&x[0], &x[1]);
+    let sy = b.add(&y[0], &y[1]);
+    let v2 = b.mul(&sx, &sy);
+    let c0 = b.sub(&v0, &v1);
+    let t = b.sub(&v2, &v0);
+    [c0, b.sub(&t, &v1)]
+}
+
+fn fq2_square<B: Backend>(b: &mut B, x: &[B::E]) -> [B::E; 2] {
+    let s = b.add(&x[0], &x[1]);
+    let d = b.sub(&x[0], &x[1]);
+    let c0 = b.mul(&s, &d);
+    let m = b.mul(&x[0], &x[1]);
+    [c0, b.double(&m)]
+}
+
+fn fq2(v: &[Fq]) -> Fq2 {
+    Fq2::new(v[0], v[1])
+}
+
+/// `num / den` in Fq2, zero if `den` is zero (the witness value of a degenerate slope).
+fn div_or_zero(num: Fq2, den: Fq2) -> Vec<Fq> {
+    let q = den.inverse().map(|i| num * i).unwrap_or(Fq2::zero());
+    vec![q.c0, q.c1]
+}
+
+/// Check `lambda * den == num` unless `den` is zero.
+fn check_slope<B: Backend>(b: &mut B, lambda: &[B::E], num: &[B::E; 2], den: &[B::E; 2]) {
+    let p = fq2_mul(b, lambda, den);
+    b.assert_eq_unless_zero(den, &p[0], &num[0]);
+    b.assert_eq_unless_zero(den, &p[1], &num[1]);
+}
+
+impl Gadget for PairingOp {
+    fn run<B: Backend>(&self, b: &mut B, x: &[Vec<B::E>]) -> Vec<B::E> {
+        match &self.kind {
+            PairingKind::OnCurveG1 => {
+                let (px, py) = (&x[0][0], &x[0][1]);
+                let y2 = b.mul(py, py);
+                let x2 = b.mul(px, px);
+                let x3 = b.mul(&x2, px);
+                let three = b.constant(&Fq::from(3u64));
+                let rhs = b.add(&x3, &three);
+                vec![b.eq_flag(&y2, &rhs)]
+            }
+            PairingKind::OnCurveG2 => {
+                let y2 = fq2_square(b, &x[1]);
+                let x2 = fq2_square(b, &x[0]);
+                let x3 = fq2_mul(b, &x2, &x[0]);
+                let coeff = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
+                let k0 = b.constant(&coeff.c0);
+                let k1 = b.constant(&coeff.c1);
+                let r0 = b.add(&x3[0], &k0);
+                let r1 = b.add(&x3[1], &k1);
+                vec![b.eq_flag(&y2[0], &r0), b.eq_flag(&y2[1], &r1)]
+            }
+            PairingKind::LinePoint => {
+                let (px, py) = (&x[0][0], &x[0][1]);
+                let inv = b.hint(&[py.clone()], 1, &|v| vec![v[0].inverse().unwrap_or(Fq::zero())]).remove(0);
+                let prod = b.mul(py, &inv);
+                let one = b.constant(&Fq::from(1u64));
+                b.assert_eq_unless_zero(&[py.clone()], &prod, &one);
+                let xy = b.mul(px, &inv);
+                vec![b.neg(&xy), inv]
+            }
+            PairingKind::SlopeDouble => {
+                let (tx, ty) = (&x[0], &x[1]);
+                let args: Vec<B::E> = tx.iter().chain(ty).cloned().collect();
+                let lambda = b.hint(&args, 2, &|v| {
+                    let (tx, ty) = (fq2(&v[0..2]), fq2(&v[2..4]));
+                    div_or_zero(tx.square() * Fq2::from(3u64), ty + ty)
+                });
+                let sq = fq2_square(b, tx);
+                let d0 = b.double(&sq[0]);
+                let d1 = b.double(&sq[1]);
+                let num = [b.add(&d0, &sq[0]), b.add(&d1, &sq[1])];
+                let den = [b.double(&ty[0]), b.double(&ty[1])];
+                check_slope(b, &lambda, &num, &den);
+                lambda
+            }
+            PairingKind::SlopeAdd => {
+                let args: Vec<B::E> = x.iter().flatten().cloned().collect();
+                let lambda = b.hint(&args, 2, &|v| {
+                    let (tx, ty, qx, qy) = (fq2(&v[0..2]), fq2(&v[2..4]), fq2(&v[4..6]), fq2(&v[6..8]));
+                    div_or_zero(qy - ty, qx - tx)
+                });
+                let num = [b.sub(&x[3][0], &x[1][0]), b.sub(&x[3][1], &x[1][1])];
+                let den = [b.sub(&x[2][0], &x[0][0]), b.sub(&x[2][1], &x[0][1])];
+                check_slope(b, &lambda, &num, &den);
+                lambda
+            }
+            PairingKind::ConstFq2TimesFq(k) => {
+                let s = &x[0][0];
+                [k.c0, k.c1].iter().map(|c| if c.is_zero() { b.constant(c) } else { b.mul_const(s, c) }).collect()
+            }
+        }
+    }
+}
+
+impl Op for PairingOp {
+    fn name(&self) -> String {
+        let what = match &self.kind {
+            PairingKind::OnCurveG1 => "g1 on curve".to_string(),
+            PairingKind::OnCurveG2 => "g2 on curve".to_string(),
+            PairingKind::LinePoint => "g1 line point".to_string(),
+            PairingKind::SlopeDouble => "g2 tangent slope".to_string(),
+            PairingKind::SlopeAdd => "g2 chord slope".to_string(),
+            PairingKind::ConstFq2TimesFq(k) => format!("const fq2 x fq [{}{}]", !k.c0.is_zero() as u8, !k.c1.is_zero() as u8),
+        };
+        format!("{what} {}M ({})", self.groups.len(), self.mul.name())
+    }
+    fn input_elems(&self) -> Vec<usize> {
+        self.shape()
+    }
+    fn output_elems(&self) -> usize {
+        self.out_elems()
+    }
+    fn native(&self, inputs: &[Val]) -> Val {
+        gadget::value(self, self.mul.as_ref(), inputs)
+    }
+    fn script(&self) -> Fragment {
+        gadget::script(self, self.mul.as_ref(), &self.groups, &self.shape())
+    }
+    fn hint_items(&self) -> usize {
+        self.groups.iter().sum()
+    }
+    fn hints(&self, inputs: &[Val]) -> Vec<Vec<u8>> {
+        gadget::native(self, self.mul.as_ref(), inputs).1
+    }
+}
+
+/// `[i] -> [table[i]]` (one Fq2) for `i` in 0..3, `[0, 0]` for any other value: selects a
+/// constant factor by the committed `wi` index.
+#[derive(Debug, Clone)]
+pub struct SelectFq2 {
+    /// The three constants.
+    pub table: [Fq2; 3],
+}
+
+impl Op for SelectFq2 {
+    fn name(&self) -> String {
+        "select fq2 constant".into()
+    }
+    fn input_elems(&self) -> Vec<usize> {
+        vec![1]
+    }
+    fn output_elems(&self) -> usize {
+        2
+    }
+    fn native(&self, inputs: &[Val]) -> Val {
+        let i = inputs[0][0];
+        let k = (0..3u64).find(|&k| i == Fq::from(k)).map(|k| self.table[k as usize]).unwrap_or(Fq2::zero());
+        vec![k.c0, k.c1]
+    }
+    fn script(&self) -> Fragment {
+        let l = field().layout().limbs();
+        // [i_{l-1} .. i_0]: small = i_0 if every higher limb is zero, else 3.
+        let mut f = Fragment::new().op(OP_TOALTSTACK).push_int(1);
+        for _ in 1..l {
+            f = f.op(OP_SWAP).op(OP_0NOTEQUAL).op(OP_NOT).op(OP_BOOLAND);
+        }
+        f = f.op(OP_FROMALTSTACK).op(OP_SWAP).op(OP_NOTIF).op(OP_DROP).push_int(3).op(OP_ENDIF);
+        let zero = Fq2::zero();
+        let mut tail = Fragment::new();
+        for (k, c) in self.table.iter().chain(std::iter::once(&zero)).enumerate() {
+            let push = push_val(&[c.c0, c.c1]);
+            if k < 3 {
+                f = f.op(OP_DUP).push_int(k as i64).op(OP_NUMEQUAL).op(OP_IF).append(&push).op(OP_ELSE);
+                tail = tail.op(OP_ENDIF);
+            } else {
+                f = f.append(&push);
+            }
+        }
+        // [i out(2l)] -> [out]
+        f.append(&tail).push_int(2 * l as i64).op(OP_ROLL).op(OP_DROP)
+    }
+}

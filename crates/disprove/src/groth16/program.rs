@@ -1,0 +1,297 @@
+//! The Groth16 verifier as a chunkable [`Program`]: the computation of [`super::verifier`]
+//! expressed with the operations of `crate::msm`, `crate::bn254` and [`super::ops`], so the
+//! chunker can split it into disprove leaves.
+//!
+//! Program inputs (committed directly by the operator, in this order): the proof's `A` (x, y),
+//! `B` (x, y as Fq2 values), `C` (x, y), the public inputs (one element each), the residue
+//! witness `c` and `c^-1` (six Fq2 values each) and the index of `wi` (0, 1 or 2).
+//!
+//! Claims (each makes its leaf spendable when false): `A`, `C` on G1 and `B` on the twist;
+//! every public input below `2^bits`; `c * c^-1 = 1`; and the final accumulator equal to one.
+//!
+//! Not checked yet (left visible): that `B` lies in the prime-order subgroup of the twist (its
+//! cofactor is not one); see docs/disprove.md.
+
+use std::sync::Arc;
+
+use ark_bn254::{Bn254, Fq, Fq12, Fq2, Fr, G2Affine};
+use ark_ec::AffineRepr;
+use ark_ff::{One, PrimeField, Zero};
+use ark_groth16::Proof;
+
+use super::miller::{self, StepKind};
+use super::ops::{PairingKind, PairingOp, SelectFq2};
+use super::residue::ResidueWitness;
+use super::verifier::PreparedVerifyingKey;
+use crate::bn254::{fq12_vals, fq2_val, Fq12Ids, FqMul, Tower};
+use crate::msm::{push_msm, MsmTerm};
+use crate::program::{CommitMode, Operand, Program, Val, ValueId};
+
+/// How the program is built.
+#[derive(Debug, Clone)]
+pub struct ProgramOptions {
+    /// The Fq multiplication of every operation.
+    pub mul: Arc<dyn FqMul>,
+    /// Commitment of values that cross a leaf boundary.
+    pub commit: CommitMode,
+    /// Bit width of each public input (254 when nothing smaller is known).
+    pub public_bits: Vec<u32>,
+}
+
+/// The program inputs' value ids.
+#[derive(Debug, Clone)]
+pub struct InputIds {
+    /// Proof `A` (two elements).
+    pub a: ValueId,
+    /// Proof `B`: x and y (Fq2 each).
+    pub b: [ValueId; 2],
+    /// Proof `C` (two elements).
+    pub c_point: ValueId,
+    /// The public inputs.
+    pub public: Vec<ValueId>,
+    /// Residue witness `c`.
+    pub c: Fq12Ids,
+    /// Its inverse.
+    pub c_inv: Fq12Ids,
+    /// Index of `wi` among `1, w, w^2`.
+    pub wi: ValueId,
+}
+
+/// The verifier program of one verifying key.
+#[derive(Debug, Clone)]
+pub struct VerifierProgram {
+    /// The program.
+    pub program: Program,
+    /// Where its inputs are.
+    pub inputs: InputIds,
+    /// The final accumulator (claimed equal to one).
+    pub f_final: Fq12Ids,
+}
+
+/// Why the program inputs cannot be formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProgramInputError {
+    /// A proof point is the point at infinity (not representable in affine coordinates).
+    #[error("proof point {0} is the point at infinity")]
+    Infinity(&'static str),
+    /// Wrong number of public inputs.
+    #[error("{got} public inputs, the verifying key takes {expected}")]
+    PublicCount { expected: usize, got: usize },
+    /// The `wi` index is not 0, 1 or 2.
+    #[error("wi index {0} is not 0, 1 or 2")]
+    WiIndex(u8),
+}
+
+fn one12() -> [[Fq2; 3]; 2] {
+    [[Fq2::one(), Fq2::zero(), Fq2::zero()], [Fq2::zero(); 3]]
+}
+
+/// Build the program for `pvk`.
+pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgram {
+    let n_public = pvk.vk.gamma_abc_g1.len() - 1;
+    assert_eq!(opts.public_bits.len(), n_public, "one bit width per public input");
+    let mut prog = Program::new(format!("groth16-bn254({n_public} public inputs, {})", opts.mul.name()));
+    let mul = opts.mul.clone();
+    let tower = Tower::new(mul.clone(), opts.commit);
+    let commit = opts.commit;
+    let op = |k: PairingKind| Arc::new(PairingOp::new(k, mul.clone()));
+
+    // Inputs.
+    let a = prog.input("A", 2);
+    let b = [prog.input("B.x", 2), prog.input("B.y", 2)];
+    let c_point = prog.input("C", 2);
+    let public: Vec<ValueId> = (0..n_public).map(|i| prog.input(format!("x{i}"), 1)).collect();
+    let fq12_input = |prog: &mut Program, name: &str| -> Fq12Ids {
+        let mut ids = [[0; 3]; 2];
+        for (i, half) in ids.iter_mut().enumerate() {
+            for (j, id) in half.iter_mut().enumerate() {
+                *id = prog.input(format!("{name}.c{i}{j}"), 2);
+            }
+        }
+        ids
+    };
+    let c = fq12_input(&mut prog, "c");
+    let c_inv = fq12_input(&mut prog, "c_inv");
+    let wi = prog.input("wi index", 1);
+
+    // Membership of the proof points.
+    for (name, p) in [("A", a), ("C", c_point)] {
+        let f = prog.push_op(format!("{name} on G1"), op(PairingKind::OnCurveG1), vec![Operand::Value(p)], commit);
+        prog.claim(f, vec![Fq::one()]);
+    }
+    let fb = prog.push_op("B on twist", op(PairingKind::OnCurveG2), vec![Operand::Value(b[0]), Operand::Value(b[1])], commit);
+    prog.claim(fb, vec![Fq::one(), Fq::one()]);
+
+    // c * c^-1 = 1.
+    let cc = tower.fq12_mul(&mut prog, "c*c_inv", c, c_inv);
+    claim12(&mut prog, &cc, &one12());
+
+    // Public-input MSM.
+    let ic = &pvk.vk.gamma_abc_g1;
+    let terms: Vec<MsmTerm> = public.iter().zip(&opts.public_bits).enumerate().map(|(i, (&v, &bits))| MsmTerm { scalar: v, bits, base: ic[i + 1] }).collect();
+    let vk_x = push_msm(&mut prog, ic[0], &terms, &mul, commit);
+
+    // G1 line points (-x/y, 1/y) of A, vk_x, C.
+    let pts: Vec<ValueId> = [("A", a), ("vk_x", vk_x), ("C", c_point)]
+        .iter()
+        .map(|(n, p)| prog.push_op(format!("{n} line point"), op(PairingKind::LinePoint), vec![Operand::Value(*p)], commit))
+        .collect();
+
+    // B's Frobenius images: pi(B) = (conj(x) gx, conj(y) gy), -pi^2(B) = (x gx conj(gx), -y gy conj(gy)).
+    let (gx, gy) = frobenius_twist_constants();
+    let mc = |prog: &mut Program, name: &str, v: ValueId, k: Fq2, conj: bool| -> ValueId {
+        let o = Arc::new(crate::bn254::Fq2MulConst::new(mul.clone(), k, conj));
+        prog.push_op(name.to_string(), o, vec![Operand::Value(v)], commit)
+    };
+    let pi_b = [mc(&mut prog, "pi(B).x", b[0], gx, true), mc(&mut prog, "pi(B).y", b[1], gy, true)];
+    let mut gx2 = gx;
+    gx2.conjugate_in_place();
+    let mut gy2 = gy;
+    gy2.conjugate_in_place();
+    let npi2_b = [mc(&mut prog, "-pi^2(B).x", b[0], gx * gx2, false), mc(&mut prog, "-pi^2(B).y", b[1], -(gy * gy2), false)];
+    let neg_by = mc(&mut prog, "-B.y", b[1], -Fq2::one(), false);
+
+    // The loop.
+    let mut f = c_inv;
+    let mut t = b;
+    let schedule = miller::schedule();
+    for (n, kind) in schedule.iter().enumerate() {
+        let tag = format!("step{n}");
+        let q: Option<[ValueId; 2]> = match kind {
+            StepKind::Double { .. } => None,
+            StepKind::Add { digit, .. } => Some(if *digit > 0 { b } else { [b[0], neg_by] }),
+            StepKind::FrobeniusAdd => Some(pi_b),
+            StepKind::FrobeniusNegAdd => Some(npi2_b),
+        };
+        let lambda = match q {
+            None => prog.push_op(format!("{tag}.slope"), op(PairingKind::SlopeDouble), vec![Operand::Value(t[0]), Operand::Value(t[1])], commit),
+            Some(q) => prog.push_op(
+                format!("{tag}.slope"),
+                op(PairingKind::SlopeAdd),
+                [t[0], t[1], q[0], q[1]].iter().map(|v| Operand::Value(*v)).collect(),
+                commit,
+            ),
+        };
+        // B's line at A: c3 = lambda * (-x_A/y_A), c4 = (lambda x_T - y_T) / y_A.
+        let lines = [
+            b_line(&tower, &mut prog, &tag, lambda, t, pts[0]),
+            const_line(&mut prog, &format!("{tag}.gamma"), &pvk.neg_gamma_lines[n], pts[1], &op, commit),
+            const_line(&mut prog, &format!("{tag}.delta"), &pvk.neg_delta_lines[n], pts[2], &op, commit),
+        ];
+        // T update (not needed after the last step).
+        if *kind != StepKind::FrobeniusNegAdd {
+            let qx = q.map(|q| q[0]).unwrap_or(t[0]);
+            t = g2_apply_slope(&tower, &mut prog, &tag, lambda, t, qx);
+        }
+        f = match kind {
+            StepKind::Double { .. } => tower.fq12_square(&mut prog, &format!("{tag}.f^2"), f),
+            StepKind::Add { digit, .. } => tower.fq12_mul(&mut prog, &format!("{tag}.f*c"), f, if *digit > 0 { c_inv } else { c }),
+            _ => f,
+        };
+        for (k, (c3, c4)) in lines.iter().enumerate() {
+            f = tower.fq12_mul_by_line(&mut prog, &format!("{tag}.line{k}"), f, *c3, *c4);
+        }
+    }
+
+    // After the loop: f * (c^-1)^p * c^(p^2) * (c^-1)^(p^3) * wi * M_ab.
+    for (label, x, power) in [("c_inv^p", c_inv, 1), ("c^p2", c, 2), ("c_inv^p3", c_inv, 3)] {
+        let fr = tower.fq12_frobenius(&mut prog, label, x, power);
+        f = tower.fq12_mul(&mut prog, &format!("f*{label}"), f, fr);
+    }
+    let factors: Vec<Fq12> = (0..3u8)
+        .map(|k| ResidueWitness { c: Fq12::one(), c_inv: Fq12::one(), wi_power: k }.wi().expect("power below 3") * pvk.alpha_neg_beta)
+        .collect();
+    let mut w = [[0; 3]; 2];
+    for (i, half) in w.iter_mut().enumerate() {
+        for (j, id) in half.iter_mut().enumerate() {
+            let table = [0, 1, 2].map(|k| coeff(&factors[k], i, j));
+            *id = prog.push_op(format!("wi*M_ab.c{i}{j}"), Arc::new(SelectFq2 { table }), vec![Operand::Value(wi)], commit);
+        }
+    }
+    f = tower.fq12_mul(&mut prog, "f*wi*M_ab", f, w);
+    claim12(&mut prog, &f, &one12());
+
+    VerifierProgram { program: prog, inputs: InputIds { a, b, c_point, public, c, c_inv, wi }, f_final: f }
+}
+
+fn coeff(x: &Fq12, i: usize, j: usize) -> Fq2 {
+    let half = if i == 0 { &x.c0 } else { &x.c1 };
+    [half.c0, half.c1, half.c2][j]
+}
+
+fn claim12(prog: &mut Program, f: &Fq12Ids, want: &[[Fq2; 3]; 2]) {
+    for i in 0..2 {
+        for j in 0..3 {
+            prog.claim(f[i][j], fq2_val(&want[i][j]));
+        }
+    }
+}
+
+/// `TWIST_MUL_BY_Q_X`, `TWIST_MUL_BY_Q_Y` of BN254.
+fn frobenius_twist_constants() -> (Fq2, Fq2) {
+    use ark_ec::bn::BnConfig;
+    (ark_bn254::Config::TWIST_MUL_BY_Q_X, ark_bn254::Config::TWIST_MUL_BY_Q_Y)
+}
+
+/// The line of `B`'s accumulator through `t` with slope `lambda`, evaluated at the G1 point
+/// `pt = (-x/y, 1/y)`: `(c3, c4) = (lambda * (-x/y), (lambda x_T - y_T) * (1/y))`.
+fn b_line(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId, t: [ValueId; 2], pt: ValueId) -> (ValueId, ValueId) {
+    let commit = tower.commit;
+    let nxy = prog.push_op(format!("{tag}.-x/y"), fq_part(0), vec![Operand::Value(pt)], commit);
+    let iy = prog.push_op(format!("{tag}.1/y"), fq_part(1), vec![Operand::Value(pt)], commit);
+    let c3 = tower.fq2_mul_by_fq(prog, &format!("{tag}.B.c3"), lambda, nxy);
+    let lx = tower.fq2_mul(prog, &format!("{tag}.lambda*x_T"), lambda, t[0]);
+    let mu = tower.fq2_sub(prog, &format!("{tag}.mu"), lx, t[1]);
+    let c4 = tower.fq2_mul_by_fq(prog, &format!("{tag}.B.c4"), mu, iy);
+    (c3, c4)
+}
+
+/// A fixed line (constants of the verifying key) evaluated at `pt = (-x/y, 1/y)`.
+fn const_line(prog: &mut Program, tag: &str, line: &miller::Line, pt: ValueId, op: &dyn Fn(PairingKind) -> Arc<PairingOp>, commit: CommitMode) -> (ValueId, ValueId) {
+    let nxy = prog.push_op(format!("{tag}.-x/y"), fq_part(0), vec![Operand::Value(pt)], commit);
+    let iy = prog.push_op(format!("{tag}.1/y"), fq_part(1), vec![Operand::Value(pt)], commit);
+    let c3 = prog.push_op(format!("{tag}.c3"), op(PairingKind::ConstFq2TimesFq(line.slope)), vec![Operand::Value(nxy)], commit);
+    let c4 = prog.push_op(format!("{tag}.c4"), op(PairingKind::ConstFq2TimesFq(line.mu)), vec![Operand::Value(iy)], commit);
+    (c3, c4)
+}
+
+/// `T' = T + Q` from the slope: `x' = lambda^2 - x_T - x_Q`, `y' = lambda (x_T - x') - y_T`.
+fn g2_apply_slope(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId, t: [ValueId; 2], qx: ValueId) -> [ValueId; 2] {
+    let l2 = tower.fq2_square(prog, &format!("{tag}.lambda^2"), lambda);
+    let x = tower.fq2_sub2(prog, &format!("{tag}.T.x"), l2, t[0], qx);
+    let d = tower.fq2_sub(prog, &format!("{tag}.x_T-x'"), t[0], x);
+    let m = tower.fq2_mul(prog, &format!("{tag}.lambda*d"), lambda, d);
+    let y = tower.fq2_sub(prog, &format!("{tag}.T.y"), m, t[1]);
+    [x, y]
+}
+
+/// `[x y] -> [x]` or `[y]` (one element of a two-element value).
+fn fq_part(i: usize) -> Arc<crate::bn254::Linear> {
+    let row = if i == 0 { vec![1, 0] } else { vec![0, 1] };
+    Arc::new(crate::bn254::Linear::new(vec![2], vec![row], vec![Fq::zero()]).expect("valid shape"))
+}
+
+impl VerifierProgram {
+    /// The program inputs for a proof, its public inputs and the residue witness.
+    pub fn input_values(&self, proof: &Proof<Bn254>, public: &[Fr], w: &ResidueWitness) -> Result<Vec<Val>, ProgramInputError> {
+        let g1 = |name: &'static str, p: &ark_bn254::G1Affine| -> Result<Val, ProgramInputError> {
+            p.xy().map(|(x, y)| vec![x, y]).ok_or(ProgramInputError::Infinity(name))
+        };
+        let g2 = |p: &G2Affine| -> Result<[Val; 2], ProgramInputError> {
+            p.xy().map(|(x, y)| [fq2_val(&x), fq2_val(&y)]).ok_or(ProgramInputError::Infinity("B"))
+        };
+        if public.len() != self.inputs.public.len() {
+            return Err(ProgramInputError::PublicCount { expected: self.inputs.public.len(), got: public.len() });
+        }
+        if w.wi_power > 2 {
+            return Err(ProgramInputError::WiIndex(w.wi_power));
+        }
+        let [bx, by] = g2(&proof.b)?;
+        let mut v = vec![g1("A", &proof.a)?, bx, by, g1("C", &proof.c)?];
+        v.extend(public.iter().map(|x| vec![Fq::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(&x.into_bigint()))]));
+        v.extend(fq12_vals(&w.c));
+        v.extend(fq12_vals(&w.c_inv));
+        v.push(vec![Fq::from(w.wi_power as u64)]);
+        Ok(v)
+    }
+}

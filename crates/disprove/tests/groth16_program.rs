@@ -1,0 +1,152 @@
+//! The Groth16 verifier as a program (`bitvm2_disprove::groth16::program`), on real proofs of a
+//! small circuit: honest inputs satisfy every claim and match the native trace; a proof for
+//! other public inputs, a tampered A/B/C, a tampered public input or a bad residue witness
+//! make a claim fail; sampled operations' scripts agree with their native results.
+
+use std::sync::{Arc, OnceLock};
+
+use ark_bn254::{Bn254, Fq, Fr, G1Projective};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::One;
+use ark_groth16::{Groth16, Proof, VerifyingKey};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_snark::SNARK;
+use bitvm2_disprove::bn254::{FqMul, ModeMul};
+use bitvm2_disprove::groth16::program::{build, ProgramOptions, VerifierProgram};
+use bitvm2_disprove::groth16::residue::ResidueWitness;
+use bitvm2_disprove::groth16::verifier::{self, PreparedVerifyingKey};
+use bitvm2_disprove::program::{CommitMode, Val};
+use bitvm2_disprove::programs::{op_stack, MulMode};
+use bitvm2_script::exec::{execute, ExecOptions};
+use rand::{rngs::StdRng, SeedableRng};
+
+/// Knows 32-bit factors `p, q` of the public 64-bit `n`, and `m = p + q` (second input).
+#[derive(Clone)]
+struct Factors {
+    p: u64,
+    q: u64,
+}
+
+impl ConstraintSynthesizer<Fr> for Factors {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let n = cs.new_input_variable(|| Ok(Fr::from(self.p * self.q)))?;
+        let m = cs.new_input_variable(|| Ok(Fr::from(self.p + self.q)))?;
+        let p = cs.new_witness_variable(|| Ok(Fr::from(self.p)))?;
+        let q = cs.new_witness_variable(|| Ok(Fr::from(self.q)))?;
+        cs.enforce_r1cs_constraint(|| p.into(), || q.into(), || n.into())?;
+        cs.enforce_r1cs_constraint(|| ark_relations::gr1cs::LinearCombination::from(p) + q, || ark_relations::gr1cs::Variable::One.into(), || m.into())?;
+        Ok(())
+    }
+}
+
+struct Fixture {
+    vk: VerifyingKey<Bn254>,
+    proof: Proof<Bn254>,
+    public: Vec<Fr>,
+    other: (Proof<Bn254>, Vec<Fr>),
+    pvk: PreparedVerifyingKey,
+    vp: VerifierProgram,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut rng = StdRng::seed_from_u64(7);
+        let c = Factors { p: 0xfffe_fff1, q: 0x8000_0011 };
+        let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(c.clone(), &mut rng).unwrap();
+        let proof = Groth16::<Bn254>::prove(&pk, c.clone(), &mut rng).unwrap();
+        let public = vec![Fr::from(c.p * c.q), Fr::from(c.p + c.q)];
+        let o = Factors { p: 65521, q: 65537 };
+        let other = (Groth16::<Bn254>::prove(&pk, o.clone(), &mut rng).unwrap(), vec![Fr::from(o.p * o.q), Fr::from(o.p + o.q)]);
+        let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS).unwrap();
+        let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).unwrap());
+        let vp = build(&pvk, &ProgramOptions { mul, commit: CommitMode::Direct, public_bits: vec![64, 33] });
+        Fixture { vk, proof, public, other, pvk, vp }
+    })
+}
+
+fn honest_inputs(f: &Fixture) -> Vec<Val> {
+    let trace = verifier::prove(&f.pvk, &f.proof, &f.public).unwrap();
+    f.vp.input_values(&f.proof, &f.public, &trace.witness).unwrap()
+}
+
+fn claims(f: &Fixture, inputs: &[Val]) -> bool {
+    let vals = f.vp.program.evaluate(inputs).unwrap();
+    f.vp.program.claims_hold(&vals)
+}
+
+#[test]
+fn honest_proof_satisfies_every_claim() {
+    let f = fixture();
+    assert!(Groth16::<Bn254>::verify(&f.vk, &f.public, &f.proof).unwrap());
+    let p = &f.vp.program;
+    eprintln!("groth16 program: {} values, {} ops, {} claims", p.values.len(), p.ops.len(), p.claims.len());
+    assert!(p.ops.len() > 1000, "a real pairing program");
+    assert!(claims(f, &honest_inputs(f)));
+}
+
+#[test]
+fn wrong_proofs_inputs_and_witnesses_fail_a_claim() {
+    let f = fixture();
+    let honest = honest_inputs(f);
+    let w = verifier::prove(&f.pvk, &f.proof, &f.public).unwrap().witness;
+    // a valid proof of other public inputs, checked against ours: no residue witness exists;
+    // the operator can only bring some witness (here the honest one of the other statement)
+    let (op, oi) = &f.other;
+    assert!(matches!(verifier::prove(&f.pvk, op, &f.public), Err(_)));
+    let ow = verifier::prove(&f.pvk, op, oi).unwrap().witness;
+    assert!(!claims(f, &f.vp.input_values(op, &f.public, &ow).unwrap()));
+    assert!(!claims(f, &f.vp.input_values(op, &f.public, &w).unwrap()));
+    // tampered A, C (still on the curve), B (on the twist)
+    let g1 = |p: &ark_bn254::G1Affine| (G1Projective::from(*p) + ark_bn254::G1Affine::generator()).into_affine();
+    let mut pa = f.proof.clone();
+    pa.a = g1(&pa.a);
+    let mut pc = f.proof.clone();
+    pc.c = g1(&pc.c);
+    let mut pb = f.proof.clone();
+    pb.b = (ark_bn254::G2Projective::from(pb.b) + ark_bn254::G2Affine::generator()).into_affine();
+    for bad in [pa, pb, pc] {
+        assert!(!claims(f, &f.vp.input_values(&bad, &f.public, &w).unwrap()));
+    }
+    // a tampered public input
+    let mut xs = f.public.clone();
+    xs[1] += Fr::one();
+    assert!(!claims(f, &f.vp.input_values(&f.proof, &xs, &w).unwrap()));
+    // a wrong residue witness: another wi index, or c_inv not the inverse of c
+    for k in 0..3u8 {
+        if k != w.wi_power {
+            let bad = ResidueWitness { wi_power: k, ..w.clone() };
+            assert!(!claims(f, &f.vp.input_values(&f.proof, &f.public, &bad).unwrap()), "wi index {k}");
+        }
+    }
+    let mut bad = honest.clone();
+    let last_c_inv = bad.len() - 2;
+    bad[last_c_inv][0] += Fq::one();
+    assert!(!claims(f, &bad));
+    // A off the curve
+    let mut bad = honest.clone();
+    bad[0][1] += Fq::one();
+    assert!(!claims(f, &bad));
+}
+
+#[test]
+fn sampled_op_scripts_agree_with_native() {
+    let f = fixture();
+    let p = &f.vp.program;
+    let vals = p.evaluate(&honest_inputs(f)).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut run = 0;
+    for node in &p.ops {
+        // one of every distinct operation (the names carry the shape and constants' classes)
+        if !seen.insert(node.op.name()) {
+            continue;
+        }
+        let args = p.operands(node, &vals);
+        let r = execute(&node.op.script().into_script(), &op_stack(node.op.as_ref(), &args), &ExecOptions::default());
+        assert!(r.outcome.is_ok(), "{}: {:?}", node.op.name(), r.outcome);
+        assert_eq!(r.final_stack, bitvm2_disprove::program::val_stack(&vals[node.out]), "{}", node.op.name());
+        run += 1;
+    }
+    eprintln!("{run} distinct operations executed");
+    assert!(run >= 15);
+}
