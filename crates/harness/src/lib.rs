@@ -513,6 +513,14 @@ impl Regtest {
         let bind = format!("-rpcbind=127.0.0.1:{port}");
         let mut args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
         args.push(&bind);
+        // A SIGKILLed node leaves its cookie behind; corepc-node takes an existing cookie file
+        // for the new node's and would log in with the dead node's password.
+        match std::fs::remove_file(&self.cookie_file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(HarnessError::Io { path: self.cookie_file.clone(), source: e })
+            }
+            _ => {}
+        }
         self.node = Some(spawn(&self.exe, self.datadir.path(), &args)?);
         self.check_chain()
     }
