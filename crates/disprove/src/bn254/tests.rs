@@ -186,15 +186,18 @@ fn fq2_mul_const_shapes() {
     }
 }
 
-/// With the checked multiplication an Fq2 product needs 3 x 308 hint items: more than a leaf's
-/// 1000 stack items, and the script says so by failing (not by a wrong result).
+/// With the checked multiplication an Fq2 product carries the hints of 3 products (3 x 251
+/// items) on the stack from the start; with a product's working space that is more than a
+/// leaf's 1000 stack items, and the script says so by failing on the stack limit (not by a
+/// wrong result).
 #[test]
 fn checked_fq2_mul_exceeds_the_stack_limit() {
     let op = Fq2Mul::new(checked_mul());
     let inputs = [fq2_val(&fq2("cm", 0)), fq2_val(&fq2("cm", 1))];
     let r = execute(&op.script().into_script(), &op_stack(&op, &inputs), &ExecOptions::default());
-    assert!(r.outcome.is_err());
-    assert!(op.hint_items() > 900);
+    let e = r.outcome.expect_err("does not fit 1000 items");
+    assert!(matches!(e.kind, bitvm2_script::exec::ExecErrorKind::StackSize { max: 1000, .. }), "{e:?}");
+    assert_eq!(op.hint_items(), 3 * checked_mul().hint_count());
 }
 
 /// A wrong hint makes every product op's script fail.
