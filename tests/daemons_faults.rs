@@ -136,15 +136,37 @@ fn node_log_tail(demo: &Demo, n: usize) -> String {
 }
 
 #[test]
-fn bitcoind_stopped_and_restarted_between_kickoff_and_take1_flow_completes() -> Result<()> {
+fn bitcoind_sigkilled_with_payout_in_mempool_then_stopped_before_take1_flow_completes() -> Result<()> {
     let t = Instant::now();
     let demo = Demo::start_with_node_args(bitvm2_exe()?, true, false, &["-debug=http"])?;
     let d = &demo.d;
     let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
     let g = &dep.graph;
-    let id = withdraw_until_kickoff(&demo, g, 13)?;
+    // 1. SIGKILL of bitcoind with op0's payout in its mempool: the mempool is lost (Core
+    // saves it on a clean shutdown only); op0 must broadcast the payout again from its outbox.
+    let (dest, amount) = (user_script(), Amount::from_sat(300_000));
+    let id = d.withdraw(&demo.side, WithdrawalRequest { graph_id: g.id(), operator: 0, destination: dest.clone(), amount, nonce: 13 })?;
+    let payout = std::cell::Cell::new(None);
+    wait_for(&demo, "payout in the mempool", |dm| {
+        let p: Option<OutPoint> = duty(dm, "op0", &id)?["payout"].as_str().and_then(|p| p.parse().ok());
+        payout.set(p);
+        Ok(match p {
+            Some(p) => dm.d.confirmations(&p.txid)? == Some(0),
+            None => false,
+        })
+    })?;
+    let payout = payout.get().context("payout")?;
     let height = d.height()?;
-    // A graceful `stop` while five daemons and the driver poll the node.
+    let took = demo.node_mut().shut_down(Shutdown::Kill)?;
+    demo.node_mut().start_again()?;
+    ensure!(d.height()? == height, "blocks lost across the SIGKILL");
+    eprintln!("bitcoind SIGKILLed ({:.2} s) and back; payout in its mempool after the restart: {}", took.as_secs_f64(), d.confirmations(&payout.txid)?.is_some());
+    demo.drive("kickoff confirmed", 10, |dm| Ok(duty(dm, "op0", &id)?["state"] == json!("kicked off, waiting T1"))).inspect_err(|_| demo.dump_logs())?;
+    ensure!(d.confirmations(&payout.txid)?.unwrap_or(0) >= 1, "payout not mined");
+    let p = d.tx(&payout.txid)?;
+    ensure!(p.output[0].script_pubkey == dest && p.output[0].value == amount, "the payout does not pay the user");
+    // 2. A graceful `stop` between Kickoff and Take1 while five daemons and the driver poll.
+    let height = d.height()?;
     let took = demo.node_mut().shut_down(Shutdown::Graceful(Duration::from_secs(25)));
     let took = took.inspect_err(|_| eprintln!("--- bitcoind debug.log ---\n{}", node_log_tail(&demo, 60)))?;
     eprintln!("bitcoind stopped in {:.2} s", took.as_secs_f64());
