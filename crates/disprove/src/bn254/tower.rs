@@ -240,6 +240,12 @@ impl Tower {
         c.values12(&r)
     }
 
+    /// A value equal to the linear expression `e` (a linear operation, or a chain of them).
+    pub fn fq2_value(&self, prog: &mut Program, label: &str, e: &Fq2Expr) -> ValueId {
+        let mut c = self.ctx(prog, label);
+        c.value(e)
+    }
+
     /// `a - b` for Fq2 values (one linear operation).
     pub fn fq2_sub(&self, prog: &mut Program, label: &str, a: ValueId, b: ValueId) -> ValueId {
         let mut c = self.ctx(prog, label);

@@ -1,6 +1,6 @@
 //! Program operations of the pairing check that the extension-field tower (`crate::bn254`)
-//! does not cover: curve-membership flags, the G1 line-evaluation hints, the slopes of the
-//! proof's `B` (checked witness values), products of an Fq value by a constant Fq2, and the
+//! does not cover: the G1 membership flag, the G1 line-evaluation hints, checked Fq2
+//! divisions (the slopes of the proof's `B`), products of an Fq value by a constant Fq2, and the
 //! selection of a constant by the committed `wi` index.
 //!
 //! Every operation is total: a degenerate case (a zero denominator) skips its check instead
@@ -23,14 +23,11 @@ use crate::program::{field, push_val, Op, Val};
 pub enum PairingKind {
     /// `[x y] -> [1]` iff `y^2 = x^3 + 3` (G1 has cofactor 1: on the curve means in G1).
     OnCurveG1,
-    /// `[x(2) y(2)] -> [f0 f1]`, each 1 iff that component of `y^2 = x^3 + b'` holds.
-    OnCurveG2,
     /// `[x y] -> [-x/y, 1/y]` (the witness gives `1/y`; checked `y * (1/y) = 1`).
     LinePoint,
-    /// `[Tx(2) Ty(2)] -> [lambda(2)]`, the tangent slope `3 Tx^2 / (2 Ty)` given by the witness.
-    SlopeDouble,
-    /// `[Tx Ty Qx Qy] -> [lambda]`, the chord slope `(Qy - Ty) / (Qx - Tx)` given by the witness.
-    SlopeAdd,
+    /// `[num(2) den(2)] -> [num/den]`: the witness gives the quotient, checked
+    /// `q * den = num` (skipped when `den = 0`).
+    DivFq2,
     /// `[x] -> [k0 x, k1 x]` for a constant `k` (a fixed line's coefficient times a G1 hint).
     ConstFq2TimesFq(Fq2),
 }
@@ -55,8 +52,7 @@ impl PairingOp {
     fn shape(&self) -> Vec<usize> {
         match self.kind {
             PairingKind::OnCurveG1 | PairingKind::LinePoint => vec![2],
-            PairingKind::OnCurveG2 | PairingKind::SlopeDouble => vec![2, 2],
-            PairingKind::SlopeAdd => vec![2, 2, 2, 2],
+            PairingKind::DivFq2 => vec![2, 2],
             PairingKind::ConstFq2TimesFq(_) => vec![1],
         }
     }
@@ -78,14 +74,6 @@ fn fq2_mul<B: Backend>(b: &mut B, x: &[B::E], y: &[B::E]) -> [B::E; 2] {
     let c0 = b.sub(&v0, &v1);
     let t = b.sub(&v2, &v0);
     [c0, b.sub(&t, &v1)]
-}
-
-fn fq2_square<B: Backend>(b: &mut B, x: &[B::E]) -> [B::E; 2] {
-    let s = b.add(&x[0], &x[1]);
-    let d = b.sub(&x[0], &x[1]);
-    let c0 = b.mul(&s, &d);
-    let m = b.mul(&x[0], &x[1]);
-    [c0, b.double(&m)]
 }
 
 fn fq2(v: &[Fq]) -> Fq2 {
@@ -117,17 +105,6 @@ impl Gadget for PairingOp {
                 let rhs = b.add(&x3, &three);
                 vec![b.eq_flag(&y2, &rhs)]
             }
-            PairingKind::OnCurveG2 => {
-                let y2 = fq2_square(b, &x[1]);
-                let x2 = fq2_square(b, &x[0]);
-                let x3 = fq2_mul(b, &x2, &x[0]);
-                let coeff = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
-                let k0 = b.constant(&coeff.c0);
-                let k1 = b.constant(&coeff.c1);
-                let r0 = b.add(&x3[0], &k0);
-                let r1 = b.add(&x3[1], &k1);
-                vec![b.eq_flag(&y2[0], &r0), b.eq_flag(&y2[1], &r1)]
-            }
             PairingKind::LinePoint => {
                 let (px, py) = (&x[0][0], &x[0][1]);
                 let inv = b.hint(&[py.clone()], 1, &|v| vec![v[0].inverse().unwrap_or(Fq::zero())]).remove(0);
@@ -137,31 +114,13 @@ impl Gadget for PairingOp {
                 let xy = b.mul(px, &inv);
                 vec![b.neg(&xy), inv]
             }
-            PairingKind::SlopeDouble => {
-                let (tx, ty) = (&x[0], &x[1]);
-                let args: Vec<B::E> = tx.iter().chain(ty).cloned().collect();
-                let lambda = b.hint(&args, 2, &|v| {
-                    let (tx, ty) = (fq2(&v[0..2]), fq2(&v[2..4]));
-                    div_or_zero(tx.square() * Fq2::from(3u64), ty + ty)
-                });
-                let sq = fq2_square(b, tx);
-                let d0 = b.double(&sq[0]);
-                let d1 = b.double(&sq[1]);
-                let num = [b.add(&d0, &sq[0]), b.add(&d1, &sq[1])];
-                let den = [b.double(&ty[0]), b.double(&ty[1])];
-                check_slope(b, &lambda, &num, &den);
-                lambda
-            }
-            PairingKind::SlopeAdd => {
+            PairingKind::DivFq2 => {
                 let args: Vec<B::E> = x.iter().flatten().cloned().collect();
-                let lambda = b.hint(&args, 2, &|v| {
-                    let (tx, ty, qx, qy) = (fq2(&v[0..2]), fq2(&v[2..4]), fq2(&v[4..6]), fq2(&v[6..8]));
-                    div_or_zero(qy - ty, qx - tx)
-                });
-                let num = [b.sub(&x[3][0], &x[1][0]), b.sub(&x[3][1], &x[1][1])];
-                let den = [b.sub(&x[2][0], &x[0][0]), b.sub(&x[2][1], &x[0][1])];
-                check_slope(b, &lambda, &num, &den);
-                lambda
+                let q = b.hint(&args, 2, &|v| div_or_zero(fq2(&v[0..2]), fq2(&v[2..4])));
+                let num = [x[0][0].clone(), x[0][1].clone()];
+                let den = [x[1][0].clone(), x[1][1].clone()];
+                check_slope(b, &q, &num, &den);
+                q
             }
             PairingKind::ConstFq2TimesFq(k) => {
                 let s = &x[0][0];
@@ -175,10 +134,8 @@ impl Op for PairingOp {
     fn name(&self) -> String {
         let what = match &self.kind {
             PairingKind::OnCurveG1 => "g1 on curve".to_string(),
-            PairingKind::OnCurveG2 => "g2 on curve".to_string(),
             PairingKind::LinePoint => "g1 line point".to_string(),
-            PairingKind::SlopeDouble => "g2 tangent slope".to_string(),
-            PairingKind::SlopeAdd => "g2 chord slope".to_string(),
+            PairingKind::DivFq2 => "fq2 checked division".to_string(),
             PairingKind::ConstFq2TimesFq(k) => format!("const fq2 x fq [{}{}]", !k.c0.is_zero() as u8, !k.c1.is_zero() as u8),
         };
         format!("{what} {}M ({})", self.groups.len(), self.mul.name())

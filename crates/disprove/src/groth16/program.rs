@@ -23,7 +23,7 @@ use super::miller::{self, StepKind};
 use super::ops::{PairingKind, PairingOp, SelectFq2};
 use super::residue::ResidueWitness;
 use super::verifier::PreparedVerifyingKey;
-use crate::bn254::{fq12_vals, fq2_val, Fq12Ids, FqMul, Tower};
+use crate::bn254::{fq12_vals, fq2_val, Fq12Ids, Fq2Expr, FqMul, Tower};
 use crate::msm::{push_msm, MsmTerm};
 use crate::program::{CommitMode, Operand, Program, Val, ValueId};
 
@@ -119,8 +119,14 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
         let f = prog.push_op(format!("{name} on G1"), op(PairingKind::OnCurveG1), vec![Operand::Value(p)], commit);
         prog.claim(f, vec![Fq::one()]);
     }
-    let fb = prog.push_op("B on twist", op(PairingKind::OnCurveG2), vec![Operand::Value(b[0]), Operand::Value(b[1])], commit);
-    prog.claim(fb, vec![Fq::one(), Fq::one()]);
+    // B on the twist: y^2 - x^3 - b' = 0.
+    let y2 = tower.fq2_square(&mut prog, "B.y^2", b[1]);
+    let x2 = tower.fq2_square(&mut prog, "B.x^2", b[0]);
+    let x3 = tower.fq2_mul(&mut prog, "B.x^3", x2, b[0]);
+    let coeff_b = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
+    let on_twist = Fq2Expr::value(y2).sub(&Fq2Expr::value(x3)).sub(&Fq2Expr::constant(coeff_b));
+    let fb = tower.fq2_value(&mut prog, "B on twist", &on_twist);
+    prog.claim(fb, vec![Fq::zero(), Fq::zero()]);
 
     // c * c^-1 = 1.
     let cc = tower.fq12_mul(&mut prog, "c*c_inv", c, c_inv);
@@ -163,15 +169,17 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
             StepKind::FrobeniusAdd => Some(pi_b),
             StepKind::FrobeniusNegAdd => Some(npi2_b),
         };
-        let lambda = match q {
-            None => prog.push_op(format!("{tag}.slope"), op(PairingKind::SlopeDouble), vec![Operand::Value(t[0]), Operand::Value(t[1])], commit),
-            Some(q) => prog.push_op(
-                format!("{tag}.slope"),
-                op(PairingKind::SlopeAdd),
-                [t[0], t[1], q[0], q[1]].iter().map(|v| Operand::Value(*v)).collect(),
-                commit,
-            ),
+        // The slope as a checked quotient: tangent 3 x_T^2 / (2 y_T), chord (y_Q - y_T) / (x_Q - x_T).
+        let (num, den) = match q {
+            None => {
+                let sq = tower.fq2_square(&mut prog, &format!("{tag}.x_T^2"), t[0]);
+                let num = tower.fq2_value(&mut prog, &format!("{tag}.num"), &Fq2Expr::value(sq).scale(3));
+                let den = tower.fq2_value(&mut prog, &format!("{tag}.den"), &Fq2Expr::value(t[1]).scale(2));
+                (num, den)
+            }
+            Some(q) => (tower.fq2_sub(&mut prog, &format!("{tag}.num"), q[1], t[1]), tower.fq2_sub(&mut prog, &format!("{tag}.den"), q[0], t[0])),
         };
+        let lambda = prog.push_op(format!("{tag}.slope"), op(PairingKind::DivFq2), vec![Operand::Value(num), Operand::Value(den)], commit);
         // B's line at A: c3 = lambda * (-x_A/y_A), c4 = (lambda x_T - y_T) / y_A.
         let lines = [
             b_line(&tower, &mut prog, &tag, lambda, t, pts[0]),
