@@ -206,3 +206,104 @@ impl Op for SelectFq2 {
         f.append(&tail).push_int(2 * l as i64).op(OP_ROLL).op(OP_DROP)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::val_stack;
+    use crate::programs::{fq_from_label, op_stack};
+    use ark_ec::AffineRepr;
+    use ark_ff::One;
+    use bitvm2_script::exec::{execute, ExecOptions};
+
+    fn mul() -> Arc<dyn FqMul> {
+        crate::bn254::default_mul()
+    }
+
+    fn run(op: &dyn Op, stack: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+        let r = execute(&op.script().into_script(), &stack, &ExecOptions::default());
+        r.outcome.map(|_| r.final_stack).map_err(|e| format!("{e:?}"))
+    }
+
+    fn fq2_of(label: &str, i: u64) -> Fq2 {
+        Fq2::new(fq_from_label(label, 2 * i), fq_from_label(label, 2 * i + 1))
+    }
+
+    /// The stack of `op` on `inputs` with the hint group of the quotient (the first group)
+    /// replaced by `q` and the product hints regenerated for it.
+    fn div_stack_with_quotient(op: &PairingOp, num: Fq2, den: Fq2, q: Fq2) -> Vec<Vec<u8>> {
+        let m = mul();
+        let mut s = val_stack(&[q.c0, q.c1]);
+        // products of check_slope in order: q0*d0, q1*d1, (q0+q1)*(d0+d1)
+        s.extend(m.hints(&q.c0, &den.c0));
+        s.extend(m.hints(&q.c1, &den.c1));
+        s.extend(m.hints(&(q.c0 + q.c1), &(den.c0 + den.c1)));
+        s.extend(val_stack(&[num.c0, num.c1, den.c0, den.c1]));
+        assert_eq!(s.len(), op.hint_items() + 4 * field().layout().limbs());
+        s
+    }
+
+    #[test]
+    fn checked_division_accepts_only_the_quotient_unless_the_denominator_is_zero() {
+        let op = PairingOp::new(PairingKind::DivFq2, mul());
+        let (num, den) = (fq2_of("n", 0), fq2_of("d", 0));
+        let inputs = [vec![num.c0, num.c1], vec![den.c0, den.c1]];
+        let q = num / den;
+        assert_eq!(op.native(&inputs), vec![q.c0, q.c1]);
+        assert_eq!(run(&op, op_stack(&op, &inputs)).unwrap(), val_stack(&[q.c0, q.c1]));
+        assert_eq!(run(&op, div_stack_with_quotient(&op, num, den, q)).unwrap(), val_stack(&[q.c0, q.c1]));
+        for wrong in [q + Fq2::one(), -q, Fq2::zero()] {
+            assert!(run(&op, div_stack_with_quotient(&op, num, den, wrong)).is_err(), "a wrong quotient must fail");
+        }
+        // den = 0: no check, any quotient goes through (so a disprover can always differ from a
+        // committed value over a degenerate step)
+        let any = fq2_of("any", 0);
+        assert_eq!(run(&op, div_stack_with_quotient(&op, num, Fq2::zero(), any)).unwrap(), val_stack(&[any.c0, any.c1]));
+    }
+
+    #[test]
+    fn line_point_checks_the_inverse_and_negates_x_over_y() {
+        let op = PairingOp::new(PairingKind::LinePoint, mul());
+        let (x, y) = (fq_from_label("x", 0), fq_from_label("y", 0));
+        let inputs = [vec![x, y]];
+        let inv = y.inverse().unwrap();
+        assert_eq!(op.native(&inputs), vec![-(x * inv), inv]);
+        assert_eq!(run(&op, op_stack(&op, &inputs)).unwrap(), val_stack(&[-(x * inv), inv]));
+        // a wrong inverse with its product hints regenerated: the check y * inv = 1 fails
+        let m = mul();
+        let bad = inv + Fq::from(1u64);
+        let mut s = val_stack(&[bad]);
+        s.extend(m.hints(&y, &bad));
+        s.extend(m.hints(&x, &bad));
+        s.extend(val_stack(&[x, y]));
+        assert!(run(&op, s).is_err());
+    }
+
+    #[test]
+    fn on_curve_flag_and_const_products_match_native() {
+        let g = ark_bn254::G1Affine::generator();
+        let op = PairingOp::new(PairingKind::OnCurveG1, mul());
+        for (p, want) in [((g.x, g.y), 1u64), ((g.x, g.y + Fq::from(1u64)), 0)] {
+            let inputs = [vec![p.0, p.1]];
+            assert_eq!(op.native(&inputs), vec![Fq::from(want)]);
+            assert_eq!(run(&op, op_stack(&op, &inputs)).unwrap(), val_stack(&[Fq::from(want)]));
+        }
+        for k in [fq2_of("k", 0), Fq2::new(Fq::zero(), fq_from_label("k", 9))] {
+            let op = PairingOp::new(PairingKind::ConstFq2TimesFq(k), mul());
+            let s = fq_from_label("s", 0);
+            assert_eq!(op.native(&[vec![s]]), vec![k.c0 * s, k.c1 * s]);
+            assert_eq!(run(&op, op_stack(&op, &[vec![s]])).unwrap(), val_stack(&[k.c0 * s, k.c1 * s]));
+        }
+    }
+
+    #[test]
+    fn select_gives_the_indexed_constant_and_zero_otherwise() {
+        let table = [fq2_of("t", 0), fq2_of("t", 1), fq2_of("t", 2)];
+        let op = SelectFq2 { table };
+        let big = Fq::from(1u64 << 40);
+        for (i, want) in [(Fq::from(0u64), table[0]), (Fq::from(1u64), table[1]), (Fq::from(2u64), table[2]), (Fq::from(3u64), Fq2::zero()), (big, Fq2::zero()), (big + Fq::from(1u64), Fq2::zero())] {
+            assert_eq!(op.native(&[vec![i]]), vec![want.c0, want.c1]);
+            assert_eq!(run(&op, op_stack(&op, &[vec![i]])).unwrap(), val_stack(&[want.c0, want.c1]), "index {i}");
+        }
+    }
+}
