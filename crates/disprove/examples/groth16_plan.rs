@@ -14,7 +14,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCom
 use ark_snark::SNARK;
 use bitvm2_disprove::bn254::{fq_mul_count, CheckedFqMul, FqMul, ModeMul};
 use bitvm2_disprove::chunk::ChunkLimits;
-use bitvm2_disprove::groth16::program::{build, ProgramOptions};
+use bitvm2_disprove::groth16::program::{build, ProgramOptions, PublicInput};
 use bitvm2_disprove::groth16::verifier::{self, PreparedVerifyingKey};
 use bitvm2_disprove::program::CommitMode;
 use bitvm2_disprove::programs::MulMode;
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS)?;
     let mul: Arc<dyn FqMul> = if checked { Arc::new(CheckedFqMul::new()?) } else { Arc::new(ModeMul::new(MulMode::Hinted(4))?) };
-    let vp = build(&pvk, &ProgramOptions { mul: mul.clone(), commit, public_bits: vec![128; n] });
+    let vp = build(&pvk, &ProgramOptions { mul: mul.clone(), commit, public: vec![PublicInput::Committed { bits: 128 }; n] });
     let t_build = t.elapsed();
     let prog = &vp.program;
     let products: usize = prog.ops.iter().map(|o| fq_mul_count(&o.op.name()).unwrap_or(0)).sum();

@@ -12,7 +12,7 @@ use ark_groth16::{Groth16, Proof, VerifyingKey};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_snark::SNARK;
 use bitvm2_disprove::bn254::{FqMul, ModeMul};
-use bitvm2_disprove::groth16::program::{build, ProgramOptions, VerifierProgram};
+use bitvm2_disprove::groth16::program::{build, ProgramInputError, ProgramOptions, PublicInput, VerifierProgram};
 use bitvm2_disprove::groth16::residue::ResidueWitness;
 use bitvm2_disprove::groth16::verifier::{self, PreparedVerifyingKey};
 use bitvm2_disprove::program::{CommitMode, Val};
@@ -60,7 +60,7 @@ fn fixture() -> &'static Fixture {
         let other = (Groth16::<Bn254>::prove(&pk, o.clone(), &mut rng).unwrap(), vec![Fr::from(o.p * o.q), Fr::from(o.p + o.q)]);
         let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS).unwrap();
         let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).unwrap());
-        let vp = build(&pvk, &ProgramOptions { mul, commit: CommitMode::Direct, public_bits: vec![64, 33] });
+        let vp = build(&pvk, &ProgramOptions { mul, commit: CommitMode::Direct, public: vec![PublicInput::Committed { bits: 64 }, PublicInput::Committed { bits: 33 }] });
         Fixture { vk, proof, public, other, pvk, vp }
     })
 }
@@ -149,4 +149,25 @@ fn sampled_op_scripts_agree_with_native() {
     }
     eprintln!("{run} distinct operations executed");
     assert!(run >= 15);
+}
+
+#[test]
+fn fixed_public_inputs_fold_into_the_program_and_must_match() {
+    let f = fixture();
+    // the second input fixed at build time (as a peg-out graph fixes its deposit): one input less
+    let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).unwrap());
+    let public = vec![PublicInput::Committed { bits: 64 }, PublicInput::Fixed(f.public[1])];
+    let vp = build(&f.pvk, &ProgramOptions { mul, commit: CommitMode::Direct, public });
+    assert_eq!(vp.inputs.public.len(), 1);
+    assert_eq!(vp.program.inputs.len(), f.vp.program.inputs.len() - 1);
+    let w = verifier::prove(&f.pvk, &f.proof, &f.public).unwrap().witness;
+    let inputs = vp.input_values(&f.proof, &f.public, &w).unwrap();
+    assert!(vp.program.claims_hold(&vp.program.evaluate(&inputs).unwrap()));
+    let mut other = f.public.clone();
+    other[1] += Fr::one();
+    assert_eq!(vp.input_values(&f.proof, &other, &w), Err(ProgramInputError::FixedMismatch { index: 1 }));
+    // the first input is still committed: a wrong value fails a claim
+    let mut xs = f.public.clone();
+    xs[0] += Fr::one();
+    assert!(!vp.program.claims_hold(&vp.program.evaluate(&vp.input_values(&f.proof, &xs, &w).unwrap()).unwrap()));
 }

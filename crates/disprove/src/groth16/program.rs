@@ -3,7 +3,8 @@
 //! chunker can split it into disprove leaves.
 //!
 //! Program inputs (committed directly by the operator, in this order): the proof's `A` (x, y),
-//! `B` (x, y as Fq2 values), `C` (x, y), the public inputs (one element each), the residue
+//! `B` (x, y as Fq2 values), `C` (x, y), the committed public inputs (one element each; inputs
+//! fixed when the program is built are folded into the MSM's start point), the residue
 //! witness `c` and `c^-1` (six Fq2 values each) and the index of `wi` (0, 1 or 2).
 //!
 //! Claims (each makes its leaf spendable when false): `A`, `C` on G1 and `B` on the twist;
@@ -34,8 +35,21 @@ pub struct ProgramOptions {
     pub mul: Arc<dyn FqMul>,
     /// Commitment of values that cross a leaf boundary.
     pub commit: CommitMode,
-    /// Bit width of each public input (254 when nothing smaller is known).
-    pub public_bits: Vec<u32>,
+    /// Each public input: committed by the operator (with its bit width; 254 when nothing
+    /// smaller is known) or fixed when the program is built (folded into the MSM's start).
+    pub public: Vec<PublicInput>,
+}
+
+/// How one public input of the verifying key enters the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicInput {
+    /// A program input below `2^bits` (e.g. a claim field the Kickoff commits).
+    Committed {
+        /// Bit width (checked by a claim).
+        bits: u32,
+    },
+    /// A constant of this program (e.g. the deposit outpoint a peg-out graph is built for).
+    Fixed(Fr),
 }
 
 /// The program inputs' value ids.
@@ -47,8 +61,8 @@ pub struct InputIds {
     pub b: [ValueId; 2],
     /// Proof `C` (two elements).
     pub c_point: ValueId,
-    /// The public inputs.
-    pub public: Vec<ValueId>,
+    /// The committed public inputs: (index among the verifying key's inputs, program value).
+    pub public: Vec<(usize, ValueId)>,
     /// Residue witness `c`.
     pub c: Fq12Ids,
     /// Its inverse.
@@ -66,6 +80,8 @@ pub struct VerifierProgram {
     pub inputs: InputIds,
     /// The final accumulator (claimed equal to one).
     pub f_final: Fq12Ids,
+    /// How each public input enters (as built).
+    pub public: Vec<PublicInput>,
 }
 
 /// Why the program inputs cannot be formed.
@@ -77,6 +93,9 @@ pub enum ProgramInputError {
     /// Wrong number of public inputs.
     #[error("{got} public inputs, the verifying key takes {expected}")]
     PublicCount { expected: usize, got: usize },
+    /// A public input fixed in the program differs from the one given.
+    #[error("public input {index} is fixed to another value in this program")]
+    FixedMismatch { index: usize },
     /// The `wi` index is not 0, 1 or 2.
     #[error("wi index {0} is not 0, 1 or 2")]
     WiIndex(u8),
@@ -89,7 +108,7 @@ fn one12() -> [[Fq2; 3]; 2] {
 /// Build the program for `pvk`.
 pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgram {
     let n_public = pvk.vk.gamma_abc_g1.len() - 1;
-    assert_eq!(opts.public_bits.len(), n_public, "one bit width per public input");
+    assert_eq!(opts.public.len(), n_public, "one entry per public input of the verifying key");
     let mut prog = Program::new(format!("groth16-bn254({n_public} public inputs, {})", opts.mul.name()));
     let mul = opts.mul.clone();
     let tower = Tower::new(mul.clone(), opts.commit);
@@ -100,7 +119,13 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
     let a = prog.input("A", 2);
     let b = [prog.input("B.x", 2), prog.input("B.y", 2)];
     let c_point = prog.input("C", 2);
-    let public: Vec<ValueId> = (0..n_public).map(|i| prog.input(format!("x{i}"), 1)).collect();
+    let public: Vec<(usize, ValueId)> = opts
+        .public
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, PublicInput::Committed { .. }))
+        .map(|(i, _)| (i, prog.input(format!("x{i}"), 1)))
+        .collect();
     let fq12_input = |prog: &mut Program, name: &str| -> Fq12Ids {
         let mut ids = [[0; 3]; 2];
         for (i, half) in ids.iter_mut().enumerate() {
@@ -134,8 +159,20 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
 
     // Public-input MSM.
     let ic = &pvk.vk.gamma_abc_g1;
-    let terms: Vec<MsmTerm> = public.iter().zip(&opts.public_bits).enumerate().map(|(i, (&v, &bits))| MsmTerm { scalar: v, bits, base: ic[i + 1] }).collect();
-    let vk_x = push_msm(&mut prog, ic[0], &terms, &mul, commit);
+    let terms: Vec<MsmTerm> = public
+        .iter()
+        .map(|&(i, v)| match opts.public[i] {
+            PublicInput::Committed { bits } => MsmTerm { scalar: v, bits, base: ic[i + 1] },
+            PublicInput::Fixed(_) => unreachable!("only committed inputs are program inputs"),
+        })
+        .collect();
+    let mut start = ark_bn254::G1Projective::from(ic[0]);
+    for (i, p) in opts.public.iter().enumerate() {
+        if let PublicInput::Fixed(x) = p {
+            start += ic[i + 1] * x;
+        }
+    }
+    let vk_x = push_msm(&mut prog, ark_ec::CurveGroup::into_affine(start), &terms, &mul, commit);
 
     // G1 line points (-x/y, 1/y) of A, vk_x, C.
     let pts: Vec<ValueId> = [("A", a), ("vk_x", vk_x), ("C", c_point)]
@@ -219,7 +256,7 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
     f = tower.fq12_mul(&mut prog, "f*wi*M_ab", f, w);
     claim12(&mut prog, &f, &one12());
 
-    VerifierProgram { program: prog, inputs: InputIds { a, b, c_point, public, c, c_inv, wi }, f_final: f }
+    VerifierProgram { program: prog, inputs: InputIds { a, b, c_point, public, c, c_inv, wi }, f_final: f, public: opts.public.clone() }
 }
 
 fn coeff(x: &Fq12, i: usize, j: usize) -> Fq2 {
@@ -288,15 +325,20 @@ impl VerifierProgram {
         let g2 = |p: &G2Affine| -> Result<[Val; 2], ProgramInputError> {
             p.xy().map(|(x, y)| [fq2_val(&x), fq2_val(&y)]).ok_or(ProgramInputError::Infinity("B"))
         };
-        if public.len() != self.inputs.public.len() {
-            return Err(ProgramInputError::PublicCount { expected: self.inputs.public.len(), got: public.len() });
+        if public.len() != self.public.len() {
+            return Err(ProgramInputError::PublicCount { expected: self.public.len(), got: public.len() });
+        }
+        for (index, (p, x)) in self.public.iter().zip(public).enumerate() {
+            if matches!(p, PublicInput::Fixed(f) if f != x) {
+                return Err(ProgramInputError::FixedMismatch { index });
+            }
         }
         if w.wi_power > 2 {
             return Err(ProgramInputError::WiIndex(w.wi_power));
         }
         let [bx, by] = g2(&proof.b)?;
         let mut v = vec![g1("A", &proof.a)?, bx, by, g1("C", &proof.c)?];
-        v.extend(public.iter().map(|x| vec![Fq::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(&x.into_bigint()))]));
+        v.extend(self.inputs.public.iter().map(|&(i, _)| vec![Fq::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(&public[i].into_bigint()))]));
         v.extend(fq12_vals(&w.c));
         v.extend(fq12_vals(&w.c_inv));
         v.push(vec![Fq::from(w.wi_power as u64)]);
