@@ -520,15 +520,21 @@ fn verifiers_sigkilled_during_peg_in_signing_before_challenge_and_before_disprov
     let tl = g.params().timelocks;
     let vault = OutPoint { txid: dep.peg_in_confirm, vout: 0 };
     ensure!(d.utxo(&vault)?.is_some(), "the vault is not funded");
-    // 2. op1 kicks off without a payout. Every verifier is SIGKILLed while the faulty Kickoff
-    // waits in the mempool; it is mined while they are down; they restart and one challenges.
+    // 2. op1 kicks off without a payout. v1 and v2 are SIGKILLed while the faulty Kickoff
+    // waits in the mempool; it is mined; v0 is SIGKILLed the moment its watcher has the
+    // Kickoff's block (it has seen the Kickoff; its challenge may or may not be queued yet).
+    // They restart and one challenges.
     let id = String::from_utf8(d.send_as(&demo.admin("op1"), &demo.member("op1"), kind::CHEAT, &encode(&CheatMsg { graph_id: g.id(), kickoff_without_payout: true, wrong_asserts: true }))?)?;
     wait_for(&demo, "faulty kickoff broadcast", |dm| Ok(dm.d.confirmations(&po.kickoff.txid())? == Some(0)))?;
-    for v in ["v0", "v1", "v2"] {
+    for v in ["v1", "v2"] {
         demo.kill(v)?;
     }
     d.mine(1)?;
     let kh = d.tx_height(&po.kickoff.txid())?.context("kickoff not mined")?;
+    wait_for(&demo, "v0 sees the kickoff", |dm| Ok(dm.d.status(&dm.member("v0"))?["tip"]["height"].as_u64() >= Some(kh)))?;
+    demo.kill("v0")?;
+    let key = format!("{}:1", g.id());
+    let v0_had_challenged = store(&demo, "v0")?.with(|t| t.kv_get(bitvm2_verifier::NS_WATCH, &key))?.is_some_and(|w| serde_json::from_slice::<Value>(&w).map(|w| !w["challenge"].is_null()).unwrap_or(false));
     for v in ["v0", "v1", "v2"] {
         demo.spawn(v)?;
     }
@@ -536,7 +542,6 @@ fn verifiers_sigkilled_during_peg_in_signing_before_challenge_and_before_disprov
         demo.wait_up(v)?;
     }
     wait_caught_up(&demo, &["v0", "v1", "v2"])?;
-    let key = format!("{}:1", g.id());
     // No block until a restarted verifier has reacted: on a real chain T1 is many blocks, a
     // restart seconds; here T1 is 3 blocks and idle blocks come every 0.6 s.
     let recorded = |dm: &Demo, field: &str| -> Result<bool> { Ok(dm.watch_records()?.iter().any(|w| w["kickoff"] == json!(key) && !w[field].is_null())) };
@@ -603,6 +608,11 @@ fn verifiers_sigkilled_during_peg_in_signing_before_challenge_and_before_disprov
         assert_eq!(d.confirmations(&tx)?, None, "a Take was mined for the cheater");
     }
     check_nonces_used_once(&demo, g)?;
-    eprintln!("verifier-kill test: {:.1} s (challenger {challenger}, challenge {} block(s) after the kickoff)", t.elapsed().as_secs_f64(), chh - kh);
+    eprintln!(
+        "verifier-kill test: {:.1} s (v0 killed {} its challenge was queued; challenger {challenger}, challenge {} block(s) after the kickoff)",
+        t.elapsed().as_secs_f64(),
+        if v0_had_challenged { "after" } else { "before" },
+        chh - kh
+    );
     Ok(())
 }
