@@ -10,58 +10,15 @@ use anyhow::{ensure, Context, Result};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::Groth16;
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
 use ark_snark::SNARK;
 use bitvm2_disprove::groth16::{
     miller, residue::ResidueWitness, verifier, PreparedVerifyingKey, DEFAULT_WINDOW_BITS,
 };
 use rand::{rngs::StdRng, SeedableRng};
 
-/// Knows `a, b` with `a·b = x_1` and `x_k = a + k·b` for the other public inputs.
-#[derive(Clone)]
-struct Circuit {
-    a: Fr,
-    b: Fr,
-    n_public: usize,
-}
-
-impl Circuit {
-    fn public_inputs(&self) -> Vec<Fr> {
-        (1..=self.n_public)
-            .map(|k| {
-                if k == 1 {
-                    self.a * self.b
-                } else {
-                    self.a + Fr::from(k as u64) * self.b
-                }
-            })
-            .collect()
-    }
-}
-
-impl ConstraintSynthesizer<Fr> for Circuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let xs = self.public_inputs();
-        let inputs: Vec<Variable> = xs
-            .iter()
-            .map(|x| cs.new_input_variable(|| Ok(*x)))
-            .collect::<Result<_, _>>()?;
-        let a = cs.new_witness_variable(|| Ok(self.a))?;
-        let b = cs.new_witness_variable(|| Ok(self.b))?;
-        cs.enforce_r1cs_constraint(|| a.into(), || b.into(), || inputs[0].into())?;
-        for (k, x) in inputs.iter().enumerate().skip(1) {
-            let k = Fr::from(k as u64 + 1);
-            cs.enforce_r1cs_constraint(
-                || LinearCombination::from(a) + (k, b),
-                || Variable::One.into(),
-                || (*x).into(),
-            )?;
-        }
-        Ok(())
-    }
-}
+#[path = "../src/groth16/testdata/circuit.rs"]
+mod circuit;
+use circuit::TestCircuit as Circuit;
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3

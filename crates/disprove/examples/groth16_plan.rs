@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::Groth16;
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 use ark_snark::SNARK;
 use bitvm2_disprove::bn254::{fq_mul_count, CheckedFqMul, FqMul, ModeMul};
 use bitvm2_disprove::chunk::ChunkLimits;
@@ -21,22 +20,9 @@ use bitvm2_disprove::programs::MulMode;
 use bitvm2_disprove::setup::Planned;
 use rand::{rngs::StdRng, SeedableRng};
 
-/// `n` public inputs `x_k = a + k b` (a circuit only to get a verifying key of that shape).
-#[derive(Clone)]
-struct Shape(usize);
-
-impl ConstraintSynthesizer<Fr> for Shape {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let (a, b) = (Fr::from(3u64), Fr::from(5u64));
-        let wa = cs.new_witness_variable(|| Ok(a))?;
-        let wb = cs.new_witness_variable(|| Ok(b))?;
-        for k in 0..self.0 {
-            let x = cs.new_input_variable(|| Ok(a + Fr::from(k as u64) * b))?;
-            cs.enforce_r1cs_constraint(|| LinearCombination::from(wa) + (Fr::from(k as u64), wb), || Variable::One.into(), || x.into())?;
-        }
-        Ok(())
-    }
-}
+#[path = "../src/groth16/testdata/circuit.rs"]
+mod circuit;
+use circuit::TestCircuit;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -44,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let checked = args.iter().any(|s| s == "checked");
     let commit = if args.iter().any(|s| s == "hash") { CommitMode::Hash { bytes: 20 } } else { CommitMode::Direct };
     let mut rng = StdRng::seed_from_u64(1);
-    let (_, vk) = Groth16::<Bn254>::circuit_specific_setup(Shape(n), &mut rng)?;
+    let (_, vk) = Groth16::<Bn254>::circuit_specific_setup(TestCircuit { a: Fr::from(3u64), b: Fr::from(5u64), n_public: n }, &mut rng)?;
     let t = Instant::now();
     let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS)?;
     let mul: Arc<dyn FqMul> = if checked { Arc::new(CheckedFqMul::new()?) } else { Arc::new(ModeMul::new(MulMode::Hinted(4))?) };

@@ -105,9 +105,8 @@ impl Frame {
         self.groups.remove(idx);
     }
 
-    /// Apply `frag` to `args` (moved to the top in this order, consumed) producing `items`
-    /// items as a new group.
-    pub fn apply(&mut self, frag: &Fragment, args: &[Var], items: usize) -> Var {
+    /// Move `args` to the top in this order and forget them (a gadget consumes them).
+    fn consume_args(&mut self, args: &[Var]) {
         for &a in args {
             self.take(a);
         }
@@ -115,19 +114,19 @@ impl Frame {
             let g = self.groups.pop().expect("argument on top");
             assert_eq!(g.0, a, "arguments on top in order");
         }
+    }
+
+    /// Apply `frag` to `args` (moved to the top in this order, consumed) producing `items`
+    /// items as a new group.
+    pub fn apply(&mut self, frag: &Fragment, args: &[Var], items: usize) -> Var {
+        self.consume_args(args);
         self.emit(|f| f.append(frag));
         self.fresh(items)
     }
 
     /// Apply `frag` to `args` producing nothing (e.g. a check ending in `OP_VERIFY`).
     pub fn consume(&mut self, frag: &Fragment, args: &[Var]) {
-        for &a in args {
-            self.take(a);
-        }
-        for &a in args.iter().rev() {
-            let g = self.groups.pop().expect("argument on top");
-            assert_eq!(g.0, a, "arguments on top in order");
-        }
+        self.consume_args(args);
         self.emit(|f| f.append(frag));
     }
 

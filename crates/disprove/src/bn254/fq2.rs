@@ -10,41 +10,9 @@ use std::sync::Arc;
 
 use ark_bn254::{Fq, Fq2};
 use ark_ff::{One, Zero};
-use bitvm2_script::builder::Fragment;
 
-use super::gadget::{self, Backend, Gadget};
+use super::gadget::{self, gadget_op, Backend, Gadget};
 use super::FqMul;
-use crate::program::{Op, Val};
-
-/// Implement [`Op`] for a gadget with fields `mul` (the Fq multiplication) and `groups`
-/// (its hint groups).
-macro_rules! gadget_op {
-    ($t:ty) => {
-        impl Op for $t {
-            fn name(&self) -> String {
-                self.label()
-            }
-            fn input_elems(&self) -> Vec<usize> {
-                self.shape()
-            }
-            fn output_elems(&self) -> usize {
-                self.out_elems()
-            }
-            fn native(&self, inputs: &[Val]) -> Val {
-                gadget::value(self, self.mul.as_ref(), inputs)
-            }
-            fn script(&self) -> Fragment {
-                gadget::script(self, self.mul.as_ref(), &self.groups, &self.shape())
-            }
-            fn hint_items(&self) -> usize {
-                self.groups.iter().sum()
-            }
-            fn hints(&self, inputs: &[Val]) -> Vec<Vec<u8>> {
-                gadget::native(self, self.mul.as_ref(), inputs).1
-            }
-        }
-    };
-}
 
 /// Karatsuba product `[a0 a1] * [b0 b1]`: `v0 = a0 b0`, `v1 = a1 b1`,
 /// `c0 = v0 - v1`, `c1 = (a0 + a1)(b0 + b1) - v0 - v1` (3 Fq products).
@@ -72,18 +40,21 @@ impl Fq2Mul {
     }
 }
 
+/// The Karatsuba product of two Fq2 element pairs over any backend (3 Fq products).
+pub(crate) fn karatsuba<B: Backend>(b: &mut B, a: &[B::E], c: &[B::E]) -> [B::E; 2] {
+    let v0 = b.mul(&a[0], &c[0]);
+    let v1 = b.mul(&a[1], &c[1]);
+    let sa = b.add(&a[0], &a[1]);
+    let sc = b.add(&c[0], &c[1]);
+    let v2 = b.mul(&sa, &sc);
+    let c0 = b.sub(&v0, &v1);
+    let t = b.sub(&v2, &v0);
+    [c0, b.sub(&t, &v1)]
+}
+
 impl Gadget for Fq2Mul {
     fn run<B: Backend>(&self, b: &mut B, x: &[Vec<B::E>]) -> Vec<B::E> {
-        let (a, c) = (&x[0], &x[1]);
-        let v0 = b.mul(&a[0], &c[0]);
-        let v1 = b.mul(&a[1], &c[1]);
-        let sa = b.add(&a[0], &a[1]);
-        let sc = b.add(&c[0], &c[1]);
-        let v2 = b.mul(&sa, &sc);
-        let c0 = b.sub(&v0, &v1);
-        let t = b.sub(&v2, &v0);
-        let c1 = b.sub(&t, &v1);
-        vec![c0, c1]
+        karatsuba(b, &x[0], &x[1]).to_vec()
     }
 }
 gadget_op!(Fq2Mul);

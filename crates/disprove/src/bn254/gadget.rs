@@ -381,3 +381,34 @@ pub(crate) fn script<G: Gadget>(g: &G, mul: &dyn FqMul, groups: &[usize], input_
     debug_assert_eq!(s.next_hint, groups.len(), "every hint group used");
     s.finish(&outs)
 }
+
+/// Implement `Op` for a gadget type with methods `label()`, `shape()`, `out_elems()` and
+/// fields `mul` (the Fq multiplication) and `groups` (its hint groups).
+macro_rules! gadget_op {
+    ($t:ty) => {
+        impl $crate::program::Op for $t {
+            fn name(&self) -> String {
+                self.label()
+            }
+            fn input_elems(&self) -> Vec<usize> {
+                self.shape()
+            }
+            fn output_elems(&self) -> usize {
+                self.out_elems()
+            }
+            fn native(&self, inputs: &[$crate::program::Val]) -> $crate::program::Val {
+                $crate::bn254::gadget::value(self, self.mul.as_ref(), inputs)
+            }
+            fn script(&self) -> bitvm2_script::builder::Fragment {
+                $crate::bn254::gadget::script(self, self.mul.as_ref(), &self.groups, &self.shape())
+            }
+            fn hint_items(&self) -> usize {
+                self.groups.iter().sum()
+            }
+            fn hints(&self, inputs: &[$crate::program::Val]) -> Vec<Vec<u8>> {
+                $crate::bn254::gadget::native(self, self.mul.as_ref(), inputs).1
+            }
+        }
+    };
+}
+pub(crate) use gadget_op;

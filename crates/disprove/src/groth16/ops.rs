@@ -14,7 +14,8 @@ use ark_ff::{Field, Zero};
 use bitcoin::opcodes::all::*;
 use bitvm2_script::builder::Fragment;
 
-use crate::bn254::gadget::{self, Backend, Gadget};
+use crate::bn254::fq2::karatsuba;
+use crate::bn254::gadget::{self, gadget_op, Backend, Gadget};
 use crate::bn254::FqMul;
 use crate::program::{field, push_val, Op, Val};
 
@@ -57,23 +58,21 @@ impl PairingOp {
         }
     }
 
+    fn label(&self) -> String {
+        let what = match &self.kind {
+            PairingKind::OnCurveG1 => "g1 on curve".to_string(),
+            PairingKind::LinePoint => "g1 line point".to_string(),
+            PairingKind::DivFq2 => "fq2 checked division".to_string(),
+            PairingKind::ConstFq2TimesFq(k) => format!("const fq2 x fq [{}{}]", !k.c0.is_zero() as u8, !k.c1.is_zero() as u8),
+        };
+        format!("{what} {}M ({})", self.groups.len(), self.mul.name())
+    }
     fn out_elems(&self) -> usize {
         match self.kind {
             PairingKind::OnCurveG1 => 1,
             _ => 2,
         }
     }
-}
-
-fn fq2_mul<B: Backend>(b: &mut B, x: &[B::E], y: &[B::E]) -> [B::E; 2] {
-    let v0 = b.mul(&x[0], &y[0]);
-    let v1 = b.mul(&x[1], &y[1]);
-    let sx = b.add(&x[0], &x[1]);
-    let sy = b.add(&y[0], &y[1]);
-    let v2 = b.mul(&sx, &sy);
-    let c0 = b.sub(&v0, &v1);
-    let t = b.sub(&v2, &v0);
-    [c0, b.sub(&t, &v1)]
 }
 
 fn fq2(v: &[Fq]) -> Fq2 {
@@ -88,7 +87,7 @@ fn div_or_zero(num: Fq2, den: Fq2) -> Vec<Fq> {
 
 /// Check `lambda * den == num` unless `den` is zero.
 fn check_slope<B: Backend>(b: &mut B, lambda: &[B::E], num: &[B::E; 2], den: &[B::E; 2]) {
-    let p = fq2_mul(b, lambda, den);
+    let p = karatsuba(b, lambda, den);
     b.assert_eq_unless_zero(den, &p[0], &num[0]);
     b.assert_eq_unless_zero(den, &p[1], &num[1]);
 }
@@ -130,35 +129,7 @@ impl Gadget for PairingOp {
     }
 }
 
-impl Op for PairingOp {
-    fn name(&self) -> String {
-        let what = match &self.kind {
-            PairingKind::OnCurveG1 => "g1 on curve".to_string(),
-            PairingKind::LinePoint => "g1 line point".to_string(),
-            PairingKind::DivFq2 => "fq2 checked division".to_string(),
-            PairingKind::ConstFq2TimesFq(k) => format!("const fq2 x fq [{}{}]", !k.c0.is_zero() as u8, !k.c1.is_zero() as u8),
-        };
-        format!("{what} {}M ({})", self.groups.len(), self.mul.name())
-    }
-    fn input_elems(&self) -> Vec<usize> {
-        self.shape()
-    }
-    fn output_elems(&self) -> usize {
-        self.out_elems()
-    }
-    fn native(&self, inputs: &[Val]) -> Val {
-        gadget::value(self, self.mul.as_ref(), inputs)
-    }
-    fn script(&self) -> Fragment {
-        gadget::script(self, self.mul.as_ref(), &self.groups, &self.shape())
-    }
-    fn hint_items(&self) -> usize {
-        self.groups.iter().sum()
-    }
-    fn hints(&self, inputs: &[Val]) -> Vec<Vec<u8>> {
-        gadget::native(self, self.mul.as_ref(), inputs).1
-    }
-}
+gadget_op!(PairingOp);
 
 /// `[i] -> [table[i]]` (one Fq2) for `i` in 0..3, `[0, 0]` for any other value: selects a
 /// constant factor by the committed `wi` index.

@@ -5,9 +5,6 @@ use ark_ec::pairing::{MillerLoopOutput, Pairing};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
 use ark_ff::{AdditiveGroup, BigInteger, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Groth16, Proof, VerifyingKey};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
 use ark_serialize::Compress;
 use ark_snark::SNARK;
 use rand::{rngs::StdRng, SeedableRng};
@@ -19,49 +16,9 @@ use super::miller;
 use super::residue::{ResidueError, ResidueWitness};
 use super::verifier::{self, PreparedVerifyingKey, VerifierError, DEFAULT_WINDOW_BITS};
 
-/// Knows `a, b` with `a·b = x_1` and `x_k = a + k·b` for the other public inputs.
-#[derive(Clone)]
-struct TestCircuit {
-    a: Fr,
-    b: Fr,
-    n_public: usize,
-}
-
-impl TestCircuit {
-    fn public_inputs(&self) -> Vec<Fr> {
-        (1..=self.n_public)
-            .map(|k| {
-                if k == 1 {
-                    self.a * self.b
-                } else {
-                    self.a + Fr::from(k as u64) * self.b
-                }
-            })
-            .collect()
-    }
-}
-
-impl ConstraintSynthesizer<Fr> for TestCircuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let xs = self.public_inputs();
-        let inputs: Vec<Variable> = xs
-            .iter()
-            .map(|x| cs.new_input_variable(|| Ok(*x)))
-            .collect::<Result<_, _>>()?;
-        let a = cs.new_witness_variable(|| Ok(self.a))?;
-        let b = cs.new_witness_variable(|| Ok(self.b))?;
-        cs.enforce_r1cs_constraint(|| a.into(), || b.into(), || inputs[0].into())?;
-        for (k, x) in inputs.iter().enumerate().skip(1) {
-            let k = Fr::from(k as u64 + 1);
-            cs.enforce_r1cs_constraint(
-                || LinearCombination::from(a) + (k, b),
-                || Variable::One.into(),
-                || (*x).into(),
-            )?;
-        }
-        Ok(())
-    }
-}
+#[path = "testdata/circuit.rs"]
+mod circuit;
+use circuit::TestCircuit;
 
 struct Fixture {
     vk: VerifyingKey<Bn254>,
