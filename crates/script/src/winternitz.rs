@@ -14,11 +14,16 @@
 //! [`Signature::to_witness`] and leaves the `n0` message digits on the stack as script numbers in
 //! `0..2^w`, the most significant digit deepest and the least significant on top.
 //! [`verify_script_drop`] checks the same signature and leaves nothing.
+//!
+//! [`compact`] checks the same signatures (same keys) from a witness of one item per chain plus
+//! the message packed in a few numbers, e.g. 76 items instead of 134 for a 256-bit message.
 
 use bitcoin::hashes::{hash160, hmac, sha256, Hash, HashEngine};
 use bitcoin::opcodes::all::*;
 
 use crate::builder::Fragment;
+
+pub mod compact;
 
 /// Bytes of a chain element (HASH160 output).
 pub const HASH_LEN: usize = 20;
