@@ -334,6 +334,19 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// A signature from its parts (e.g. kept by a caller in its own format): per position the
+    /// chain element and the digit, in [`Signature::items`] order. Shape only: digits must be
+    /// in range; use [`PublicKey::verify`] to check it.
+    pub fn from_parts(params: Params, items: Vec<([u8; HASH_LEN], u32)>) -> Result<Self, WinternitzError> {
+        if items.len() != params.total_digits() {
+            return Err(WinternitzError::Shape { want: params.total_digits(), got: items.len() });
+        }
+        if let Some(position) = items.iter().position(|(_, d)| *d > params.max_digit()) {
+            return Err(WinternitzError::Invalid { position, reason: "digit out of range" });
+        }
+        Ok(Signature { params, items })
+    }
+
     /// The parameters.
     pub fn params(&self) -> Params {
         self.params

@@ -435,6 +435,45 @@ pub fn verify_script_drop(packing: &Packing, pk: &PublicKey) -> Result<Fragment,
     verify_impl(packing, pk, false)
 }
 
+/// `[d_0 .. d_{n0-1}]` (the message digits, most significant deepest, e.g. nibbles computed by
+/// a hash gadget) -> `[packed items]` (most significant deepest): the same message in the form
+/// [`verify_script`] leaves, so the two can be compared item by item. The digits are not
+/// range-checked (they come from script). Errors unless every packed width is a multiple of
+/// the digit width and the digits hold exactly the message bits.
+pub fn pack_digits(packing: &Packing) -> Result<Fragment, CompactError> {
+    let p = packing.params;
+    let w = p.digit_bits();
+    let n0 = p.message_digits();
+    if n0 * w as usize != 8 * p.message_len() {
+        return Err(CompactError::Width(w));
+    }
+    if let Some(x) = packing.widths.iter().find(|x| *x % w != 0) {
+        return Err(CompactError::Width(*x));
+    }
+    let mut f = Fragment::new();
+    let mut remaining = n0;
+    for (j, width) in packing.widths.iter().enumerate() {
+        for c in 0..(width / w) {
+            // Stack: [remaining digits, j finished items, (acc)]; take the deepest digit.
+            let depth = remaining - 1 + j + usize::from(c > 0);
+            f = match depth {
+                0 => f,
+                1 => f.op(OP_SWAP),
+                2 => f.op(OP_ROT),
+                _ => f.push_int(depth as i64).op(OP_ROLL),
+            };
+            if c > 0 {
+                // [acc d] -> [acc * 2^w + d]
+                f = f.op(OP_SWAP);
+                f = (0..w).fold(f, |f, _| f.op(OP_DUP).op(OP_ADD));
+                f = f.op(OP_ADD);
+            }
+            remaining -= 1;
+        }
+    }
+    Ok(f.with_effect(n0, packing.widths.len()))
+}
+
 /// Sizes of one signed value under the compact check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactFigures {

@@ -293,6 +293,35 @@ fn figures_of_256_and_160_bit_messages() {
     assert!(c160.peak_items <= c160.items + 8);
 }
 
+#[test]
+fn digits_pack_into_the_items_the_check_leaves() {
+    for (len, lb) in [(20usize, 28u32), (16, 28), (32, 8), (4, 4)] {
+        let params = Params::new(4, len).unwrap();
+        let packing = Packing::limbs(params, lb).unwrap();
+        let f = pack_digits(&packing).unwrap();
+        for msg in [vec![0u8; len], vec![0xff; len], (0..len).map(|i| (i * 53 + 7) as u8).collect()] {
+            let digits: Vec<Vec<u8>> = params.to_digits(&msg).unwrap().iter().map(|d| encode_num(*d as i64)).collect();
+            let r = run(&with_output_check(&f, &packing.pack(&msg).unwrap()), &digits);
+            assert!(r.success(), "len {len} lb {lb}: {:?}", r.verdict());
+            check_effect(&f, &digits).unwrap();
+        }
+    }
+    // Widths that split a digit, or digits that do not fill the message, are refused.
+    assert!(pack_digits(&Packing::limbs(Params::new(4, 32).unwrap(), 29).unwrap()).is_err());
+    assert!(pack_digits(&Packing::limbs(Params::new(3, 4).unwrap(), 6).unwrap()).is_err());
+}
+
+#[test]
+fn signature_from_parts_checks_the_shape() {
+    let params = Params::new(4, 4).unwrap();
+    let sig = key(params, b"parts").sign(&[1, 2, 3, 4]).unwrap();
+    assert_eq!(Signature::from_parts(params, sig.items.clone()).unwrap(), sig);
+    assert!(Signature::from_parts(params, sig.items[1..].to_vec()).is_err());
+    let mut bad = sig.items.clone();
+    bad[2].1 = 16;
+    assert!(Signature::from_parts(params, bad).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
