@@ -268,6 +268,7 @@ impl Demo {
     pub fn drive(&self, what: &str, max_blocks: u64, mut done: impl FnMut(&Demo) -> Result<bool>) -> Result<u64> {
         let mut blocks = 0;
         let mut idle = Instant::now();
+        let mut at_tip_since: Option<Instant> = None;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             check_interrupt()?;
@@ -276,7 +277,16 @@ impl Demo {
             }
             ensure!(Instant::now() < deadline, "timed out waiting for {what}");
             let pending = self.mempool_len()?;
-            if pending > 0 && idle.elapsed() > Duration::from_millis(150) || idle.elapsed() > Duration::from_millis(600) {
+            // An empty block only moves timelocks on: mine it once every daemon that answers has
+            // followed the chain to the tip and had a moment to react, so a slow (or just
+            // restarted) watcher is never raced past a deadline it could have met.
+            at_tip_since = match (self.daemons_at_tip()?, at_tip_since) {
+                (true, Some(t)) => Some(t),
+                (true, None) => Some(Instant::now()),
+                (false, _) => None,
+            };
+            let settled = at_tip_since.is_some_and(|t| t.elapsed() > Duration::from_millis(500));
+            if pending > 0 && idle.elapsed() > Duration::from_millis(150) || settled && idle.elapsed() > Duration::from_millis(600) {
                 ensure!(blocks < max_blocks, "{what}: not reached after {blocks} blocks");
                 self.d.mine(1)?;
                 blocks += 1;
@@ -284,6 +294,19 @@ impl Demo {
             }
             std::thread::sleep(Duration::from_millis(40));
         }
+    }
+
+    /// Whether every daemon that answers `/status` has processed the node's tip.
+    pub fn daemons_at_tip(&self) -> Result<bool> {
+        let h = self.d.height()?;
+        for m in &self.d.members {
+            if let Ok(s) = self.d.status(m) {
+                if s["tip"]["height"].as_u64() != Some(h) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Helper (see the module doc).
