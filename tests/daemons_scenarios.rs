@@ -46,6 +46,10 @@ fn deposit_with_3_verifiers_then_honest_dishonest_and_challenged_honest() -> Res
     let op0 = members.iter().find(|m| m["name"] == json!("op0")).context("op0")?;
     let states: Vec<&str> = op0["status"]["daemon"]["duties"].as_array().context("duties")?.iter().filter_map(|d| d["state"].as_str()).collect();
     assert!(states.contains(&"done: Take1") && states.contains(&"done: Take2"), "{states:?}");
+    // Every Winternitz message op0 signed was recorded first: its two Kickoff claims and every
+    // commitment of the challenged withdrawal's asserts (the first program has 32).
+    let wots = op0["status"]["rows"]["winternitz"].as_u64().context("winternitz rows")?;
+    assert!(wots >= 2 + 32, "op0 recorded {wots} Winternitz uses");
     Ok(())
 }
 

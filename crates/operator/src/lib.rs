@@ -345,6 +345,9 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
         // The Kickoff commits (Winternitz) to the payout txid; a claim without payout commits
         // to a txid that pays nobody.
         let claimed = d.payout.map(|p| p.txid).unwrap_or_else(|| bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()));
+        // One-time key: the message is recorded before it is signed; another txid is refused.
+        let key_id = format!("{}/claim/{i}", d.graph_id);
+        env.ctx.store.with(|t| t.record_winternitz(&key_id, bitcoin::hashes::Hash::as_byte_array(&claimed)))?;
         let tx = g.kickoff_tx(i, &sig, claim.sign(&claimed))?;
         env.ctx.store.with(|t| t.watch_outpoint(&po.kickoff.outpoint(0), "challenge-connector"))?;
         return send_truc(env, id, &mut d, "kickoff", tx);
@@ -388,8 +391,18 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     // value computed from it honestly makes the last step (the claim) wrong.
     let (_, root) = bitvm2_disprove::programs::first_program();
     let input = if d.wrong_asserts { bitvm2_disprove::programs::fq_from_label("not a root", 0) } else { root };
-    let signed = wots.assert(&built.disproves[i], &[vec![input]]).map_err(|e| DaemonError::Graph(e.to_string()))?;
-    let witnesses = built.disproves[i].assert_witnesses(&signed);
+    let disprove = &built.disproves[i];
+    let committed = disprove.honest_commitments(&[vec![input]]).map_err(|e| DaemonError::Graph(e.to_string()))?;
+    // One-time keys: every committed message is recorded before anything is signed; a
+    // different message for a key already used is refused (nothing is signed then).
+    env.ctx.store.with(|t| {
+        for (k, m) in committed.iter().enumerate() {
+            t.record_winternitz(&format!("{}/assert/{i}/{k}", d.graph_id), m)?;
+        }
+        Ok(())
+    })?;
+    let signed = wots.sign(disprove, &committed);
+    let witnesses = disprove.assert_witnesses(&signed);
     for (k, w) in witnesses.into_iter().enumerate() {
         let label = format!("assert-{k}");
         if !d.sent.contains(&label) {
