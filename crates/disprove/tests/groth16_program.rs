@@ -171,3 +171,34 @@ fn fixed_public_inputs_fold_into_the_program_and_must_match() {
     xs[0] += Fr::one();
     assert!(!vp.program.claims_hold(&vp.program.evaluate(&vp.input_values(&f.proof, &xs, &w).unwrap()).unwrap()));
 }
+
+#[test]
+fn b_on_the_twist_but_outside_g2_fails_the_subgroup_claim_only() {
+    use ark_ec::short_weierstrass::SWCurveConfig;
+    use ark_ff::Field;
+    let f = fixture();
+    // a point of the twist curve that is not in G2 (no cofactor clearing)
+    let mut x = ark_bn254::Fq2::new(Fq::from(7u64), Fq::from(1u64));
+    let b = loop {
+        let rhs = x * x * x + <ark_bn254::g2::Config as SWCurveConfig>::COEFF_B;
+        if let Some(y) = rhs.sqrt() {
+            let p = ark_bn254::G2Affine::new_unchecked(x, y);
+            if p.is_on_curve() && !p.is_in_correct_subgroup_assuming_on_curve() {
+                break p;
+            }
+        }
+        x += ark_bn254::Fq2::one();
+    };
+    let mut proof = f.proof.clone();
+    proof.b = b;
+    let w = verifier::prove(&f.pvk, &f.proof, &f.public).unwrap().witness;
+    let p = &f.vp.program;
+    let vals = p.evaluate(&f.vp.input_values(&proof, &f.public, &w).unwrap()).unwrap();
+    let failing: Vec<&str> = p.claims.iter().filter(|(v, c)| vals[*v] != *c).map(|(v, _)| p.values[*v].name.as_str()).collect();
+    assert!(failing.iter().any(|n| n.starts_with("G2 check")), "subgroup claim fails: {failing:?}");
+    assert!(!failing.iter().any(|n| n.starts_with("B on twist")), "B is on the twist: {failing:?}");
+    // and for the honest B every G2-check claim holds
+    let honest = p.evaluate(&honest_inputs(f)).unwrap();
+    assert!(p.claims.iter().filter(|(v, _)| p.values[*v].name.starts_with("G2 check")).all(|(v, c)| honest[*v] == *c));
+    assert_eq!(p.claims.iter().filter(|(v, _)| p.values[*v].name.starts_with("G2 check")).count(), 2);
+}

@@ -7,11 +7,9 @@
 //! fixed when the program is built are folded into the MSM's start point), the residue
 //! witness `c` and `c^-1` (six Fq2 values each) and the index of `wi` (0, 1 or 2).
 //!
-//! Claims (each makes its leaf spendable when false): `A`, `C` on G1 and `B` on the twist;
+//! Claims (each makes its leaf spendable when false): `A`, `C` on G1, `B` on the twist and in
+//! its prime-order subgroup G2 (El Housni-Guillevic-Piellard test, see [`claim_b_in_g2`]);
 //! every public input below `2^bits`; `c * c^-1 = 1`; and the final accumulator equal to one.
-//!
-//! Not checked yet (left visible): that `B` lies in the prime-order subgroup of the twist (its
-//! cofactor is not one); see docs/disprove.md.
 
 use std::sync::Arc;
 
@@ -152,6 +150,7 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
     let on_twist = Fq2Expr::value(y2).sub(&Fq2Expr::value(x3)).sub(&Fq2Expr::constant(coeff_b));
     let fb = tower.fq2_value(&mut prog, "B on twist", &on_twist);
     prog.claim(fb, vec![Fq::zero(), Fq::zero()]);
+    claim_b_in_g2(&tower, &mut prog, &mul, b);
 
     // c * c^-1 = 1.
     let cc = tower.fq12_mul(&mut prog, "c*c_inv", c, c_inv);
@@ -206,17 +205,7 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
             StepKind::FrobeniusAdd => Some(pi_b),
             StepKind::FrobeniusNegAdd => Some(npi2_b),
         };
-        // The slope as a checked quotient: tangent 3 x_T^2 / (2 y_T), chord (y_Q - y_T) / (x_Q - x_T).
-        let (num, den) = match q {
-            None => {
-                let sq = tower.fq2_square(&mut prog, &format!("{tag}.x_T^2"), t[0]);
-                let num = tower.fq2_value(&mut prog, &format!("{tag}.num"), &Fq2Expr::value(sq).scale(3));
-                let den = tower.fq2_value(&mut prog, &format!("{tag}.den"), &Fq2Expr::value(t[1]).scale(2));
-                (num, den)
-            }
-            Some(q) => (tower.fq2_sub(&mut prog, &format!("{tag}.num"), q[1], t[1]), tower.fq2_sub(&mut prog, &format!("{tag}.den"), q[0], t[0])),
-        };
-        let lambda = prog.push_op(format!("{tag}.slope"), op(PairingKind::DivFq2), vec![Operand::Value(num), Operand::Value(den)], commit);
+        let lambda = g2_slope(&tower, &mut prog, &tag, &mul, t, q);
         // B's line at A: c3 = lambda * (-x_A/y_A), c4 = (lambda x_T - y_T) / y_A.
         let lines = [
             b_line(&tower, &mut prog, &tag, lambda, t, pts[0]),
@@ -308,6 +297,82 @@ fn g2_apply_slope(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId,
     let m = tower.fq2_mul(prog, &format!("{tag}.lambda*d"), lambda, d);
     let y = tower.fq2_sub(prog, &format!("{tag}.T.y"), m, t[1]);
     [x, y]
+}
+
+/// The slope of `T + Q` (`Q = None`: tangent `3 x_T^2 / (2 y_T)`; else chord
+/// `(y_Q - y_T) / (x_Q - x_T)`) as a checked quotient.
+fn g2_slope(tower: &Tower, prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, t: [ValueId; 2], q: Option<[ValueId; 2]>) -> ValueId {
+    let (num, den) = match q {
+        None => {
+            let sq = tower.fq2_square(prog, &format!("{tag}.x_T^2"), t[0]);
+            let num = tower.fq2_value(prog, &format!("{tag}.num"), &Fq2Expr::value(sq).scale(3));
+            let den = tower.fq2_value(prog, &format!("{tag}.den"), &Fq2Expr::value(t[1]).scale(2));
+            (num, den)
+        }
+        Some(q) => (tower.fq2_sub(prog, &format!("{tag}.num"), q[1], t[1]), tower.fq2_sub(prog, &format!("{tag}.den"), q[0], t[0])),
+    };
+    let op = Arc::new(PairingOp::new(PairingKind::DivFq2, mul.clone()));
+    prog.push_op(format!("{tag}.slope"), op, vec![Operand::Value(num), Operand::Value(den)], tower.commit)
+}
+
+/// `T + Q` (or `2T` for `Q = None`) in affine coordinates.
+fn g2_add(tower: &Tower, prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, t: [ValueId; 2], q: Option<[ValueId; 2]>) -> [ValueId; 2] {
+    let lambda = g2_slope(tower, prog, tag, mul, t, q);
+    g2_apply_slope(tower, prog, tag, lambda, t, q.map(|q| q[0]).unwrap_or(t[0]))
+}
+
+/// `[k]P` for a constant `k >= 1` (double-and-add from the top bit).
+fn g2_mul_const(tower: &Tower, prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, p: [ValueId; 2], k: u64) -> [ValueId; 2] {
+    let mut t = p;
+    for bit in (0..63 - k.leading_zeros()).rev() {
+        t = g2_add(tower, prog, &format!("{tag}.dbl{bit}"), mul, t, None);
+        if (k >> bit) & 1 == 1 {
+            t = g2_add(tower, prog, &format!("{tag}.add{bit}"), mul, t, Some(p));
+        }
+    }
+    t
+}
+
+/// `psi^n(P)` on the twist: `(conj^n(x) kx, conj^n(y) ky)` with `psi = (conj(x) gx, conj(y) gy)`.
+fn g2_psi(prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, commit: CommitMode, p: [ValueId; 2], n: u32) -> [ValueId; 2] {
+    let (gx, gy) = frobenius_twist_constants();
+    let power = |g: Fq2| -> Fq2 {
+        // psi^n coefficient: g * conj(g) * g * ... (n factors, alternating conjugation)
+        (0..n).fold(Fq2::one(), |acc, i| {
+            let mut gi = g;
+            if (n - 1 - i) % 2 == 1 {
+                gi.conjugate_in_place();
+            }
+            acc * gi
+        })
+    };
+    let conj = n % 2 == 1;
+    [("x", p[0], power(gx)), ("y", p[1], power(gy))].map(|(c, v, k)| {
+        let o = Arc::new(crate::bn254::Fq2MulConst::new(mul.clone(), k, conj));
+        prog.push_op(format!("{tag}.{c}"), o, vec![Operand::Value(v)], commit)
+    })
+}
+
+/// Claim that `B` lies in the prime-order subgroup G2 of the twist, with the test of El Housni,
+/// Guillevic and Piellard for BN curves (2022): `[x+1]B + psi([x]B) + psi^2([x]B) = psi^3([2x]B)`
+/// (x the BN254 parameter, 63 bits): 62 doublings, the additions of x's set bits, four more
+/// additions and constant products, instead of a scalar multiplication by r.
+fn claim_b_in_g2(tower: &Tower, prog: &mut Program, mul: &Arc<dyn FqMul>, b: [ValueId; 2]) {
+    use ark_ec::bn::BnConfig;
+    let x = ark_bn254::Config::X[0];
+    let commit = tower.commit;
+    let xb = g2_mul_const(tower, prog, "G2 check [x]B", mul, b, x);
+    let x1b = g2_add(tower, prog, "G2 check [x+1]B", mul, xb, Some(b));
+    let psi1 = g2_psi(prog, "G2 check psi([x]B)", mul, commit, xb, 1);
+    let psi2 = g2_psi(prog, "G2 check psi^2([x]B)", mul, commit, xb, 2);
+    let l1 = g2_add(tower, prog, "G2 check lhs1", mul, x1b, Some(psi1));
+    let lhs = g2_add(tower, prog, "G2 check lhs", mul, l1, Some(psi2));
+    let x2b = g2_add(tower, prog, "G2 check [2x]B", mul, xb, None);
+    let rhs = g2_psi(prog, "G2 check psi^3([2x]B)", mul, commit, x2b, 3);
+    for (c, (l, r)) in ["x", "y"].iter().zip(lhs.iter().zip(rhs.iter())) {
+        let d = tower.fq2_sub(prog, &format!("G2 check lhs.{c} - rhs.{c}"), *l, *r);
+        prog.claim(d, vec![Fq::zero(), Fq::zero()]);
+    }
 }
 
 /// `[x y] -> [x]` or `[y]` (one element of a two-element value).
