@@ -12,4 +12,6 @@ cargo test --workspace --locked "$@"
 # Our tapscript executor against Bitcoin Core's own interpreter (libbitcoinkernel). Its first
 # build compiles Core's consensus code (about 8 minutes); the target folder caches it.
 echo "[test] cross-checking the script executor against Bitcoin Core (feature core-oracle)"
-cargo test --locked -p bitvm2-script --features core-oracle --test core_oracle "$@"
+cargo test --locked -p bitvm2-script --features core-oracle --test core_oracle --test arith_core_oracle "$@"
+echo "[test] disprove leaves and Groth16 operation scripts judged by Bitcoin Core (feature core-oracle)"
+cargo test --locked -p bitvm2-disprove --features core-oracle --test msm_program --test groth16_program "$@"

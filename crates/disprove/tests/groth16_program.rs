@@ -129,26 +129,58 @@ fn wrong_proofs_inputs_and_witnesses_fail_a_claim() {
     assert!(!claims(f, &bad));
 }
 
-#[test]
-fn sampled_op_scripts_agree_with_native() {
-    let f = fixture();
+/// One operation of every distinct kind (names carry the shape and the constants' classes)
+/// with its stack (hints, operands) and expected result on the honest values.
+fn distinct_ops(f: &Fixture) -> Vec<(String, bitcoin::ScriptBuf, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
     let p = &f.vp.program;
     let vals = p.evaluate(&honest_inputs(f)).unwrap();
     let mut seen = std::collections::HashSet::new();
-    let mut run = 0;
-    for node in &p.ops {
-        // one of every distinct operation (the names carry the shape and constants' classes)
-        if !seen.insert(node.op.name()) {
-            continue;
-        }
-        let args = p.operands(node, &vals);
-        let r = execute(&node.op.script().into_script(), &op_stack(node.op.as_ref(), &args), &ExecOptions::default());
-        assert!(r.outcome.is_ok(), "{}: {:?}", node.op.name(), r.outcome);
-        assert_eq!(r.final_stack, bitvm2_disprove::program::val_stack(&vals[node.out]), "{}", node.op.name());
-        run += 1;
+    p.ops
+        .iter()
+        .filter(|node| seen.insert(node.op.name()))
+        .map(|node| {
+            let args = p.operands(node, &vals);
+            let stack = op_stack(node.op.as_ref(), &args);
+            (node.op.name(), node.op.script().into_script(), stack, bitvm2_disprove::program::val_stack(&vals[node.out]))
+        })
+        .collect()
+}
+
+#[test]
+fn sampled_op_scripts_agree_with_native() {
+    let ops = distinct_ops(fixture());
+    for (name, script, stack, want) in &ops {
+        let r = execute(script, stack, &ExecOptions::default());
+        assert!(r.outcome.is_ok(), "{name}: {:?}", r.outcome);
+        assert_eq!(&r.final_stack, want, "{name}");
     }
-    eprintln!("{run} distinct operations executed");
-    assert!(run >= 15);
+    eprintln!("{} distinct operations executed", ops.len());
+    assert!(ops.len() >= 15);
+}
+
+/// The same operations judged by Bitcoin Core's interpreter as leaves `op, expected result,
+/// compare`: accepted by both with the honest stack, rejected by both when the expected result
+/// is off by one in its last limb, and the same verdict from both with the first stack item
+/// changed (a hint: rejected, except where the operation ignores it, e.g. a zero MSM digit).
+#[cfg(feature = "core-oracle")]
+#[test]
+fn op_scripts_are_judged_alike_by_core() {
+    use bitvm2_script::builder::Fragment;
+    use bitvm2_script::oracle::{expecting, verdicts};
+    for (name, script, stack, want) in distinct_ops(fixture()) {
+        let leaf = expecting(&Fragment::from_bytes(script.to_bytes()), &want);
+        let v = verdicts(&leaf, &stack);
+        assert!(v.core && v.ours, "{name}: {}", v.detail);
+        let mut wrong = want.clone();
+        let last = wrong.len() - 1;
+        wrong[last] = bitvm2_script::exec::encode_num(bitvm2_script::exec::decode_num(&wrong[last], 5).unwrap_or(0) + 1);
+        let v = verdicts(&expecting(&Fragment::from_bytes(script.to_bytes()), &wrong), &stack);
+        assert!(!v.core && !v.ours, "{name}: a wrong result is accepted: {}", v.detail);
+        let mut bad = stack.clone();
+        bad[0] = bitvm2_script::exec::encode_num(bitvm2_script::exec::decode_num(&bad[0], 5).unwrap_or(0) + 1);
+        let v = verdicts(&leaf, &bad);
+        assert_eq!(v.core, v.ours, "{name} tampered: {}", v.detail);
+    }
 }
 
 #[test]

@@ -93,3 +93,25 @@ fn msm_program_honest_unspendable_every_fault_spendable() {
     assert!(execute(&f.d.leaf_scripts[fault.step], &fault.witness, &ExecOptions::default()).success());
     assert!(f.d.check_steps(&a).iter().filter(|s| **s != StepStatus::Correct).count() >= 1);
 }
+
+/// The same leaves judged by Bitcoin Core's interpreter: honest witnesses rejected by both, the
+/// fault witnesses accepted by both.
+#[cfg(feature = "core-oracle")]
+#[test]
+fn msm_leaves_are_judged_alike_by_core() {
+    use bitvm2_script::oracle::verdicts;
+    let f = fixture();
+    let honest = f.d.honest_commitments(&inputs(HONEST.0, HONEST.1)).unwrap();
+    let ha = through_chain(&f, &honest);
+    for s in 0..f.d.plan.steps.len() {
+        let v = verdicts(&f.d.leaf_scripts[s], &f.d.leaf_witness(s, &ha).unwrap());
+        assert!(!v.core && !v.ours, "leaf {s} with honest values: {}", v.detail);
+    }
+    for c in 0..honest.len() {
+        let mut bad = honest.clone();
+        *bad[c].last_mut().unwrap() ^= 1;
+        let fault = f.d.find_fault(&through_chain(&f, &bad)).expect("fault found");
+        let v = verdicts(&f.d.leaf_scripts[fault.step], &fault.witness);
+        assert!(v.core && v.ours, "commitment {c}, leaf {}: {}", fault.step, v.detail);
+    }
+}

@@ -9,3 +9,5 @@ pub mod exec;
 pub mod winternitz;
 pub mod arith;
 pub mod hash;
+#[cfg(feature = "core-oracle")]
+pub mod oracle;

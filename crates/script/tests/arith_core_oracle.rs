@@ -7,82 +7,19 @@
 //! Run: `cargo test -p bitvm2-script --features core-oracle --test arith_core_oracle`.
 #![cfg(feature = "core-oracle")]
 
-use bitcoin::absolute::LockTime;
-use bitcoin::hashes::Hash;
-use bitcoin::opcodes::all::*;
-use bitcoin::secp256k1::{Secp256k1, XOnlyPublicKey};
-use bitcoin::sighash::{Prevouts, SighashCache};
-use bitcoin::taproot::{LeafVersion, TapLeafHash, TaprootBuilder};
-use bitcoin::transaction::Version;
-use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, TapSighashType, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::ScriptBuf;
 use bitvm2_script::arith::{bn254_fq, limbs_to_nibbles, nibbles_to_limbs, Layout, Nat};
 use bitvm2_script::builder::Fragment;
-use bitvm2_script::exec::{encode_num, execute_with, ExecContext, ExecOptions};
+use bitvm2_script::exec::encode_num;
 use bitvm2_script::hash::{blake3, blake3_native, bytes_to_nibbles};
 
-/// Verdicts of Core and of our executor on one leaf + witness.
 fn verdicts(script: &ScriptBuf, items: &[Vec<u8>]) -> (bool, bool, String) {
-    let secp = Secp256k1::new();
-    // BIP-341 NUMS point as internal key: only the script path can spend.
-    let internal = XOnlyPublicKey::from_slice(
-        &hex::decode("50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0").unwrap(),
-    )
-    .unwrap();
-    let spend = TaprootBuilder::new().add_leaf(0, script.clone()).unwrap().finalize(&secp, internal).unwrap();
-    let control = spend.control_block(&(script.clone(), LeafVersion::TapScript)).unwrap();
-    let spk = ScriptBuf::new_p2tr_tweaked(spend.output_key());
-    let prevout = TxOut { value: Amount::from_sat(100_000), script_pubkey: spk.clone() };
-    let mut tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint { txid: Txid::from_byte_array([9; 32]), vout: 0 },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut { value: Amount::from_sat(90_000), script_pubkey: ScriptBuf::new_op_return([2u8; 4]) }],
-    };
-    let sighash = SighashCache::new(&tx)
-        .taproot_script_spend_signature_hash(
-            0,
-            &Prevouts::All(std::slice::from_ref(&prevout)),
-            TapLeafHash::from_script(script, LeafVersion::TapScript),
-            TapSighashType::Default,
-        )
-        .unwrap()
-        .to_byte_array();
-    let mut w = Witness::new();
-    for it in items {
-        w.push(it);
-    }
-    w.push(script.as_bytes());
-    w.push(control.serialize());
-    tx.input[0].witness = w;
-    let raw = bitcoin::consensus::serialize(&tx);
-    let ktx = bitcoinkernel::Transaction::new(&raw).unwrap();
-    let kspk = bitcoinkernel::ScriptPubkey::new(spk.as_bytes()).unwrap();
-    let kout = bitcoinkernel::TxOut::new(&kspk, prevout.value.to_sat() as i64);
-    let data = bitcoinkernel::PrecomputedTransactionData::new(&ktx, std::slice::from_ref(&kout)).unwrap();
-    let core = bitcoinkernel::verify(&kspk, Some(100_000), &ktx, 0, Some(bitcoinkernel::VERIFY_ALL), &data);
-    let opts = ExecOptions { sighash: Some(sighash), ..Default::default() };
-    let ctx = ExecContext { control_block_len: control.size(), ..ExecContext::consensus() };
-    let ours = execute_with(script, items, &opts, &ctx);
-    let detail = format!("core: {:?}; ours: {:?}", core.as_ref().err(), ours.verdict().err().map(|e| e.to_string()));
-    (core.is_ok(), ours.success(), detail)
+    let v = bitvm2_script::oracle::verdicts(script, items);
+    (v.core, v.ours, v.detail)
 }
 
-/// `gadget`, then push `expected` and compare it item by item with the outputs, then OP_TRUE.
 fn leaf(gadget: &Fragment, expected: &[Vec<u8>]) -> ScriptBuf {
-    let mut f = Fragment::new().append(gadget);
-    for e in expected {
-        f = f.push_bytes(e);
-    }
-    let n = expected.len();
-    for k in (1..=n).rev() {
-        f = f.push_int(k as i64).op(OP_ROLL).op(OP_EQUALVERIFY);
-    }
-    f.op(OP_PUSHNUM_1).into_script()
+    bitvm2_script::oracle::expecting(gadget, expected)
 }
 
 /// Core and ours agree; the honest witness passes and every tampered one fails.
