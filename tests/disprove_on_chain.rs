@@ -1,7 +1,8 @@
-//! The first real disprove program on a real node, under default relay policy: every leaf is
-//! committed in one taproot output; for every committed value, an assertion with that value
-//! corrupted yields a leaf that the verifier's search finds and whose spend Core accepts and
-//! mines; with the honest assertion, Core refuses to spend any leaf.
+//! Disprove programs on a real node, under default relay policy (the first program, and the
+//! Groth16 public-input MSM): every leaf is committed in one taproot output; for every
+//! committed value, an assertion with that value corrupted yields a leaf that the verifier's
+//! search finds and whose spend Core accepts and mines; with the honest assertion, Core refuses
+//! to spend any leaf.
 //!
 //! The leaves are used bare here (no committee signature around them) so that the test isolates
 //! what Core thinks of the leaf scripts and witnesses; tests in crates/txgraph spend them inside
@@ -16,8 +17,11 @@ use bitcoin::transaction::Version;
 use bitcoin::{Address, Amount, Network, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
-use bitvm2_disprove::program::Committed;
-use bitvm2_disprove::programs::first_program;
+use std::sync::Arc;
+
+use bitvm2_disprove::bn254::{FqMul, ModeMul};
+use bitvm2_disprove::program::{Committed, Program, Val};
+use bitvm2_disprove::programs::{first_program, MulMode};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_harness::{Funded, Regtest};
 use common::TestKey;
@@ -29,13 +33,12 @@ struct Setup {
     info: TaprootSpendInfo,
 }
 
-fn setup() -> Setup {
-    let (program, root) = first_program();
+fn setup(program: Program, inputs: &[Val]) -> Setup {
     let planned = Planned::new(program, ChunkLimits::default()).expect("plan");
     let keys = OperatorKeys::new([5; 32], b"disprove-on-chain");
     let pks = keys.public_keys(&planned);
     let d = planned.with_keys(pks, AssertShape::default()).expect("keys");
-    let honest = d.honest_commitments(&[vec![root]]).expect("honest values");
+    let honest = d.honest_commitments(inputs).expect("honest values");
     // A balanced tree (Huffman with equal weights) holding every leaf.
     let secp = Secp256k1::new();
     let info = TaprootBuilder::with_huffman_tree(d.leaf_scripts.iter().map(|s| (1u32, s.clone())))
@@ -85,7 +88,18 @@ impl Setup {
 
 #[test]
 fn every_corrupted_commitment_is_disproved_on_chain_and_honest_values_are_not() {
-    let s = setup();
+    let (program, root) = first_program();
+    disproved_on_chain(&setup(program, &[vec![root]]));
+}
+
+#[test]
+fn groth16_msm_commitments_are_disproved_on_chain() {
+    let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).expect("window 4"));
+    let (program, _, inputs) = bitvm2_disprove::msm::demo_program(&mul);
+    disproved_on_chain(&setup(program, &inputs));
+}
+
+fn disproved_on_chain(s: &Setup) {
     let node = Regtest::start().expect("start bitcoind");
     let address = Address::p2tr_tweaked(s.info.output_key(), Network::Regtest);
     let n = s.honest.len();

@@ -390,5 +390,21 @@ pub fn g1_generator() -> G1Affine {
     G1Projective::generator().into_affine()
 }
 
+/// A small MSM program for tests and demonstrations: `vk_x = IC0 + x0 IC1 + x1 IC2` with
+/// `x0` of 8 bits and `x1` of 12 bits (5 windows), fixed pseudo-random bases, and a claim that
+/// `vk_x` equals its value for the honest inputs (it stands in for the pairing check that
+/// consumes `vk_x`). Returns the program, the value id of `vk_x`, and the honest inputs.
+pub fn demo_program(mul: &Arc<dyn FqMul>) -> (Program, ValueId, Vec<Val>) {
+    let base = |k: u64| (G1Projective::from(g1_generator()) * ark_bn254::Fr::from(k * 1_000_003 + 17)).into_affine();
+    let (a, b) = (0xd3u64, 0x9a5u64);
+    let mut prog = Program::new("msm-demo");
+    let x0 = prog.input("x0", 1);
+    let x1 = prog.input("x1", 1);
+    let terms = [MsmTerm { scalar: x0, bits: 8, base: base(1) }, MsmTerm { scalar: x1, bits: 12, base: base(2) }];
+    let out = push_msm(&mut prog, base(0), &terms, mul, CommitMode::Direct);
+    prog.claim(out, g1_val(&msm_native(base(0), &[(Fq::from(a), base(1)), (Fq::from(b), base(2))])));
+    (prog, out, vec![vec![Fq::from(a)], vec![Fq::from(b)]])
+}
+
 #[cfg(test)]
 mod tests;

@@ -9,41 +9,31 @@ use bitvm2_disprove::layout::AssertShape;
 use std::sync::Arc;
 
 use bitvm2_disprove::bn254::{FqMul, ModeMul};
-use bitvm2_disprove::msm::{g1_generator, g1_val, msm_native, push_msm, MsmTerm};
-use bitvm2_disprove::program::{CommitMode, Committed, Program};
+use bitvm2_disprove::msm::{demo_program, g1_generator, g1_val, msm_native};
+use bitvm2_disprove::program::Committed;
 use bitvm2_disprove::programs::MulMode;
 use bitvm2_disprove::setup::{Disprove, FaultReason, OperatorKeys, Planned, StepStatus};
 use bitvm2_script::exec::{execute, ExecOptions};
-
-fn base(k: u64) -> G1Affine {
-    (G1Projective::from(g1_generator()) * Fr::from(k * 1_000_003 + 17)).into_affine()
-}
 
 struct Fixture {
     d: Disprove,
     keys: OperatorKeys,
     out: usize,
+    honest: Vec<Vec<Fq>>,
 }
 
-/// vk_x = IC0 + x0 * IC1 + x1 * IC2 with x0 of 8 bits and x1 of 12 bits (5 windows).
+/// `msm::demo_program` at the default limits.
 fn fixture() -> Fixture {
     let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).unwrap());
-    let mut prog = Program::new("msm-test");
-    let x0 = prog.input("x0", 1);
-    let x1 = prog.input("x1", 1);
-    let terms = [MsmTerm { scalar: x0, bits: 8, base: base(1) }, MsmTerm { scalar: x1, bits: 12, base: base(2) }];
-    let out = push_msm(&mut prog, base(0), &terms, &mul, CommitMode::Direct);
-    // stands in for the pairing check that consumes vk_x in the verifier program
-    let (a, b) = HONEST;
-    prog.claim(out, g1_val(&msm_native(base(0), &[(Fq::from(a), base(1)), (Fq::from(b), base(2))])));
+    let (prog, out, honest) = demo_program(&mul);
     let planned = Planned::new(prog, ChunkLimits::default()).unwrap();
     let keys = OperatorKeys::new([7; 32], b"msm-graph");
     let pks = keys.public_keys(&planned);
     let d = planned.with_keys(pks, AssertShape::default()).unwrap();
-    Fixture { d, keys, out }
+    Fixture { d, keys, out, honest }
 }
 
-/// The scalars the claim on vk_x is made for.
+/// The scalars the claim on vk_x is made for (those of `demo_program`).
 const HONEST: (u64, u64) = (0xd3, 0x9a5);
 
 fn inputs(a: u64, b: u64) -> Vec<Vec<Fq>> {
@@ -59,7 +49,10 @@ fn through_chain(f: &Fixture, c: &[Committed]) -> bitvm2_disprove::setup::Signed
 fn msm_program_honest_unspendable_every_fault_spendable() {
     let f = fixture();
     let (a, b) = HONEST;
+    assert_eq!(f.honest, inputs(a, b));
     let vals = f.d.program.evaluate(&inputs(a, b)).unwrap();
+    // the bases of demo_program, recomputed here: the program really computes the MSM
+    let base = |k: u64| -> G1Affine { (G1Projective::from(g1_generator()) * Fr::from(k * 1_000_003 + 17)).into_affine() };
     assert_eq!(vals[f.out], g1_val(&msm_native(base(0), &[(Fq::from(a), base(1)), (Fq::from(b), base(2))])));
 
     // 2 range checks, 2 + 3 windows and the offset removal; a window op is ~220 KB (three
