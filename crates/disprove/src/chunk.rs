@@ -9,15 +9,18 @@
 //! estimated spending weight and peak stack stay within the limits (for contiguous steps with
 //! monotone cost, greedy gives the fewest steps). The leaves that are then generated are
 //! measured exactly ([`crate::setup`]); tests check the estimate never undershoots.
+//! [`ChunkLimits::encoding`] chooses how leaves read the signatures; the model measures every
+//! value kind under both encodings ([`KindCost::figures`]).
 
 use std::ops::Range;
 
+use bitvm2_script::builder::Fragment;
 use bitvm2_script::exec::{execute, ExecOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::leaf::WorkingSpace;
+use crate::leaf::{digest_items, hash_to_digest, WorkingSpace};
 use crate::program::{field, CommitMode, Operand, Program, ValueId, ValueKind};
-use crate::wots::{verify_script, WotsParams, WotsSecret};
+use crate::wots::{leaf_verify_script, verify_script, LeafEncoding, WotsParams, WotsSecret};
 
 /// One step: a contiguous range of operations, with the committed values it reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +162,10 @@ pub struct ChunkLimits {
     /// Leaves of the same taproot tree besides the disprove leaves (timeouts, ...): they
     /// deepen the control block.
     pub other_leaves: usize,
+    /// How leaves take the signatures from their witness (standard by default; the compact
+    /// encoding needs about 43% fewer items per value).
+    #[serde(default)]
+    pub encoding: LeafEncoding,
 }
 
 impl ChunkLimits {
@@ -176,6 +183,7 @@ impl Default for ChunkLimits {
             max_ops_per_step: usize::MAX,
             spend_base_weight: DISPROVE_BASE_WEIGHT,
             other_leaves: 1,
+            encoding: LeafEncoding::Standard,
         }
     }
 }
@@ -210,9 +218,96 @@ pub struct KindCost {
     pub hash_bytes: usize,
     /// Working items of the hash beyond its input.
     pub hash_working: usize,
+    /// The figures under [`LeafEncoding::Compact`] (`None` in models saved before it existed).
+    #[serde(default)]
+    pub compact: Option<CheckFigures>,
+}
+
+/// What one leaf value costs under one signature encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckFigures {
+    /// Script bytes of: verify the signature, regroup to limbs if needed, park.
+    pub check_bytes: usize,
+    /// Working items of that beyond the signature's own items.
+    pub check_working: usize,
+    /// Witness items of the signature.
+    pub witness_items: usize,
+    /// Largest serialized signature (items with length prefixes).
+    pub witness_bytes: usize,
+    /// Items of a digest in the leaf (0 for direct commitments).
+    pub digest_items: usize,
+    /// Script bytes of hashing the value into that form (0 for direct commitments).
+    pub hash_bytes: usize,
+    /// Working items of the hash beyond its input.
+    pub hash_working: usize,
+}
+
+/// Script bytes and working items of `check` run on `items`.
+fn measure_check(kind: ValueKind, check: &Fragment, items: &[Vec<u8>]) -> Result<(usize, usize), ChunkError> {
+    let r = execute(&check.to_script(), items, &ExecOptions::default());
+    r.outcome.map_err(|e| ChunkError::Measure { what: format!("signature check of {kind:?}"), reason: e.to_string() })?;
+    Ok((check.len(), r.peak_items.saturating_sub(items.len())))
+}
+
+/// Script bytes and working items of the hash of a hash-committed value into its leaf form.
+fn measure_hash(kind: ValueKind, enc: LeafEncoding) -> Result<(usize, usize), ChunkError> {
+    if kind.commit == CommitMode::Direct {
+        return Ok((0, 0));
+    }
+    let h = hash_to_digest(kind, enc);
+    let input = crate::program::val_stack(&vec![crate::programs::fq_from_label("cost-model", 1); kind.elems]);
+    let r = execute(&h.to_script(), &input, &ExecOptions::default());
+    r.outcome.map_err(|e| ChunkError::Measure { what: format!("hash of {kind:?}"), reason: e.to_string() })?;
+    Ok((h.len(), r.peak_items.saturating_sub(input.len())))
 }
 
 impl KindCost {
+    /// The figures under `enc`. Panics for [`LeafEncoding::Compact`] on a model without them
+    /// (saved before they existed): measure it again.
+    pub fn figures(&self, enc: LeafEncoding) -> CheckFigures {
+        match enc {
+            LeafEncoding::Standard => CheckFigures {
+                check_bytes: self.check_bytes,
+                check_working: self.check_working,
+                witness_items: self.wots.witness_items(),
+                witness_bytes: self.witness_bytes,
+                digest_items: digest_items(self.kind, enc),
+                hash_bytes: self.hash_bytes,
+                hash_working: self.hash_working,
+            },
+            LeafEncoding::Compact => self.compact.expect("cost model measured with the compact encoding"),
+        }
+    }
+
+    /// Measure the compact encoding's figures of a kind.
+    fn measure_compact(kind: ValueKind) -> Result<CheckFigures, ChunkError> {
+        let enc = LeafEncoding::Compact;
+        let wots = kind.wots_params();
+        let sk = WotsSecret::derive(&[0; 32], b"cost-model", 0, wots);
+        let pk = sk.public_key();
+        let sig = sk.sign(&vec![0xf; wots.msg_digits]).expect("digits in range");
+        let parked = match kind.commit {
+            CommitMode::Direct => kind.limbs(),
+            CommitMode::Hash { .. } => digest_items(kind, enc),
+        };
+        let check = (0..parked)
+            .fold(leaf_verify_script(&pk, enc, kind.commit), |f, _| f.op(bitcoin::opcodes::all::OP_TOALTSTACK));
+        let items = sig
+            .to_leaf_witness(wots, enc, kind.commit)
+            .map_err(|e| ChunkError::Measure { what: format!("compact witness of {kind:?}"), reason: e.to_string() })?;
+        let (check_bytes, check_working) = measure_check(kind, &check, &items)?;
+        let (hash_bytes, hash_working) = measure_hash(kind, enc)?;
+        Ok(CheckFigures {
+            check_bytes,
+            check_working,
+            witness_items: wots.leaf_witness_items(enc, kind.commit),
+            witness_bytes: wots.leaf_witness_bytes(enc, kind.commit),
+            digest_items: digest_items(kind, enc),
+            hash_bytes,
+            hash_working,
+        })
+    }
+
     /// Measure a kind (executes the signature check and the hash once).
     pub fn measure(kind: ValueKind) -> Result<KindCost, ChunkError> {
         let fld = field();
@@ -248,6 +343,7 @@ impl KindCost {
             witness_bytes: wots.max_witness_bytes(),
             hash_bytes,
             hash_working,
+            compact: Some(Self::measure_compact(kind)?),
         })
     }
 }
@@ -317,20 +413,32 @@ impl CostModel {
         self.kinds.iter().find(|k| k.kind == kind).expect("every kind of the program is measured")
     }
 
-    /// Working space figures for the leaf generator.
+    /// Working space figures for the leaf generator (standard encoding).
     pub fn working_space(&self) -> WorkingSpace {
+        self.working_space_for(LeafEncoding::Standard)
+    }
+
+    /// Working space figures for the leaf generator under `enc`.
+    pub fn working_space_for(&self, enc: LeafEncoding) -> WorkingSpace {
         WorkingSpace {
-            per_value_check: self.kinds.iter().map(|k| k.check_working).max().unwrap_or(0),
+            per_value_check: self.kinds.iter().map(|k| k.figures(enc).check_working).max().unwrap_or(0),
             per_op: self.ops.iter().map(|c| c.working_items).max().unwrap_or(0),
-            per_hash: self.kinds.iter().map(|k| k.hash_working).max().unwrap_or(0),
+            per_hash: self.kinds.iter().map(|k| k.figures(enc).hash_working).max().unwrap_or(0),
         }
     }
 
-    /// Estimate a step: script bytes, witness items and bytes, peak stack items.
+    /// Estimate a step under the standard encoding: script bytes, witness items and bytes,
+    /// peak stack items.
     pub fn estimate(&self, prog: &Program, step: &Step) -> Estimate {
+        self.estimate_for(prog, step, LeafEncoding::Standard)
+    }
+
+    /// Estimate a step whose leaf takes the signatures under `enc`.
+    pub fn estimate_for(&self, prog: &Program, step: &Step, enc: LeafEncoding) -> Estimate {
         let l = self.limbs;
         let ops = &self.ops[step.ops.clone()];
         let kind = |v: &ValueId| self.kind(prog.values[*v].kind);
+        let fig = |v: &ValueId| kind(v).figures(enc);
         let mut script = 16;
         let mut witness_items = 0;
         let mut witness_bytes = 0;
@@ -338,35 +446,40 @@ impl CostModel {
         let mut preimage_items = 0;
         let mut hash_work = 0;
         for v in step.leaf_values() {
-            let k = kind(&v);
-            script += k.check_bytes + k.kind.limbs().max(2 * k.kind.committed_len()); // + FROMALTSTACK
-            witness_items += k.wots.witness_items();
-            witness_bytes += k.witness_bytes;
+            let (k, f) = (kind(&v), fig(&v));
+            // + FROMALTSTACK (the standard figure counts a direct value's digits, an upper bound)
+            script += f.check_bytes
+                + match enc {
+                    LeafEncoding::Standard => k.kind.limbs().max(2 * k.kind.committed_len()),
+                    LeafEncoding::Compact => k.kind.limbs().max(f.digest_items),
+                };
+            witness_items += f.witness_items;
+            witness_bytes += f.witness_bytes;
             value_items += match k.kind.commit {
                 CommitMode::Direct => k.kind.limbs(),
-                CommitMode::Hash { bytes } => 2 * bytes,
+                CommitMode::Hash { .. } => f.digest_items,
             };
         }
         for v in &step.inputs {
-            let k = kind(v);
+            let (k, f) = (kind(v), fig(v));
             script += k.kind.elems * self.canonical_bytes;
-            if let CommitMode::Hash { bytes } = k.kind.commit {
+            if let CommitMode::Hash { .. } = k.kind.commit {
                 // preimage in the witness (limbs <= 5 bytes each), copy, hash, compare
                 preimage_items += k.kind.limbs();
                 witness_bytes += 5 * k.kind.limbs();
-                script += 3 * k.kind.limbs() + k.hash_bytes + 4 * 2 * bytes;
-                hash_work = hash_work.max(k.hash_working + k.kind.limbs());
+                script += 3 * k.kind.limbs() + f.hash_bytes + 4 * f.digest_items;
+                hash_work = hash_work.max(f.hash_working + k.kind.limbs());
             }
         }
         for v in &step.outputs {
-            let k = kind(v);
+            let (k, f) = (kind(v), fig(v));
             script += 3 * k.kind.limbs() + 1;
             // copies (<= 3 bytes per item) and equal_items (<= 7 bytes per item)
             script += match k.kind.commit {
                 CommitMode::Direct => 3 * k.kind.limbs() + 7 * k.kind.limbs(),
-                CommitMode::Hash { bytes } => {
-                    hash_work = hash_work.max(k.hash_working + k.kind.limbs());
-                    k.hash_bytes + 3 * 2 * bytes + 7 * 2 * bytes
+                CommitMode::Hash { .. } => {
+                    hash_work = hash_work.max(f.hash_working + k.kind.limbs());
+                    f.hash_bytes + 3 * f.digest_items + 7 * f.digest_items
                 }
             };
         }
@@ -388,7 +501,7 @@ impl CostModel {
             + (value_items + preimage_items + out_items + hint_items); // cleanup, both branches
         witness_items += hint_items + preimage_items;
         witness_bytes += ops.iter().map(|c| c.hint_bytes).sum::<usize>();
-        let check_work = step.leaf_values().iter().map(|v| kind(v).check_working).max().unwrap_or(0);
+        let check_work = step.leaf_values().iter().map(|v| fig(v).check_working).max().unwrap_or(0);
         let verify_peak = witness_items + check_work;
         let max_out = prog.ops[step.ops.clone()].iter().map(|n| n.op.output_elems() * l).max().unwrap_or(0);
         let op_peak = arg_items.min(3 * max_out.max(l)) + ops.iter().map(|c| c.working_items).max().unwrap_or(0);
@@ -457,7 +570,7 @@ pub fn chunk(prog: &Program, model: &CostModel, limits: ChunkLimits) -> Result<P
     let mut s = 0;
     while s < n {
         let first = Step::of_range(prog, s..s + 1);
-        let est = model.estimate(prog, &first);
+        let est = model.estimate_for(prog, &first, limits.encoding);
         if !fits(&est) {
             return Err(ChunkError::OpTooLarge {
                 op: s,
@@ -472,7 +585,7 @@ pub fn chunk(prog: &Program, model: &CostModel, limits: ChunkLimits) -> Result<P
         let mut e = s + 1;
         while e < n && e + 1 - s <= limits.max_ops_per_step {
             let cand = Step::of_range(prog, s..e + 1);
-            let est = model.estimate(prog, &cand);
+            let est = model.estimate_for(prog, &cand, limits.encoding);
             if !fits(&est) {
                 break;
             }

@@ -9,7 +9,10 @@
 //! Script:
 //! 1. for every leaf value, from the top: verify its signature against the operator's key
 //!    (fails on a bad signature), regroup its 4-bit digits into 29-bit limbs, park them on the
-//!    altstack (a hash-committed value parks its digest digits); then bring all values back;
+//!    altstack (a hash-committed value parks its digest digits); then bring all values back.
+//!    Under [`LeafEncoding::Compact`] ([`build_leaf_with`]) the signature is one item per chain
+//!    plus the packed message, and the check leaves the limbs directly (a digest: its 28-bit
+//!    items, and hashes computed in the leaf are packed the same way before comparing);
 //!    for every hash-committed input, hash the preimage from the witness and require it to
 //!    equal the signed digest (else the script fails: a disprover cannot invent inputs);
 //! 2. `ok` = every element of every committed input is canonical (`< p`);
@@ -29,7 +32,7 @@ use bitvm2_script::hash::blake3_of_bigints;
 
 use crate::chunk::Step;
 use crate::program::{field, push_val, CommitMode, Operand, Program, ValueId, ValueKind};
-use crate::wots::{verify_script, WotsPublicKey};
+use crate::wots::{compact_packing, leaf_verify_script, LeafEncoding, WotsPublicKey};
 
 /// `d OP_PICK`, with the one-byte forms for small depths.
 pub(crate) fn pick(f: Fragment, d: usize) -> Fragment {
@@ -187,6 +190,30 @@ pub fn hash_value(elems: usize, bytes: usize) -> Fragment {
     blake3_of_bigints(&field().layout(), elems, bytes).expect("value fits the hash gadget")
 }
 
+/// Items a hash-committed value's digest occupies in a leaf: its nibbles (standard encoding)
+/// or its packed items (compact encoding). 0 for a direct commitment.
+pub fn digest_items(kind: ValueKind, enc: LeafEncoding) -> usize {
+    match (kind.commit, enc) {
+        (CommitMode::Direct, _) => 0,
+        (CommitMode::Hash { bytes }, LeafEncoding::Standard) => 2 * bytes,
+        (CommitMode::Hash { .. }, LeafEncoding::Compact) => compact_packing(kind.wots_params(), kind.commit).packed_items(),
+    }
+}
+
+/// `[E_0 .. E_{n-1}] -> [digest]`: the hash of a hash-committed value in the form the leaf's
+/// signature check leaves it ([`digest_items`] items).
+pub fn hash_to_digest(kind: ValueKind, enc: LeafEncoding) -> Fragment {
+    let CommitMode::Hash { bytes } = kind.commit else { panic!("hash_to_digest of a direct commitment") };
+    let h = hash_value(kind.elems, bytes);
+    match enc {
+        LeafEncoding::Standard => h,
+        LeafEncoding::Compact => h.append(
+            &bitvm2_script::winternitz::compact::pack_digits(&compact_packing(kind.wots_params(), kind.commit))
+                .expect("digest items are whole nibbles"),
+        ),
+    }
+}
+
 /// What the leaf generator needs to know about the gadgets' working space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WorkingSpace {
@@ -208,9 +235,15 @@ pub struct Leaf {
     pub peak_estimate: usize,
 }
 
-/// Build the leaf of `step`; `keys` are the operator's public keys of the leaf values, in
-/// [`Step::leaf_values`] order.
+/// Build the leaf of `step` for the standard signature encoding; `keys` are the operator's
+/// public keys of the leaf values, in [`Step::leaf_values`] order.
 pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace) -> Leaf {
+    build_leaf_with(prog, step, keys, ws, LeafEncoding::Standard)
+}
+
+/// Build the leaf of `step` for the signature encoding `enc` (its witness must carry the
+/// signatures as `WotsSignature::to_leaf_witness` encodes them).
+pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace, enc: LeafEncoding) -> Leaf {
     let values = step.leaf_values();
     assert_eq!(values.len(), keys.len(), "one key per leaf value");
     let fld = field();
@@ -233,7 +266,8 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
             t.entries.push((Slot::Preimage(*v), kind(v).limbs()));
         }
     }
-    let sig_items: Vec<usize> = values.iter().map(|v| kind(v).wots_params().witness_items()).collect();
+    let sig_items: Vec<usize> =
+        values.iter().map(|v| kind(v).wots_params().leaf_witness_items(enc, kind(v).commit)).collect();
     let witness_items = t.items() + sig_items.iter().sum::<usize>();
     // 1. signatures, from the top (last value first); limbs or digest digits parked on the altstack.
     let mut alt = 0;
@@ -242,18 +276,24 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
     for i in (0..values.len()).rev() {
         let k = kind(&values[i]);
         t.peak = t.peak.max(remaining + alt + ws.per_value_check);
-        t.append(&verify_script(keys[i]));
-        let items = match k.commit {
-            CommitMode::Direct => {
+        t.append(&leaf_verify_script(keys[i], enc, k.commit));
+        let items = match (k.commit, enc) {
+            (CommitMode::Direct, LeafEncoding::Standard) => {
                 for _ in 0..k.elems {
                     t.append(&to_limbs);
                     t.emit(|f| (0..l).fold(f, |f, _| f.op(OP_TOALTSTACK)));
                 }
                 k.elems * l
             }
-            CommitMode::Hash { bytes } => {
-                t.emit(|f| (0..2 * bytes).fold(f, |f, _| f.op(OP_TOALTSTACK)));
-                2 * bytes
+            // The compact check leaves the limbs of every element.
+            (CommitMode::Direct, LeafEncoding::Compact) => {
+                t.emit(|f| (0..k.elems * l).fold(f, |f, _| f.op(OP_TOALTSTACK)));
+                k.elems * l
+            }
+            (CommitMode::Hash { .. }, _) => {
+                let n = digest_items(k, enc);
+                t.emit(|f| (0..n).fold(f, |f, _| f.op(OP_TOALTSTACK)));
+                n
             }
         };
         remaining -= sig_items[i];
@@ -268,13 +308,14 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
     t.note(0);
     // 2. hashed inputs: the preimage from the witness must hash to the signed digest.
     for v in &step.inputs {
-        if let CommitMode::Hash { bytes } = kind(v).commit {
+        if let CommitMode::Hash { .. } = kind(v).commit {
+            let n = digest_items(kind(v), enc);
             t.copy(Slot::Preimage(*v));
             t.note(ws.per_hash);
-            t.append(&hash_value(kind(v).elems, bytes));
-            t.replace_top(1, 2 * bytes);
+            t.append(&hash_to_digest(kind(v), enc));
+            t.replace_top(1, n);
             t.copy(Slot::Digest(*v));
-            t.append(&equal_items_verify(2 * bytes));
+            t.append(&equal_items_verify(n));
             t.entries.pop();
             t.entries.pop();
             let idx = t.find(Slot::Preimage(*v));
@@ -370,12 +411,13 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
                 t.copy(Slot::Committed(*v));
                 t.append(&equal_items(k.limbs()));
             }
-            CommitMode::Hash { bytes } => {
+            CommitMode::Hash { .. } => {
+                let n = digest_items(k, enc);
                 t.note(ws.per_hash);
-                t.append(&hash_value(k.elems, bytes));
-                t.replace_top(1, 2 * bytes);
+                t.append(&hash_to_digest(k, enc));
+                t.replace_top(1, n);
                 t.copy(Slot::Digest(*v));
-                t.append(&equal_items(2 * bytes));
+                t.append(&equal_items(n));
             }
         }
         t.replace_top(2, 1);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape};
 use crate::layout::{pack, AssertLayout, AssertShape, LayoutError};
-use crate::leaf::{build_leaf, leaf_witness};
+use crate::leaf::{build_leaf_with, leaf_witness};
 use crate::program::{val_stack, CommitMode, Committed, Operand, Program, ProgramError, Val, ValueId};
 use crate::wots::{be_bytes_of_digits, digits_of_be_bytes, WotsError, WotsParams, WotsPublicKey, WotsSecret, WotsSignature};
 
@@ -37,6 +37,9 @@ pub enum SetupError {
     /// A signature in an assert witness is invalid.
     #[error("commitment {commitment} (assert tx {tx}, input {input}): {source}")]
     BadSignature { commitment: usize, tx: usize, input: usize, source: WotsError },
+    /// A signature of the assertion cannot be encoded for a leaf (wrong shape).
+    #[error("commitment {commitment}: signature cannot be encoded for the leaf: {source}")]
+    LeafSignature { commitment: usize, source: WotsError },
     /// A step index out of range.
     #[error("no step {0}")]
     NoStep(usize),
@@ -80,7 +83,8 @@ impl Planned {
                 return Err(SetupError::KeyParams { index: i, got: k.params, expected: *p });
             }
         }
-        let ws = self.model.working_space();
+        let enc = self.plan.limits.encoding;
+        let ws = self.model.working_space_for(enc);
         let leaves = self
             .plan
             .steps
@@ -88,7 +92,7 @@ impl Planned {
             .map(|st| {
                 let ks: Vec<&WotsPublicKey> =
                     st.leaf_values().iter().map(|v| &keys[self.plan.commitment_of(*v).expect("committed")]).collect();
-                build_leaf(&self.program, st, &ks, ws)
+                build_leaf_with(&self.program, st, &ks, ws, enc)
             })
             .collect::<Vec<_>>();
         let layout = pack(&keys, shape)?;
@@ -438,11 +442,18 @@ impl Disprove {
                 preimages.push(val_stack(pre));
             }
         }
+        let enc = self.plan.limits.encoding;
         let sigs: Vec<Vec<Vec<u8>>> = st
             .leaf_values()
             .iter()
-            .map(|&v| a.sigs[self.plan.commitment_of(v).expect("committed")].to_witness())
-            .collect();
+            .map(|&v| {
+                let c = self.plan.commitment_of(v).expect("committed");
+                let kind = self.program.values[v].kind;
+                a.sigs[c]
+                    .to_leaf_witness(self.keys[c].params, enc, kind.commit)
+                    .map_err(|source| SetupError::LeafSignature { commitment: c, source })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(leaf_witness(&hints, &preimages, &sigs))
     }
 
@@ -450,5 +461,156 @@ impl Disprove {
     /// from the leaf count and the plan's other leaves).
     pub fn spend_shape(&self) -> SpendShape {
         self.plan.limits.spend_shape(self.leaf_scripts.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole flow under both leaf encodings: honest assertions leave no leaf spendable,
+    //! every corrupted commitment is caught by a spendable leaf, on programs with direct
+    //! one-element, direct two-element and hash-committed values.
+    use super::*;
+    use crate::programs::{pair_program, root_program, MulMode};
+    use crate::wots::LeafEncoding;
+    use bitvm2_script::exec::{execute, ExecOptions, ExecReport};
+
+    struct Fixture {
+        d: Disprove,
+        keys: OperatorKeys,
+        root: ark_bn254::Fq,
+    }
+
+    fn make(prog: Program, root: ark_bn254::Fq, enc: LeafEncoding, max_spend_weight: usize) -> Fixture {
+        let limits = ChunkLimits { encoding: enc, max_spend_weight, ..Default::default() };
+        let planned = Planned::new(prog, limits).unwrap();
+        let keys = OperatorKeys::new([42; 32], b"graph-under-test");
+        let pks = keys.public_keys(&planned);
+        let d = planned.with_keys(pks, AssertShape::default()).unwrap();
+        Fixture { d, keys, root }
+    }
+
+    fn fixtures(enc: LeafEncoding) -> Vec<Fixture> {
+        let (p, r) = root_program(10, "setup-enc", MulMode::Hinted(4)).unwrap();
+        let (h, hr) = pair_program(6, "setup-enc", MulMode::Hinted(4), CommitMode::Hash { bytes: 20 }).unwrap();
+        let (q, qr) = pair_program(6, "setup-enc", MulMode::Hinted(4), CommitMode::Direct).unwrap();
+        // Root program: a tight weight limit, so that there are many leaves.
+        vec![make(p, r, enc, 150_000), make(h, hr, enc, 400_000), make(q, qr, enc, 400_000)]
+    }
+
+    fn run_leaf(d: &Disprove, s: usize, w: &[Vec<u8>]) -> ExecReport {
+        execute(&d.leaf_scripts[s], w, &ExecOptions::default())
+    }
+
+    fn through_chain(f: &Fixture, committed: &[Committed]) -> SignedAssertion {
+        let signed = f.keys.sign(&f.d, committed);
+        f.d.read_assertion(&f.d.assert_witnesses(&signed)).expect("operator signatures verify")
+    }
+
+    fn check_encoding(enc: LeafEncoding) {
+        for f in fixtures(enc) {
+            let honest = f.d.honest_commitments(&[vec![f.root]]).unwrap();
+            let a = through_chain(&f, &honest);
+            assert_eq!(f.d.find_fault(&a), None);
+            for s in 0..f.d.plan.steps.len() {
+                let w = f.d.leaf_witness(s, &a).unwrap();
+                let r = run_leaf(&f.d, s, &w);
+                assert!(r.outcome.is_ok(), "{enc:?} leaf {s} errored: {:?}", r.outcome);
+                assert_eq!(r.final_stack, vec![Vec::<u8>::new()], "{enc:?} leaf {s}");
+                assert!(r.peak_items <= f.d.leaf_peak_estimates[s], "{enc:?} leaf {s}: peak above the estimate");
+                assert!(r.peak_items <= f.d.plan.estimates[s].peak_stack, "{enc:?} leaf {s}: peak above the plan");
+                assert_eq!(w.len(), f.d.plan.estimates[s].witness_items, "{enc:?} leaf {s}");
+            }
+            for c in 0..honest.len() {
+                let mut bad = honest.clone();
+                *bad[c].last_mut().unwrap() ^= 1;
+                let a = through_chain(&f, &bad);
+                let fault = f.d.find_fault(&a).unwrap_or_else(|| panic!("{enc:?}: corrupting commitment {c} went unnoticed"));
+                let r = run_leaf(&f.d, fault.step, &fault.witness);
+                assert!(r.success(), "{enc:?} commitment {c}: leaf {} not spendable: {:?}", fault.step, r.verdict());
+            }
+        }
+    }
+
+    #[test]
+    fn standard_encoding_end_to_end() {
+        check_encoding(LeafEncoding::Standard);
+    }
+
+    #[test]
+    fn compact_encoding_end_to_end() {
+        check_encoding(LeafEncoding::Compact);
+    }
+
+    /// An Fq6 product over Fq2 products with the hinted multiplication: the compact encoding
+    /// fits more operations into a leaf, so fewer leaves (8 instead of 18). Every leaf is
+    /// built and run: honest values leave it unspendable within the consensus and standardness
+    /// limits, a corrupted commitment makes its leaf spendable.
+    #[test]
+    fn compact_leaves_of_an_fq6_product_run_within_the_limits() {
+        use crate::bn254::{fq2_val, hinted_mul, Tower};
+        let tower = Tower::new(hinted_mul(), CommitMode::Direct);
+        let mut prog = Program::new("fq6-compact");
+        let a = [0, 1, 2].map(|i| prog.input(format!("a{i}"), 2));
+        let b = [0, 1, 2].map(|i| prog.input(format!("b{i}"), 2));
+        let out = tower.fq6_mul(&mut prog, "mul6", a, b);
+        let fq2 = |i: u64| {
+            ark_bn254::Fq2::new(crate::programs::fq_from_label("fq6-compact", 2 * i), crate::programs::fq_from_label("fq6-compact", 2 * i + 1))
+        };
+        let inputs: Vec<Val> = (0..6).map(|i| fq2_val(&fq2(i))).collect();
+        let vals = prog.evaluate(&inputs).unwrap();
+        for id in out {
+            let v = vals[id].clone();
+            prog.claim(id, v);
+        }
+        let limits = ChunkLimits { encoding: LeafEncoding::Compact, ..Default::default() };
+        let planned = Planned::new(prog.clone(), limits).unwrap();
+        let standard = Planned::new(prog, ChunkLimits::default()).unwrap();
+        assert!(planned.plan.steps.len() < standard.plan.steps.len());
+        assert!(planned.plan.steps.iter().any(|s| s.ops.len() >= 3), "three or more operations in a leaf");
+        let keys = OperatorKeys::new([5; 32], b"fq6-compact");
+        let pks = keys.public_keys(&planned);
+        let d = planned.with_keys(pks, AssertShape::default()).unwrap();
+        let honest = d.honest_commitments(&inputs).unwrap();
+        let a = keys.sign(&d, &honest);
+        let shape = d.spend_shape();
+        for s in 0..d.plan.steps.len() {
+            let w = d.leaf_witness(s, &a).unwrap();
+            let r = run_leaf(&d, s, &w);
+            assert!(r.outcome.is_ok(), "leaf {s}: {:?}", r.outcome);
+            assert_eq!(r.final_stack, vec![Vec::<u8>::new()], "leaf {s}");
+            assert!(r.peak_items <= 1000 && r.peak_items <= d.plan.estimates[s].peak_stack, "leaf {s}: peak {}", r.peak_items);
+            let weight = shape.weight(d.leaf_scripts[s].len(), w.iter().map(|i| i.len()));
+            assert!(weight <= 400_000, "leaf {s}: {weight} WU");
+            assert!(weight <= d.plan.estimates[s].spend_weight(&shape), "leaf {s}: weight above the estimate");
+        }
+        let last = honest.len() - 1;
+        let mut bad = honest.clone();
+        *bad[last].last_mut().unwrap() ^= 1;
+        let fault = d.find_fault(&keys.sign(&d, &bad)).expect("a corrupted product is caught");
+        assert!(run_leaf(&d, fault.step, &fault.witness).success());
+    }
+
+    #[test]
+    fn compact_leaves_need_fewer_witness_items() {
+        let (std_f, cmp_f) = (fixtures(LeafEncoding::Standard), fixtures(LeafEncoding::Compact));
+        for (s, c) in std_f.iter().zip(&cmp_f) {
+            // Same commitments, same keys: the encoding changes only how leaves read the
+            // signatures (the chunking may differ, and with it the commitments).
+            if s.d.plan.commitments == c.d.plan.commitments {
+                assert!(s.d.keys == c.d.keys);
+            }
+            let items = |f: &Fixture| f.d.plan.estimates.iter().map(|e| e.witness_items).max().unwrap();
+            assert!(c.d.plan.steps.len() <= s.d.plan.steps.len());
+            if c.d.plan.steps.len() == s.d.plan.steps.len() {
+                assert!(items(c) < items(s));
+            }
+        }
+        // A leaf built for one encoding rejects the other's witness.
+        let (s, c) = (&std_f[0], &cmp_f[0]);
+        let a = through_chain(s, &s.d.honest_commitments(&[vec![s.root]]).unwrap());
+        let w_std = s.d.leaf_witness(0, &a).unwrap();
+        let w_cmp = c.d.leaf_witness(0, &a).unwrap();
+        assert!(run_leaf(&c.d, 0, &w_std).outcome.is_err());
+        assert!(run_leaf(&s.d, 0, &w_cmp).outcome.is_err());
     }
 }

@@ -17,6 +17,8 @@ use bitvm2_script::exec::{decode_num_with, encode_num};
 use bitvm2_script::winternitz as sw;
 use serde::{Deserialize, Serialize};
 
+use crate::program::{CommitMode, ValueKind};
+
 /// Digit width in bits.
 pub const DIGIT_BITS: u32 = 4;
 /// Largest digit value (chain length).
@@ -250,6 +252,87 @@ pub fn verify_script_drop(pk: &WotsPublicKey) -> Fragment {
     sw::verify_script_drop(&pk.to_script_key())
 }
 
+/// How a leaf takes a committed value's signature from its witness. Both check the same
+/// signature under the same key; assert transactions always use the standard encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum LeafEncoding {
+    /// Two items per chain (element, digit): [`verify_script`], 134 items per 256-bit element.
+    #[default]
+    Standard,
+    /// One item per chain plus the message in packed numbers
+    /// (`bitvm2_script::winternitz::compact`): 76 items per 256-bit element, whose 29-bit limbs
+    /// come out ready for arithmetic; a digest comes out in 28-bit items (7 digits each).
+    Compact,
+}
+
+/// Width of the packed items of a hash-committed digest under [`LeafEncoding::Compact`]
+/// (a multiple of 4, so the hash gadget's nibbles pack into them).
+pub const DIGEST_ITEM_BITS: u32 = 28;
+
+/// The compact packing of a commitment: a direct value as the limbs of its 256-bit elements
+/// (`ValueKind::decode_layout`), a digest in [`DIGEST_ITEM_BITS`]-bit items.
+pub fn compact_packing(params: WotsParams, commit: CommitMode) -> sw::compact::Packing {
+    let sp = params.to_script_params();
+    let packing = match commit {
+        CommitMode::Direct => sw::compact::Packing::blocks(sp, 256, ValueKind::decode_layout().limb_bits),
+        CommitMode::Hash { .. } => sw::compact::Packing::limbs(sp, DIGEST_ITEM_BITS),
+    };
+    packing.expect("whole 256-bit elements or whole-byte digests pack")
+}
+
+impl WotsParams {
+    /// Witness items of one signature in a leaf under `enc`.
+    pub fn leaf_witness_items(&self, enc: LeafEncoding, commit: CommitMode) -> usize {
+        match enc {
+            LeafEncoding::Standard => self.witness_items(),
+            LeafEncoding::Compact => compact_packing(*self, commit).witness_items(),
+        }
+    }
+
+    /// Largest serialized leaf witness of one signature under `enc` (items with length prefixes).
+    pub fn leaf_witness_bytes(&self, enc: LeafEncoding, commit: CommitMode) -> usize {
+        match enc {
+            LeafEncoding::Standard => self.max_witness_bytes(),
+            LeafEncoding::Compact => {
+                let packing = compact_packing(*self, commit);
+                self.chains() * (1 + HASH_LEN) + packing.widths().iter().map(|w| 1 + (*w as usize + 8) / 8).sum::<usize>()
+            }
+        }
+    }
+}
+
+impl WotsSignature {
+    /// The signature in the `bitvm2_script` form.
+    fn to_script_signature(&self, params: WotsParams) -> Result<sw::Signature, WotsError> {
+        let items = self.chains.iter().map(|(h, d)| (*h, *d as u32)).collect();
+        sw::Signature::from_parts(params.to_script_params(), items)
+            .map_err(|_| WotsError::ItemCount { got: 2 * self.chains.len(), expected: params.witness_items() })
+    }
+
+    /// Witness items of this signature in a leaf under `enc` (bottom first): [`Self::to_witness`]
+    /// or the compact encoding (one item per chain plus the packed message).
+    pub fn to_leaf_witness(&self, params: WotsParams, enc: LeafEncoding, commit: CommitMode) -> Result<Vec<Vec<u8>>, WotsError> {
+        match enc {
+            LeafEncoding::Standard => Ok(self.to_witness()),
+            LeafEncoding::Compact => compact_packing(params, commit)
+                .to_witness(&self.to_script_signature(params)?)
+                .map_err(|_| WotsError::BadMessage { got: self.chains.len(), expected: params.chains() }),
+        }
+    }
+}
+
+/// `[leaf witness items of a signature under enc]` -> the value as the leaf uses it: under
+/// [`LeafEncoding::Standard`] the message digits ([`verify_script`]); under
+/// [`LeafEncoding::Compact`] the packed items of [`compact_packing`] (limbs of every element,
+/// or the digest's 28-bit items). Fails on a bad signature or an out-of-range packed item.
+pub fn leaf_verify_script(pk: &WotsPublicKey, enc: LeafEncoding, commit: CommitMode) -> Fragment {
+    match enc {
+        LeafEncoding::Standard => verify_script(pk),
+        LeafEncoding::Compact => sw::compact::verify_script(&compact_packing(pk.params, commit), &pk.to_script_key())
+            .expect("the key has the packing's parameters"),
+    }
+}
+
 /// Message digits (most significant first) of a big-endian byte string, `msg_digits` of them
 /// (the leading digits are taken from the high nibbles; missing ones are zero).
 pub fn digits_of_be_bytes(bytes: &[u8], msg_digits: usize) -> Vec<u8> {
@@ -338,6 +421,42 @@ mod tests {
         let mut sig2 = sk.sign(&msg).unwrap();
         sig2.chains[1].1 -= 1;
         assert_eq!(pk.verify(&sig2), Err(WotsError::WrongChain { chain: 1 }));
+    }
+
+    #[test]
+    fn compact_leaf_encoding_checks_the_same_signature() {
+        use bitvm2_script::arith::Layout;
+        for (bits, commit) in [(256, CommitMode::Direct), (512, CommitMode::Direct), (160, CommitMode::Hash { bytes: 20 })] {
+            let sk = key(bits, 9);
+            let pk = sk.public_key();
+            let p = pk.params;
+            let bytes: Vec<u8> = (0..bits / 8).map(|i| (i * 41 + 3) as u8).collect();
+            let sig = sk.sign(&digits_of_be_bytes(&bytes, p.msg_digits)).unwrap();
+            let w = sig.to_leaf_witness(p, LeafEncoding::Compact, commit).unwrap();
+            assert_eq!(w.len(), p.leaf_witness_items(LeafEncoding::Compact, commit));
+            assert!(w.iter().map(|i| 1 + i.len()).sum::<usize>() <= p.leaf_witness_bytes(LeafEncoding::Compact, commit));
+            let r = execute(&leaf_verify_script(&pk, LeafEncoding::Compact, commit).into_script(), &w, &ExecOptions::default());
+            assert!(r.outcome.is_ok(), "{bits}: {:?}", r.outcome);
+            // Direct: the decode layout's limbs of every element; digest: its packed items.
+            let want: Vec<Vec<u8>> = match commit {
+                CommitMode::Direct => bytes
+                    .chunks(32)
+                    .flat_map(|e| Layout::new(256, 29).to_stack(&bitvm2_script::arith::Nat::from_be_bytes(e)))
+                    .collect(),
+                CommitMode::Hash { .. } => {
+                    compact_packing(p, commit).pack(&bytes).unwrap().iter().map(|x| encode_num(*x as i64)).collect()
+                }
+            };
+            assert_eq!(r.final_stack, want, "{bits}");
+            // A forged digit fails.
+            let mut forged = sig.clone();
+            forged.chains[3] = (hash_n(forged.chains[3].0, 1), forged.chains[3].1 + 1);
+            let w = forged.to_leaf_witness(p, LeafEncoding::Compact, commit).unwrap();
+            let r = execute(&leaf_verify_script(&pk, LeafEncoding::Compact, commit).into_script(), &w, &ExecOptions::default());
+            assert!(r.outcome.is_err());
+        }
+        assert_eq!(WotsParams::for_bits(256).leaf_witness_items(LeafEncoding::Compact, CommitMode::Direct), 76);
+        assert_eq!(WotsParams::for_bits(160).leaf_witness_items(LeafEncoding::Compact, CommitMode::Hash { bytes: 20 }), 49);
     }
 
     fn run(pk: &WotsPublicKey, sig: &WotsSignature) -> bitvm2_script::exec::ExecReport {
