@@ -3,7 +3,8 @@
 //! footprint estimated from the measured per-commitment cost, the largest leaf, and times.
 //! Leaves are planned (cost model + chunker), not generated.
 //!
-//! `cargo run --release -p bitvm2-disprove --example groth16_plan -- [public inputs] [checked] [hash] [stack=N]`
+//! `cargo run --release -p bitvm2-disprove --example groth16_plan -- [public inputs] [checked] [hash] [compact] [stack=N] [generate]`
+//! (`generate`: also build every leaf, assert a real proof, search it, run every leaf)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use bitvm2_disprove::groth16::verifier::{self, PreparedVerifyingKey};
 use bitvm2_disprove::program::CommitMode;
 use bitvm2_disprove::programs::MulMode;
 use bitvm2_disprove::setup::Planned;
+use bitvm2_disprove::wots::LeafEncoding;
 use rand::{rngs::StdRng, SeedableRng};
 
 #[path = "../src/groth16/testdata/circuit.rs"]
@@ -30,7 +32,8 @@ fn main() -> anyhow::Result<()> {
     let checked = args.iter().any(|s| s == "checked");
     let commit = if args.iter().any(|s| s == "hash") { CommitMode::Hash { bytes: 20 } } else { CommitMode::Direct };
     let mut rng = StdRng::seed_from_u64(1);
-    let (_, vk) = Groth16::<Bn254>::circuit_specific_setup(TestCircuit { a: Fr::from(3u64), b: Fr::from(5u64), n_public: n }, &mut rng)?;
+    let circuit = TestCircuit { a: Fr::from(3u64), b: Fr::from(5u64), n_public: n };
+    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit.clone(), &mut rng)?;
     let t = Instant::now();
     let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS)?;
     let mul: Arc<dyn FqMul> = if checked { Arc::new(CheckedFqMul::new()?) } else { Arc::new(ModeMul::new(MulMode::Hinted(4))?) };
@@ -44,7 +47,9 @@ fn main() -> anyhow::Result<()> {
     // `stack=N` plans with another stack limit (to see what a gadget change would give; the
     // consensus limit is 1000).
     let max_stack = args.iter().find_map(|s| s.strip_prefix("stack=")).map(|s| s.parse()).transpose()?.unwrap_or(1000);
-    let limits = ChunkLimits { max_stack, ..ChunkLimits::default() };
+    let encoding = if args.iter().any(|s| s == "compact") { LeafEncoding::Compact } else { LeafEncoding::Standard };
+    let limits = ChunkLimits { max_stack, encoding, ..ChunkLimits::default() };
+    println!("  leaf encoding of commitments: {encoding:?}");
     if max_stack != 1000 {
         println!("  NOTE: planned with a stack limit of {max_stack} items, not the consensus 1000");
     }
@@ -81,6 +86,69 @@ fn main() -> anyhow::Result<()> {
     println!("| commitments | {} ({} Fq elements) | 378 |", plan.commitments.len(), fq_committed);
     println!("| assert data (signatures + their checks) | {assert_wu} WU = {} vB | ~1.21M vB (739k + 470k vB txs) |", assert_wu / 4);
     println!("| all leaf scripts (estimated) | {:.1} MB | ~1 GB |", script_total as f64 / 1e6);
+    if args.iter().any(|s| s == "generate") {
+        let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng)?;
+        generate(planned, &vp, &pvk, &proof, &circuit.public_inputs())?;
+    }
+    Ok(())
+}
+
+/// Generate every leaf and the assert layout, assert a real proof as the operator, read it back
+/// and search it as a verifier, run every leaf with the honest witness (none may be spendable),
+/// then corrupt one commitment and spend the leaf the search names.
+fn generate(
+    planned: Planned,
+    vp: &bitvm2_disprove::groth16::program::VerifierProgram,
+    pvk: &PreparedVerifyingKey,
+    proof: &ark_groth16::Proof<Bn254>,
+    public: &[Fr],
+) -> anyhow::Result<()> {
+    use bitvm2_disprove::layout::AssertShape;
+    use bitvm2_disprove::setup::OperatorKeys;
+    use bitvm2_script::exec::{execute, ExecOptions};
+    println!();
+    let t = Instant::now();
+    let keys = OperatorKeys::new([3; 32], b"groth16-plan");
+    let pks = keys.public_keys(&planned);
+    let t_keys = t.elapsed();
+    let d = planned.with_keys(pks, AssertShape::default())?;
+    let t_gen = t.elapsed();
+    let bytes: usize = d.leaf_scripts.iter().map(|l| l.len()).sum();
+    println!("generated {} leaves ({:.1} MB of script) and {} assert txs in {:.1} s (of which Winternitz keys {:.1} s)", d.leaf_scripts.len(), bytes as f64 / 1e6, d.layout.txs.len(), t_gen.as_secs_f64(), t_keys.as_secs_f64());
+    let assert_wu: usize = d.layout.txs.iter().map(|t| t.weight).sum();
+    println!("assert transactions: {} totalling {assert_wu} WU = {} vB", d.layout.txs.len(), assert_wu / 4);
+    let t = Instant::now();
+    let trace = verifier::prove(pvk, proof, public)?;
+    let inputs = vp.input_values(proof, public, &trace.witness)?;
+    let honest = d.honest_commitments(&inputs)?;
+    let signed = keys.sign(&d, &honest);
+    let witnesses = d.assert_witnesses(&signed);
+    println!("operator: residue witness, every value and {} signatures in {:.2} s", honest.len(), t.elapsed().as_secs_f64());
+    let read = d.read_assertion(&witnesses)?;
+    let t = Instant::now();
+    let fault = d.find_fault(&read);
+    println!("verifier: search of the honest assertion {:.2} s -> {:?}", t.elapsed().as_secs_f64(), fault.map(|f| f.step));
+    let t = Instant::now();
+    let (mut peak, mut largest) = (0, 0);
+    for s in 0..d.leaf_scripts.len() {
+        let w = d.leaf_witness(s, &read)?;
+        let r = execute(&d.leaf_scripts[s], &w, &ExecOptions::default());
+        anyhow::ensure!(r.outcome.is_ok() && r.final_stack == vec![Vec::<u8>::new()], "leaf {s} with honest values: {:?}", r.outcome);
+        peak = peak.max(r.peak_items);
+        let weight = d.spend_shape().weight(d.leaf_scripts[s].len(), w.iter().map(|i| i.len()));
+        largest = largest.max(weight);
+    }
+    println!("every leaf run with the honest witness in {:.1} s: none spendable; measured peak stack {peak}, largest spend {largest} WU", t.elapsed().as_secs_f64());
+    let mut bad = honest.clone();
+    let c = bad.len() / 2;
+    *bad[c].last_mut().expect("non-empty") ^= 1;
+    let read = d.read_assertion(&d.assert_witnesses(&keys.sign(&d, &bad)))?;
+    let t = Instant::now();
+    let fault = d.find_fault(&read).ok_or_else(|| anyhow::anyhow!("corrupted commitment {c} not found"))?;
+    let search = t.elapsed();
+    let r = execute(&d.leaf_scripts[fault.step], &fault.witness, &ExecOptions::default());
+    println!("commitment {c} corrupted: search {:.2} s names leaf {}; spendable: {}", search.as_secs_f64(), fault.step, r.success());
+    anyhow::ensure!(r.success(), "the named leaf must be spendable");
     Ok(())
 }
 
