@@ -411,6 +411,13 @@ impl Disprove {
         self.witness_with(s, a, &known)
     }
 
+    /// [`Disprove::leaf_witness`] of every leaf, walking the assertion once (for running all
+    /// leaves of a large program).
+    pub fn leaf_witnesses(&self, a: &SignedAssertion) -> Result<Vec<Vec<Vec<u8>>>, SetupError> {
+        let (_, known) = self.walk(a);
+        (0..self.plan.steps.len()).map(|s| self.witness_with(s, a, &known)).collect()
+    }
+
     fn witness_with(&self, s: usize, a: &SignedAssertion, known: &[Option<Val>]) -> Result<Vec<Vec<u8>>, SetupError> {
         let st = self.plan.steps.get(s).ok_or(SetupError::NoStep(s))?;
         let vals = match self.run_step(s, a, known) {
