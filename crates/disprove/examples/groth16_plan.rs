@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
     println!("| largest disprove spend (estimated) | {biggest} WU | ~3.99M WU (3,953,286-byte script, non-standard) |");
     println!("| peak stack (estimated) | {peak} | 946 |");
     println!("| commitments | {} ({} Fq elements) | 378 |", plan.commitments.len(), fq_committed);
-    println!("| assert data (signatures + their checks) | {assert_wu} WU = {} vB | ~1.21M vB (739k + 470k vB txs) |", assert_wu / 4);
+    println!("| assert data (upper estimate: every signature and its standard check; `generate` gives the packed layout) | {assert_wu} WU = {} vB | ~1.21M vB (739k + 470k vB txs) |", assert_wu / 4);
     println!("| all leaf scripts (estimated) | {:.1} MB | ~1 GB |", script_total as f64 / 1e6);
     if args.iter().any(|s| s == "generate") {
         let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng)?;
