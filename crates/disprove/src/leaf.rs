@@ -64,6 +64,34 @@ pub(crate) fn drop_n(mut f: Fragment, n: usize) -> Fragment {
     f
 }
 
+/// Copy a group of `n` items whose deepest item is at depth `d` to the top.
+pub(crate) fn pick_group(mut f: Fragment, d: usize, n: usize) -> Fragment {
+    for _ in 0..n {
+        f = pick(f, d);
+    }
+    f
+}
+
+/// Move a group of `n` items whose deepest item is at depth `d` to the top.
+pub(crate) fn roll_group(mut f: Fragment, d: usize, n: usize) -> Fragment {
+    for _ in 0..n {
+        f = roll(f, d);
+    }
+    f
+}
+
+/// Remove a group of `n` items whose deepest item is at depth `d` (plain drops when it is on
+/// top; otherwise each roll-and-drop leaves the group's next item one less deep).
+pub(crate) fn drop_group(mut f: Fragment, d: usize, n: usize) -> Fragment {
+    if d + 1 == n {
+        return drop_n(f, n);
+    }
+    for k in 0..n {
+        f = roll(f, d - k).op(OP_DROP);
+    }
+    f
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Hints(usize),
@@ -107,12 +135,7 @@ impl Tracker {
     fn copy_part(&mut self, slot: Slot, skip: usize, n: usize) {
         let idx = self.find(slot);
         let d = self.bottom_depth(idx) - skip;
-        self.emit(|mut f| {
-            for _ in 0..n {
-                f = pick(f, d);
-            }
-            f
-        });
+        self.emit(|f| pick_group(f, d, n));
         self.entries.push((Slot::Temp, n));
         self.note(0);
     }
@@ -125,30 +148,15 @@ impl Tracker {
     fn raise(&mut self, slot: Slot) {
         let idx = self.find(slot);
         let (d, n) = (self.bottom_depth(idx), self.entries[idx].1);
-        self.emit(|mut f| {
-            for _ in 0..n {
-                f = roll(f, d);
-            }
-            f
-        });
+        self.emit(|f| roll_group(f, d, n));
         self.entries.remove(idx);
         self.entries.push((Slot::Temp, n));
     }
     /// Remove the entry from the stack.
     fn remove(&mut self, slot: Slot) {
         let idx = self.find(slot);
-        let n = self.entries[idx].1;
-        if idx + 1 == self.entries.len() {
-            self.emit(|f| drop_n(f, n));
-        } else {
-            let d = self.bottom_depth(idx);
-            self.emit(|mut f| {
-                for k in 0..n {
-                    f = roll(f, d - k).op(OP_DROP);
-                }
-                f
-            });
-        }
+        let (d, n) = (self.bottom_depth(idx), self.entries[idx].1);
+        self.emit(|f| drop_group(f, d, n));
         self.entries.remove(idx);
     }
     fn append(&mut self, frag: &Fragment) {

@@ -5,10 +5,9 @@
 //! [`Frame`] records where every live group sits, emits the picks and rolls that bring groups
 //! to the top, and checks that a gadget is applied to exactly the groups on top.
 
-use bitcoin::opcodes::all::OP_DROP;
 use bitvm2_script::builder::Fragment;
 
-use crate::leaf::{drop_n, pick, roll};
+use crate::leaf::{drop_group, pick_group, roll_group};
 
 /// A group of consecutive stack items tracked by a [`Frame`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,12 +58,7 @@ impl Frame {
     pub fn copy(&mut self, v: Var) -> Var {
         let idx = self.index(v);
         let (n, d) = (self.groups[idx].1, self.bottom_depth(idx));
-        self.emit(|mut f| {
-            for _ in 0..n {
-                f = pick(f, d);
-            }
-            f
-        });
+        self.emit(|f| pick_group(f, d, n));
         self.fresh(n)
     }
 
@@ -75,12 +69,7 @@ impl Frame {
             return v;
         }
         let (n, d) = (self.groups[idx].1, self.bottom_depth(idx));
-        self.emit(|mut f| {
-            for _ in 0..n {
-                f = roll(f, d);
-            }
-            f
-        });
+        self.emit(|f| roll_group(f, d, n));
         let g = self.groups.remove(idx);
         self.groups.push(g);
         v
@@ -89,19 +78,8 @@ impl Frame {
     /// Remove `v` from wherever it is.
     pub fn drop(&mut self, v: Var) {
         let idx = self.index(v);
-        let n = self.groups[idx].1;
-        if idx + 1 == self.groups.len() {
-            self.emit(|f| drop_n(f, n));
-        } else {
-            let d = self.bottom_depth(idx);
-            // Each roll-and-drop leaves the group's next item one less deep.
-            self.emit(|mut f| {
-                for k in 0..n {
-                    f = roll(f, d - k).op(OP_DROP);
-                }
-                f
-            });
-        }
+        let (n, d) = (self.groups[idx].1, self.bottom_depth(idx));
+        self.emit(|f| drop_group(f, d, n));
         self.groups.remove(idx);
     }
 

@@ -17,7 +17,7 @@ use bitcoin::opcodes::all::{OP_BOOLOR, OP_FROMALTSTACK, OP_NOT, OP_SWAP, OP_TOAL
 use bitvm2_script::builder::Fragment;
 
 use super::FqMul;
-use crate::leaf::{drop_n, pick, roll};
+use crate::leaf::{drop_n, pick_group, roll_group};
 use crate::program::{field, push_val, Val};
 
 /// Arithmetic an operation is written against.
@@ -220,20 +220,10 @@ impl<'a> Script<'a> {
         if last {
             self.entries.remove(idx);
             if idx != self.entries.len() {
-                self.emit(|mut f| {
-                    for _ in 0..n {
-                        f = roll(f, d);
-                    }
-                    f
-                });
+                self.emit(|f| roll_group(f, d, n));
             }
         } else {
-            self.emit(|mut f| {
-                for _ in 0..n {
-                    f = pick(f, d);
-                }
-                f
-            });
+            self.emit(|f| pick_group(f, d, n));
         }
         self.fresh(n);
     }
