@@ -30,7 +30,7 @@ use secp256k1::{Keypair, Message, Secp256k1, XOnlyPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::{Config, Member};
+use crate::config::{Config, Member, Role};
 use crate::metrics::Metrics;
 use crate::store::{now_secs, PeerMessageRecord, Store, StoreError, StoreTx};
 
@@ -75,6 +75,22 @@ pub struct VerifiedMessage {
     pub timestamp: u64,
     /// The payload.
     pub payload: Vec<u8>,
+}
+
+impl VerifiedMessage {
+    /// A message from `from` (committee entry named "c" with `role`) as the peer API would hand
+    /// it to a handler after its checks: for in-process callers and handler tests.
+    pub fn from_key(from: &Keypair, role: Role, kind: &str, payload: Vec<u8>) -> Self {
+        let x = from.x_only_public_key().0;
+        VerifiedMessage {
+            sender: x,
+            member: Member { name: "c".into(), role, pubkey: x.to_string(), url: "http://127.0.0.1:1".into() },
+            kind: kind.into(),
+            id: [0; 32],
+            timestamp: 0,
+            payload,
+        }
+    }
 }
 
 /// The 32-byte digest a sender signs: SHA256(SHA256(tag) || SHA256(tag) || sender || len(kind)

@@ -7,7 +7,7 @@ use bitcoin::secp256k1::{Keypair, Parity};
 use bitcoin::{Amount, OutPoint, TxOut};
 use bitvm2_node::peer::HandlerError;
 use bitvm2_node::runtime::NodeContext;
-use bitvm2_node::{Config, Member, Metrics, NodeKeys, PeerHandler, Role, Store, VerifiedMessage};
+use bitvm2_node::{Config, Metrics, NodeKeys, PeerHandler, Role, Store, VerifiedMessage};
 use bitvm2_operator::OperatorHandler;
 use bitvm2_txgraph::toy::{test_key, Fixture};
 use bitvm2_txgraph::wallet::p2tr_script;
@@ -39,15 +39,7 @@ fn setup(f: &Fixture) -> (OperatorHandler, Arc<Store>, Keypair) {
 use bitcoin::hashes::Hash;
 
 fn ask(h: &OperatorHandler, store: &Store, from: &Keypair, kind: &str, payload: Vec<u8>) -> Result<Vec<u8>, HandlerError> {
-    let x = from.x_only_public_key().0;
-    let msg = VerifiedMessage {
-        sender: x,
-        member: Member { name: "c".into(), role: Role::Operator, pubkey: x.to_string(), url: "http://127.0.0.1:1".into() },
-        kind: kind.into(),
-        id: [0; 32],
-        timestamp: 0,
-        payload,
-    };
+    let msg = VerifiedMessage::from_key(from, Role::Operator, kind, payload);
     store.transaction(|t| h.handle(t, &msg))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bitcoin::secp256k1::{Keypair, Parity};
 use bitvm2_node::peer::HandlerError;
 use bitvm2_node::runtime::NodeContext;
-use bitvm2_node::{Config, Member, Metrics, NodeKeys, PeerHandler, Role, Store, VerifiedMessage};
+use bitvm2_node::{Config, Metrics, NodeKeys, PeerHandler, Role, Store, VerifiedMessage};
 use bitvm2_txgraph::encode::decode_nonce_set;
 use bitvm2_txgraph::toy::{test_key, Fixture};
 use bitvm2_txgraph::{Coordinator, Graph, TxKind};
@@ -48,20 +48,8 @@ fn parties(f: &Fixture) -> Vec<Party> {
         .collect()
 }
 
-fn msg(from: &Keypair, kind: &str, payload: Vec<u8>) -> VerifiedMessage {
-    let x = from.x_only_public_key().0;
-    VerifiedMessage {
-        sender: x,
-        member: Member { name: "c".into(), role: Role::Verifier, pubkey: x.to_string(), url: "http://127.0.0.1:1".into() },
-        kind: kind.into(),
-        id: [0; 32],
-        timestamp: 0,
-        payload,
-    }
-}
-
 fn ask(p: &Party, from: &Keypair, kind: &str, payload: Vec<u8>) -> Result<Vec<u8>, HandlerError> {
-    p.store.transaction(|t| p.h.handle(t, &msg(from, kind, payload)))
+    p.store.transaction(|t| p.h.handle(t, &VerifiedMessage::from_key(from, Role::Verifier, kind, payload)))
 }
 
 
