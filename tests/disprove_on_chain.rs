@@ -10,11 +10,9 @@
 
 mod common;
 
-use bitcoin::absolute::LockTime;
 use bitcoin::key::Secp256k1;
 use bitcoin::taproot::{ControlBlock, LeafVersion, TaprootBuilder, TaprootSpendInfo};
-use bitcoin::transaction::Version;
-use bitcoin::{Address, Amount, Network, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{Address, Amount, Network, Transaction, TxOut, Witness};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
 use std::sync::Arc;
@@ -62,20 +60,12 @@ impl Setup {
         }
         w.push(self.d.leaf_scripts[step].as_bytes());
         w.push(self.control(step).serialize());
-        Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: coin.outpoint,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                witness: w,
-            }],
-            output: vec![TxOut {
-                value: coin.txout.value - Amount::from_sat(150_000),
-                script_pubkey: TestKey::from_seed(41).script_pubkey(),
-            }],
-        }
+        let mut tx = coin.spend_to(vec![TxOut {
+            value: coin.txout.value - Amount::from_sat(150_000),
+            script_pubkey: TestKey::from_seed(41).script_pubkey(),
+        }]);
+        tx.input[0].witness = w;
+        tx
     }
 
     /// What a verifier reads from the chain: signed by the operator, packed into assert

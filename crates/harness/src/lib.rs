@@ -69,6 +69,24 @@ pub struct Funded {
     pub txout: TxOut,
 }
 
+impl Funded {
+    /// An unsigned version-2 transaction spending this coin alone (RBF, no lock time, empty
+    /// witness) to `outputs`; the caller fills in the witness.
+    pub fn spend_to(&self, outputs: Vec<TxOut>) -> bitcoin::Transaction {
+        bitcoin::Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![bitcoin::TxIn {
+                previous_output: self.outpoint,
+                script_sig: bitcoin::ScriptBuf::new(),
+                sequence: bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME,
+                witness: bitcoin::Witness::new(),
+            }],
+            output: outputs,
+        }
+    }
+}
+
 /// Core's verdict on one transaction in `testmempoolaccept`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MempoolVerdict {

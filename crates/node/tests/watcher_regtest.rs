@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bitcoin::{absolute, transaction, Address, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{Address, Amount, Network, OutPoint, ScriptBuf, Transaction, TxOut, Witness};
 use bitvm2_harness::{Funded, Regtest};
 use bitvm2_node::rpc::BitcoinRpc;
 use bitvm2_node::{ChainEvent, HttpRpc, Metrics, RpcAuth, Store, Watcher, WatcherConfig};
@@ -20,20 +20,12 @@ fn address() -> Address {
 }
 
 fn spend(coin: &Funded, tag: u8) -> Transaction {
-    Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: coin.outpoint,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::from_slice(&[op_true().into_bytes()]),
-        }],
-        output: vec![TxOut {
-            value: coin.txout.value - Amount::from_sat(1_000 + tag as u64),
-            script_pubkey: address().script_pubkey(),
-        }],
-    }
+    let mut tx = coin.spend_to(vec![TxOut {
+        value: coin.txout.value - Amount::from_sat(1_000 + tag as u64),
+        script_pubkey: address().script_pubkey(),
+    }]);
+    tx.input[0].witness = Witness::from_slice(&[op_true().into_bytes()]);
+    tx
 }
 
 struct Fixture {

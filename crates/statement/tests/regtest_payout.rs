@@ -8,8 +8,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::key::{Keypair, TapTweak};
 use bitcoin::secp256k1::{rand, Message, Secp256k1};
 use bitcoin::sighash::{Prevouts, SighashCache, TapSighashType};
-use bitcoin::transaction::Version;
-use bitcoin::{absolute::LockTime, Address, Amount, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{Address, Amount, BlockHash, Network, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
 use bitvm2_harness::Regtest;
 use bitvm2_statement::{keys, Claim, StatementCircuit, StatementError, StatementParams, StatementWitness};
 
@@ -37,20 +36,10 @@ fn pay(rt: &Regtest, amount: Amount) -> Payout {
     let destination = Address::p2tr(&secp, dest_key.x_only_public_key().0, None, Network::Regtest).script_pubkey();
     let coin = rt.fund(&addr).unwrap();
     let change = coin.txout.value - amount - Amount::from_sat(1_000);
-    let mut tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: coin.outpoint,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        }],
-        output: vec![
-            TxOut { value: amount, script_pubkey: destination.clone() },
-            TxOut { value: change, script_pubkey: addr.script_pubkey() },
-        ],
-    };
+    let mut tx = coin.spend_to(vec![
+        TxOut { value: amount, script_pubkey: destination.clone() },
+        TxOut { value: change, script_pubkey: addr.script_pubkey() },
+    ]);
     let sighash = SighashCache::new(&tx)
         .taproot_key_spend_signature_hash(0, &Prevouts::All(std::slice::from_ref(&coin.txout)), TapSighashType::Default)
         .unwrap();
