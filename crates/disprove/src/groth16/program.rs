@@ -179,19 +179,11 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
         .map(|(n, p)| prog.push_op(format!("{n} line point"), op(PairingKind::LinePoint), vec![Operand::Value(*p)], commit))
         .collect();
 
-    // B's Frobenius images: pi(B) = (conj(x) gx, conj(y) gy), -pi^2(B) = (x gx conj(gx), -y gy conj(gy)).
-    let (gx, gy) = frobenius_twist_constants();
-    let mc = |prog: &mut Program, name: &str, v: ValueId, k: Fq2, conj: bool| -> ValueId {
-        let o = Arc::new(crate::bn254::Fq2MulConst::new(mul.clone(), k, conj));
-        prog.push_op(name.to_string(), o, vec![Operand::Value(v)], commit)
-    };
-    let pi_b = [mc(&mut prog, "pi(B).x", b[0], gx, true), mc(&mut prog, "pi(B).y", b[1], gy, true)];
-    let mut gx2 = gx;
-    gx2.conjugate_in_place();
-    let mut gy2 = gy;
-    gy2.conjugate_in_place();
-    let npi2_b = [mc(&mut prog, "-pi^2(B).x", b[0], gx * gx2, false), mc(&mut prog, "-pi^2(B).y", b[1], -(gy * gy2), false)];
-    let neg_by = mc(&mut prog, "-B.y", b[1], -Fq2::one(), false);
+    // B's Frobenius images pi(B) and -pi^2(B) (pi acts as psi on the twist).
+    let pi_b = g2_psi(&mut prog, "pi(B)", &mul, commit, b, 1, false);
+    let npi2_b = g2_psi(&mut prog, "-pi^2(B)", &mul, commit, b, 2, true);
+    let neg = Arc::new(crate::bn254::Fq2MulConst::new(mul.clone(), -Fq2::one(), false));
+    let neg_by = prog.push_op("-B.y", neg, vec![Operand::Value(b[1])], commit);
 
     // The loop.
     let mut f = c_inv;
@@ -333,8 +325,9 @@ fn g2_mul_const(tower: &Tower, prog: &mut Program, tag: &str, mul: &Arc<dyn FqMu
     t
 }
 
-/// `psi^n(P)` on the twist: `(conj^n(x) kx, conj^n(y) ky)` with `psi = (conj(x) gx, conj(y) gy)`.
-fn g2_psi(prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, commit: CommitMode, p: [ValueId; 2], n: u32) -> [ValueId; 2] {
+/// `psi^n(P)` on the twist, or its negation: `(conj^n(x) kx, +-conj^n(y) ky)` with
+/// `psi = (conj(x) gx, conj(y) gy)`.
+fn g2_psi(prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, commit: CommitMode, p: [ValueId; 2], n: u32, negate: bool) -> [ValueId; 2] {
     let (gx, gy) = frobenius_twist_constants();
     let power = |g: Fq2| -> Fq2 {
         // psi^n coefficient: g * conj(g) * g * ... (n factors, alternating conjugation)
@@ -347,7 +340,8 @@ fn g2_psi(prog: &mut Program, tag: &str, mul: &Arc<dyn FqMul>, commit: CommitMod
         })
     };
     let conj = n % 2 == 1;
-    [("x", p[0], power(gx)), ("y", p[1], power(gy))].map(|(c, v, k)| {
+    let ky = if negate { -power(gy) } else { power(gy) };
+    [("x", p[0], power(gx)), ("y", p[1], ky)].map(|(c, v, k)| {
         let o = Arc::new(crate::bn254::Fq2MulConst::new(mul.clone(), k, conj));
         prog.push_op(format!("{tag}.{c}"), o, vec![Operand::Value(v)], commit)
     })
@@ -363,12 +357,12 @@ fn claim_b_in_g2(tower: &Tower, prog: &mut Program, mul: &Arc<dyn FqMul>, b: [Va
     let commit = tower.commit;
     let xb = g2_mul_const(tower, prog, "G2 check [x]B", mul, b, x);
     let x1b = g2_add(tower, prog, "G2 check [x+1]B", mul, xb, Some(b));
-    let psi1 = g2_psi(prog, "G2 check psi([x]B)", mul, commit, xb, 1);
-    let psi2 = g2_psi(prog, "G2 check psi^2([x]B)", mul, commit, xb, 2);
+    let psi1 = g2_psi(prog, "G2 check psi([x]B)", mul, commit, xb, 1, false);
+    let psi2 = g2_psi(prog, "G2 check psi^2([x]B)", mul, commit, xb, 2, false);
     let l1 = g2_add(tower, prog, "G2 check lhs1", mul, x1b, Some(psi1));
     let lhs = g2_add(tower, prog, "G2 check lhs", mul, l1, Some(psi2));
     let x2b = g2_add(tower, prog, "G2 check [2x]B", mul, xb, None);
-    let rhs = g2_psi(prog, "G2 check psi^3([2x]B)", mul, commit, x2b, 3);
+    let rhs = g2_psi(prog, "G2 check psi^3([2x]B)", mul, commit, x2b, 3, false);
     for (c, (l, r)) in ["x", "y"].iter().zip(lhs.iter().zip(rhs.iter())) {
         let d = tower.fq2_sub(prog, &format!("G2 check lhs.{c} - rhs.{c}"), *l, *r);
         prog.claim(d, vec![Fq::zero(), Fq::zero()]);
