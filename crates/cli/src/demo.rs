@@ -66,8 +66,24 @@ pub struct NodeSpec {
     pub dir: PathBuf,
 }
 
+/// A loopback port for a daemon's peer API. Taken below Linux's ephemeral range
+/// (32768..) so that neither outgoing connections nor other `bind(0)` callers can take it
+/// between now and the daemon's bind, and from a process-wide sequence (offset by the pid)
+/// so that two demos in one test process never pick the same one; a port something already
+/// listens on is skipped.
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(u32::MAX, (std::process::id() * 97) % SPAN, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port in {LOW}..{}", LOW + SPAN)
 }
 
 /// A scenario's line in the final table.
@@ -210,7 +226,16 @@ impl Demo {
         let t = Instant::now();
         loop {
             check_interrupt()?;
+            if let Some((n, c)) = self.children.borrow_mut().iter_mut().find(|(n, _)| n == name) {
+                if let Some(exit) = c.try_wait()? {
+                    bail!("{n} exited ({exit}) while starting; see {}", self.spec(name).dir.join("daemon.log").display());
+                }
+            }
             if let Ok(st) = self.d.status(&self.member(name)) {
+                // Whoever answers must be this daemon, not another process on its port.
+                let want = self.spec(name).keys.public_key().to_string();
+                let got = st["pubkey"].as_str().unwrap_or_default();
+                ensure!(got == want, "{name}'s port {} is answered by another node (pubkey {got:?}, expected {want})", self.spec(name).port);
                 if st["tip"]["height"].as_u64().is_some() {
                     return Ok(());
                 }
