@@ -1,0 +1,199 @@
+//! The whole chunked Groth16 verifier (`bitvm2_disprove::groth16::program`) on a real node, under
+//! default relay policy: every leaf of the program (about 9,300, compact leaf encoding) is
+//! committed in one taproot output.
+//!
+//! - A valid proof: the verifier's search finds nothing, every leaf run with the honest witness
+//!   in our executor is unspendable, and Core refuses a sample of them (its own interpreter).
+//! - Invalid proofs, asserted by an operator who computes every intermediate value honestly
+//!   from them: a proof of another statement, tampered A, B, C, a tampered public input; and an
+//!   honest proof with single corrupted intermediate values (a spread sample: first, last and
+//!   evenly spaced commitments). For each, the search names a leaf and Core accepts and mines its
+//!   spend (at most 400,000 WU).
+//!
+//! As in `disprove_on_chain.rs` the leaves are used bare (no committee signature around them).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ark_bn254::{Bn254, Fr, G1Projective};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::One;
+use ark_groth16::{Groth16, Proof};
+use ark_snark::SNARK;
+use bitcoin::key::Secp256k1;
+use bitcoin::taproot::{LeafVersion, TaprootBuilder, TaprootSpendInfo};
+use bitcoin::{Address, Amount, Network, Transaction, TxOut, Witness};
+use bitvm2_disprove::bn254::{FqMul, ModeMul};
+use bitvm2_disprove::chunk::ChunkLimits;
+use bitvm2_disprove::groth16::program::{build, ProgramOptions, PublicInput, VerifierProgram};
+use bitvm2_disprove::groth16::residue::ResidueWitness;
+use bitvm2_disprove::groth16::verifier::{self, PreparedVerifyingKey};
+use bitvm2_disprove::layout::AssertShape;
+use bitvm2_disprove::program::{CommitMode, Committed, Val};
+use bitvm2_disprove::programs::MulMode;
+use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned, SignedAssertion};
+use bitvm2_disprove::wots::LeafEncoding;
+use bitvm2_harness::{Funded, Regtest};
+use bitvm2_script::exec::{execute, ExecOptions};
+use common::TestKey;
+use rand::{rngs::StdRng, SeedableRng};
+
+#[path = "../crates/disprove/src/groth16/testdata/circuit.rs"]
+mod circuit;
+use circuit::TestCircuit;
+
+struct Chain {
+    d: Disprove,
+    keys: OperatorKeys,
+    info: TaprootSpendInfo,
+    node: Regtest,
+    coins: Vec<Funded>,
+}
+
+impl Chain {
+    /// What a verifier reads from the chain: signed by the operator, packed into assert
+    /// witnesses, parsed back.
+    fn assertion(&self, committed: &[Committed]) -> SignedAssertion {
+        let signed = self.keys.sign(&self.d, committed);
+        self.d.read_assertion(&self.d.assert_witnesses(&signed)).expect("operator signatures verify")
+    }
+
+    fn spend(&self, coin: &Funded, step: usize, items: Vec<Vec<u8>>) -> Transaction {
+        let script = &self.d.leaf_scripts[step];
+        let control = self.info.control_block(&(script.clone(), LeafVersion::TapScript)).expect("leaf is in the tree");
+        let mut w = Witness::new();
+        for i in items {
+            w.push(i);
+        }
+        w.push(script.as_bytes());
+        w.push(control.serialize());
+        let mut tx = coin.spend_to(vec![TxOut {
+            value: coin.txout.value - Amount::from_sat(150_000),
+            script_pubkey: TestKey::from_seed(41).script_pubkey(),
+        }]);
+        tx.input[0].witness = w;
+        tx
+    }
+
+    /// The search must name a leaf for `committed`, and Core must accept and mine its spend.
+    fn disprove(&mut self, what: &str, committed: &[Committed]) -> (usize, u64) {
+        let a = self.assertion(committed);
+        let fault = self.d.find_fault(&a).unwrap_or_else(|| panic!("{what}: the search finds no faulty step"));
+        let coin = self.coins.pop().expect("enough coins");
+        let tx = self.spend(&coin, fault.step, fault.witness.clone());
+        let weight = tx.weight().to_wu();
+        assert!(weight <= 400_000, "{what}: spend of leaf {} weighs {weight} WU", fault.step);
+        let v = &self.node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
+        assert!(v.allowed, "{what}, leaf {}: {:?}", fault.step, v.reject_reason);
+        let txid = self.node.send(&tx).unwrap();
+        self.node.confirm(&txid).unwrap();
+        eprintln!("{what}: leaf {} ({:?}) spent on chain, {weight} WU", fault.step, fault.reason);
+        (fault.step, weight)
+    }
+}
+
+fn program(pvk: &PreparedVerifyingKey, n_public: usize) -> VerifierProgram {
+    let mul: Arc<dyn FqMul> = Arc::new(ModeMul::new(MulMode::Hinted(4)).expect("window 4"));
+    build(pvk, &ProgramOptions { mul, commit: CommitMode::Direct, public: vec![PublicInput::Committed { bits: 128 }; n_public] })
+}
+
+#[test]
+fn groth16_verifier_leaves_disprove_invalid_proofs_on_chain_and_not_a_valid_one() {
+    let t = Instant::now();
+    let mut rng = StdRng::seed_from_u64(11);
+    let circuit = TestCircuit { a: Fr::from(3u64), b: Fr::from(5u64), n_public: 2 };
+    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit.clone(), &mut rng).unwrap();
+    let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng).unwrap();
+    let public = circuit.public_inputs();
+    let other_circuit = TestCircuit { a: Fr::from(7u64), b: Fr::from(11u64), n_public: 2 };
+    let other = Groth16::<Bn254>::prove(&pk, other_circuit, &mut rng).unwrap();
+    let pvk = PreparedVerifyingKey::new(&vk, verifier::DEFAULT_WINDOW_BITS).unwrap();
+    let vp = program(&pvk, public.len());
+
+    // Every leaf, generated from nothing, in one balanced taproot tree.
+    let limits = ChunkLimits { encoding: LeafEncoding::Compact, ..ChunkLimits::default() };
+    let planned = Planned::new(vp.program.clone(), limits).expect("the verifier chunks at the standard limits");
+    let keys = OperatorKeys::new([6; 32], b"groth16-on-chain");
+    let pks = keys.public_keys(&planned);
+    let d = planned.with_keys(pks, AssertShape::default()).expect("keys");
+    let secp = Secp256k1::new();
+    let info = TaprootBuilder::with_huffman_tree(d.leaf_scripts.iter().map(|s| (1u32, s.clone())))
+        .expect("tree")
+        .finalize(&secp, TestKey::from_seed(42).internal_key())
+        .expect("finalize");
+    let leaves = d.leaf_scripts.len();
+    eprintln!("{leaves} leaves generated and committed in one output in {:.1} s", t.elapsed().as_secs_f64());
+
+    let node = Regtest::start().expect("start bitcoind");
+    let address = Address::p2tr_tweaked(info.output_key(), Network::Regtest);
+    let coins = node.fund_many(&address, 16).unwrap();
+    let mut chain = Chain { d, keys, info, node, coins };
+
+    // The valid proof: honest values, nothing to find, no leaf spendable.
+    let witness = verifier::prove(&pvk, &proof, &public).unwrap().witness;
+    let inputs = vp.input_values(&proof, &public, &witness).unwrap();
+    let honest = chain.d.honest_commitments(&inputs).unwrap();
+    let a = chain.assertion(&honest);
+    assert_eq!(chain.d.find_fault(&a).map(|f| f.step), None, "a valid proof has no faulty step");
+    let t = Instant::now();
+    let all = chain.d.leaf_witnesses(&a).unwrap();
+    let mut peak = 0;
+    for (s, w) in all.iter().enumerate() {
+        let r = execute(&chain.d.leaf_scripts[s], w, &ExecOptions::default());
+        assert!(r.outcome.is_ok() && r.final_stack == vec![Vec::<u8>::new()], "leaf {s} with the valid proof: {:?}", r.outcome);
+        peak = peak.max(r.peak_items);
+    }
+    assert!(peak <= 1000, "peak stack {peak}");
+    eprintln!("valid proof: all {leaves} leaves run, none spendable (peak stack {peak}) in {:.1} s", t.elapsed().as_secs_f64());
+    // Core's own verdict on a spread sample of those leaves (plus the last one, the final check).
+    let probe = chain.coins.pop().unwrap();
+    let sample: Vec<usize> = (0..leaves).step_by(leaves / 24).chain([leaves - 1]).collect();
+    for &s in &sample {
+        let tx = chain.spend(&probe, s, all[s].clone());
+        let v = &chain.node.test_mempool_accept(&[tx]).unwrap()[0];
+        assert!(!v.allowed, "leaf {s} spendable with the valid proof");
+        let reason = v.reject_reason.clone().unwrap_or_default();
+        assert!(reason.contains("false/empty top stack element"), "leaf {s}: {reason}");
+    }
+    drop(all);
+    eprintln!("valid proof: Core refuses all {} sampled leaves", sample.len());
+
+    // Invalid proofs, every value computed honestly from them (the operator's best effort).
+    let d = &chain.d;
+    let from = |p: &Proof<Bn254>, xs: &[Fr], w: &ResidueWitness| -> Vec<Committed> {
+        let inputs: Vec<Val> = vp.input_values(p, xs, w).expect("inputs of the right shape");
+        d.honest_commitments(&inputs).expect("every value computes")
+    };
+    let g1 = |p: &ark_bn254::G1Affine| (G1Projective::from(*p) + ark_bn254::G1Affine::generator()).into_affine();
+    let mut pa = proof.clone();
+    pa.a = g1(&pa.a);
+    let mut pb = proof.clone();
+    pb.b = (ark_bn254::G2Projective::from(pb.b) + ark_bn254::G2Affine::generator()).into_affine();
+    let mut pc = proof.clone();
+    pc.c = g1(&pc.c);
+    let mut xs = public.clone();
+    xs[1] += Fr::one();
+    let cases: Vec<(&str, Vec<Committed>)> = vec![
+        ("proof of another statement", from(&other, &public, &witness)),
+        ("tampered A", from(&pa, &public, &witness)),
+        ("tampered B", from(&pb, &public, &witness)),
+        ("tampered C", from(&pc, &public, &witness)),
+        ("tampered public input", from(&proof, &xs, &witness)),
+    ];
+    for (what, committed) in cases {
+        chain.disprove(what, &committed);
+    }
+
+    // Single corrupted intermediate values of the valid proof's assertion.
+    let n = honest.len();
+    let mut largest = 0;
+    for c in [0, n / 7, 2 * n / 7, 3 * n / 7, 4 * n / 7, 5 * n / 7, 6 * n / 7, n - 1] {
+        let mut bad = honest.clone();
+        *bad[c].last_mut().unwrap() ^= 1;
+        let (_, w) = chain.disprove(&format!("commitment {c} of {n} corrupted"), &bad);
+        largest = largest.max(w);
+    }
+    eprintln!("largest disprove spend mined: {largest} WU");
+}
