@@ -76,6 +76,24 @@ fn main() -> anyhow::Result<()> {
         })
         .sum();
     let fq_committed: usize = plan.commitments.iter().map(|&v| prog.values[v].kind.elems).sum();
+    if args.iter().any(|s| s == "breakdown") {
+        // Committed Fq elements by value family (the name with its numbers as '#', cut after
+        // the second component): where the assert footprint goes.
+        let mut fam: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        for &v in &plan.commitments {
+            let name: String = prog.values[v].name.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+            let key = name.split('.').take(3).collect::<Vec<_>>().join(".");
+            let e = fam.entry(key).or_default();
+            e.0 += 1;
+            e.1 += prog.values[v].kind.elems;
+        }
+        let mut fam: Vec<_> = fam.into_iter().collect();
+        fam.sort_by_key(|(_, (_, e))| std::cmp::Reverse(*e));
+        println!("  committed elements by value family (top 30 of {}):", fam.len());
+        for (k, (n, e)) in fam.iter().take(30) {
+            println!("    {e:>6} elements in {n:>5} values: {k}");
+        }
+    }
     println!("  planned in {:.1} s (cost model + chunker)", t_plan.as_secs_f64());
     println!();
     println!("| figure | ours | BitVM reference |");
