@@ -9,6 +9,7 @@
 //! the operator side (compute and sign every value) and the verifier side (read the signed
 //! values, find the wrong step, build the witness of its leaf). It does no I/O.
 
+pub mod binding;
 pub mod bn254;
 pub mod chunk;
 pub mod claim;
