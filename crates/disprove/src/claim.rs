@@ -1,100 +1,359 @@
-//! The operator's claim, committed with Winternitz in Kickoff.
+//! The operator's withdrawal claim, committed with Winternitz in Kickoff.
 //!
-//! A peg-out graph already fixes the deposit and the operator, so the one thing an operator
-//! chooses when it claims is *which payout* it fronted. Kickoff reveals a Winternitz signature
-//! of that payout's txid (32 bytes, 4-bit digits: 64 message + 3 checksum chains). Watchtowers
-//! read the txid back from the Kickoff witness ([`ClaimPublicKey::read`]) and check the payout
-//! on chain (destination, amount, confirmations) against the withdrawal request; the proof that
-//! answers a challenge must bind the same txid in its public input. Because the key is one-time,
-//! an operator that signs two different txids with it hands anyone two signatures of one key,
-//! and a node must refuse to do so (the daemons record every Winternitz use).
+//! A peg-out graph already fixes the deposit, the operator and the checkpoint, so what an
+//! operator chooses when it claims is the withdrawal it fronted: the payout txid, the amount and
+//! the destination. Kickoff reveals one Winternitz signature (4-bit digits, 16-byte message:
+//! 32 message + 3 checksum chains) per claim field `x0..x5` of the statement's public inputs.
+//! Watchtowers read the fields back from the Kickoff witness ([`ClaimPublicKey::read`]) and
+//! check the payout on chain against the withdrawal request; the Groth16 proof that answers a
+//! challenge has the same six fields as its public inputs `x0..x5`, so a disprove leaf can bind
+//! them to what the Kickoff committed. Because the keys are one-time, an operator that signs a
+//! second claim with them hands anyone two signatures of one key, and a node must refuse to do
+//! so (the daemons record every Winternitz use).
+//!
+//! # Packing (the statement's, `bitvm2-statement` `claim` module)
+//!
+//! The claim bytes, in order: payout txid (32 bytes, internal byte order), amount in satoshis
+//! (u64 little-endian), destination (35 bytes: the scriptPubKey length `L` in `1..=34`, then the
+//! scriptPubKey zero-padded to 34 bytes). Field `x_k` is a span of these bytes read
+//! **little-endian**:
+//!
+//! | field | bytes |
+//! |---|---|
+//! | x0 | txid `[0..16)` |
+//! | x1 | txid `[16..32)` |
+//! | x2 | amount, 8 bytes |
+//! | x3 | destination `[0..16)` |
+//! | x4 | destination `[16..32)` |
+//! | x5 | destination `[32..35)` |
+//!
+//! The Winternitz message of field `k` is the integer `x_k` as **16 big-endian bytes** (the
+//! span reversed, zero-extended at the top), so the digits the verifying script leaves are
+//! `x_k`'s hex digits, most significant deepest: the same convention as every other committed
+//! value of this crate (`bitvm2_script::arith::nibbles_to_limbs` takes them as they are). A
+//! message is canonical only if the bytes above its span are zero, the destination length is in
+//! `1..=34` and the destination padding is zero; [`ClaimPublicKey::read`] refuses anything else
+//! (the statement cannot be proven for it either), and the Kickoff script checks the signatures
+//! only, so such a Kickoff is on chain but unreadable, which verifiers treat as a fault.
+//!
+//! A claim without payout (fault injection in the operator) commits [`ClaimFields::no_payout`]:
+//! all-zero txid, amount 0, destination `OP_RETURN`. It is a canonical claim and reads back like
+//! any other; no withdrawal request is paid by it, which is what makes it a fault.
 
 use bitcoin::hashes::Hash;
-use bitcoin::{ScriptBuf, Txid};
-use bitvm2_script::winternitz::{self, Params, PublicKey, SecretKey, Signature, WinternitzError};
+use bitcoin::opcodes::all::OP_RETURN;
+use bitcoin::{Amount, ScriptBuf, Txid};
+use bitvm2_script::builder::Fragment;
+use bitvm2_script::winternitz::{self, Params, PublicKey, SecretKey, Signature, WinternitzError, HASH_LEN};
 
-/// Domain separator of claim keys inside an operator's Winternitz master secret.
-const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v1";
+/// Domain separator of claim keys inside an operator's Winternitz master secret (v2: one key
+/// per claim field; v1 signed the payout txid only).
+const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v2";
+
+/// Number of claim fields the Kickoff commits (the statement's public inputs `x0..x5`).
+pub const CLAIM_FIELDS: usize = 6;
+/// Bytes of each field's Winternitz message (a field holds at most 16 bytes, below `2^128`).
+pub const FIELD_MESSAGE_LEN: usize = 16;
+/// Longest destination scriptPubKey the statement packs (P2TR and P2WSH are 34 bytes).
+pub const MAX_DESTINATION_LEN: usize = 34;
+/// Names of the fields, for errors.
+pub const FIELD_NAMES: [&str; CLAIM_FIELDS] = [
+    "x0 (payout txid bytes 0..16)",
+    "x1 (payout txid bytes 16..32)",
+    "x2 (amount)",
+    "x3 (destination bytes 0..16)",
+    "x4 (destination bytes 16..32)",
+    "x5 (destination bytes 32..35)",
+];
+
+/// Length of the claim bytes: txid 32, amount 8, destination 1 + 34.
+const CLAIM_BYTES: usize = 32 + 8 + 1 + MAX_DESTINATION_LEN;
+const OFF_AMOUNT: usize = 32;
+const OFF_DEST_LEN: usize = 40;
+const OFF_DEST: usize = 41;
+/// `(offset, length)` of each field's span in the claim bytes (the statement's spans of x0..x5).
+const FIELD_SPANS: [(usize, usize); CLAIM_FIELDS] =
+    [(0, 16), (16, 16), (OFF_AMOUNT, 8), (OFF_DEST_LEN, 16), (OFF_DEST_LEN + 16, 16), (OFF_DEST_LEN + 32, 3)];
 
 /// Why a claim could not be made or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClaimError {
-    /// The Winternitz layer refused (wrong item count, bad digit, chain mismatch, ...).
-    #[error("claim commitment: {0}")]
+    /// A key could not be parsed.
+    #[error("claim key: {0}")]
     Winternitz(#[from] WinternitzError),
     /// A key made for other Winternitz parameters than claims use.
-    #[error("claim key must use 4-bit digits over a 32-byte message")]
+    #[error("claim key must use 4-bit digits over 16-byte messages")]
     Parameters,
-    /// The signed message is not a 32-byte txid.
-    #[error("claim commitment: signed message has {0} bytes, expected a 32-byte txid")]
-    Length(usize),
+    /// A serialized key with another number of field keys.
+    #[error("claim key has {got} field keys, expected {CLAIM_FIELDS}")]
+    FieldCount {
+        /// Field keys announced.
+        got: usize,
+    },
+    /// A serialized key with bytes missing or left over.
+    #[error("claim key is {got} bytes, expected {want}")]
+    KeyLength {
+        /// Bytes given.
+        got: usize,
+        /// Bytes expected.
+        want: usize,
+    },
+    /// The commitment's witness has the wrong number of items.
+    #[error("claim commitment has {got} witness items, expected {want}")]
+    ItemCount {
+        /// Items given.
+        got: usize,
+        /// Items expected.
+        want: usize,
+    },
+    /// One field's signature is malformed or does not verify under its key.
+    #[error("claim field {field}: {source}")]
+    Signature {
+        /// Which field.
+        field: &'static str,
+        /// What the Winternitz layer found.
+        source: WinternitzError,
+    },
+    /// A field's value does not fit its span (non-zero bytes above it).
+    #[error("claim field {field}: value does not fit in {bytes} bytes")]
+    FieldRange {
+        /// Which field.
+        field: &'static str,
+        /// Bytes the field may use.
+        bytes: usize,
+    },
+    /// A destination scriptPubKey length outside `1..=34` (given, or read from x3's low byte).
+    #[error("claim destination is {0} bytes, must be 1..=34")]
+    DestinationLength(usize),
+    /// Non-zero bytes after the destination scriptPubKey.
+    #[error("claim destination has non-zero bytes after its scriptPubKey")]
+    DestinationPadding,
 }
 
 fn params() -> Params {
-    Params::new(4, 32).expect("4-bit digits over 32 bytes are valid Winternitz parameters")
+    Params::new(4, FIELD_MESSAGE_LEN).expect("4-bit digits over 16 bytes are valid Winternitz parameters")
 }
 
-/// The operator's secret claim key for one peg-out graph. Not `Debug`: it is a secret.
-pub struct ClaimSecretKey(SecretKey);
+/// Witness items of one field's signature (an element and a digit per chain).
+fn field_items() -> usize {
+    2 * params().total_digits()
+}
+
+/// Serialized size of one field key (`PublicKey::to_bytes`: width, length, chain ends).
+fn field_key_len() -> usize {
+    5 + HASH_LEN * params().total_digits()
+}
+
+/// What the operator claims in Kickoff: the payout it made and the withdrawal it paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimFields {
+    /// The operator's payout transaction.
+    pub payout_txid: Txid,
+    /// The withdrawal amount.
+    pub amount: Amount,
+    /// The withdrawal destination (1..=34 bytes).
+    pub destination: ScriptBuf,
+}
+
+impl ClaimFields {
+    /// The claim of an operator that made no payout (fault injection): all-zero txid, amount 0,
+    /// destination `OP_RETURN` (pays nobody). Canonical: it signs and reads back.
+    pub fn no_payout() -> Self {
+        ClaimFields {
+            payout_txid: Txid::all_zeros(),
+            amount: Amount::ZERO,
+            destination: ScriptBuf::from_bytes(vec![OP_RETURN.to_u8()]),
+        }
+    }
+
+    /// The six Winternitz messages: field `x_k` as a 16-byte big-endian integer (see the module
+    /// doc). Refuses an empty destination or one longer than 34 bytes.
+    pub fn packed(&self) -> Result<[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS], ClaimError> {
+        let script = self.destination.as_bytes();
+        if script.is_empty() || script.len() > MAX_DESTINATION_LEN {
+            return Err(ClaimError::DestinationLength(script.len()));
+        }
+        let mut bytes = [0u8; CLAIM_BYTES];
+        bytes[..32].copy_from_slice(self.payout_txid.as_byte_array());
+        bytes[OFF_AMOUNT..OFF_AMOUNT + 8].copy_from_slice(&self.amount.to_sat().to_le_bytes());
+        bytes[OFF_DEST_LEN] = script.len() as u8;
+        bytes[OFF_DEST..OFF_DEST + script.len()].copy_from_slice(script);
+        Ok(FIELD_SPANS.map(|(off, len)| {
+            let mut m = [0u8; FIELD_MESSAGE_LEN];
+            for i in 0..len {
+                m[FIELD_MESSAGE_LEN - 1 - i] = bytes[off + i];
+            }
+            m
+        }))
+    }
+
+    /// Inverse of [`ClaimFields::packed`]: refuses a value above its field's span, a
+    /// destination length outside `1..=34` and non-zero destination padding, so exactly the
+    /// outputs of [`ClaimFields::packed`] are accepted.
+    pub fn from_packed(messages: &[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS]) -> Result<Self, ClaimError> {
+        let mut bytes = [0u8; CLAIM_BYTES];
+        for (k, (m, (off, len))) in messages.iter().zip(FIELD_SPANS).enumerate() {
+            if m[..FIELD_MESSAGE_LEN - len].iter().any(|b| *b != 0) {
+                return Err(ClaimError::FieldRange { field: FIELD_NAMES[k], bytes: len });
+            }
+            for i in 0..len {
+                bytes[off + i] = m[FIELD_MESSAGE_LEN - 1 - i];
+            }
+        }
+        let len = bytes[OFF_DEST_LEN] as usize;
+        if len == 0 || len > MAX_DESTINATION_LEN {
+            return Err(ClaimError::DestinationLength(len));
+        }
+        if bytes[OFF_DEST + len..].iter().any(|b| *b != 0) {
+            return Err(ClaimError::DestinationPadding);
+        }
+        let mut txid = [0u8; 32];
+        txid.copy_from_slice(&bytes[..32]);
+        let mut sat = [0u8; 8];
+        sat.copy_from_slice(&bytes[OFF_AMOUNT..OFF_AMOUNT + 8]);
+        Ok(ClaimFields {
+            payout_txid: Txid::from_byte_array(txid),
+            amount: Amount::from_sat(u64::from_le_bytes(sat)),
+            destination: ScriptBuf::from_bytes(bytes[OFF_DEST..OFF_DEST + len].to_vec()),
+        })
+    }
+}
+
+/// The operator's secret claim keys for one peg-out graph, one per field. Not `Debug`: secret.
+pub struct ClaimSecretKey([SecretKey; CLAIM_FIELDS]);
 
 impl ClaimSecretKey {
-    /// Derives the claim key of the peg-out graph `graph_domain` (e.g. the peg-out graph id)
-    /// from the operator's Winternitz master secret.
+    /// Derives the claim keys of the peg-out graph `graph_domain` (e.g. the peg-out graph id)
+    /// from the operator's Winternitz master secret; field `k`'s domain is
+    /// `"bitvm2/claim/v2" || graph_domain || k (u32 BE)`.
     pub fn derive(master: &[u8; 32], graph_domain: &[u8]) -> Self {
-        let mut domain = CLAIM_DOMAIN.to_vec();
-        domain.extend_from_slice(graph_domain);
-        ClaimSecretKey(SecretKey::derive(master, &domain, params()))
+        ClaimSecretKey(core::array::from_fn(|k| {
+            let mut domain = CLAIM_DOMAIN.to_vec();
+            domain.extend_from_slice(graph_domain);
+            domain.extend_from_slice(&(k as u32).to_be_bytes());
+            SecretKey::derive(master, &domain, params())
+        }))
     }
 
     /// The public half, which goes into the graph parameters at setup.
     pub fn public_key(&self) -> ClaimPublicKey {
-        ClaimPublicKey(self.0.public_key())
+        ClaimPublicKey(core::array::from_fn(|k| self.0[k].public_key()))
     }
 
-    /// Signs `payout` and returns the Kickoff witness items of the claim commitment.
-    pub fn sign(&self, payout: &Txid) -> Vec<Vec<u8>> {
-        let sig = self.0.sign(payout.as_byte_array()).expect("a txid is exactly the message length");
-        sig.to_witness()
+    /// Signs `claim` and returns the Kickoff witness items of the claim commitment (bottom
+    /// first: field x0's signature deepest, x5's on top). Refuses a destination the statement
+    /// cannot pack (empty or longer than 34 bytes).
+    pub fn sign(&self, claim: &ClaimFields) -> Result<Vec<Vec<u8>>, ClaimError> {
+        let messages = claim.packed()?;
+        let mut items = Vec::with_capacity(CLAIM_FIELDS * field_items());
+        for (key, m) in self.0.iter().zip(&messages) {
+            let sig = key.sign(m).expect("a packed field is exactly the message length");
+            items.extend(sig.to_witness());
+        }
+        Ok(items)
     }
 }
 
-/// The public claim key: what verifiers see and the Kickoff script checks.
+/// The public claim keys: what verifiers see and the Kickoff script checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimPublicKey(PublicKey);
+pub struct ClaimPublicKey([PublicKey; CLAIM_FIELDS]);
 
 impl ClaimPublicKey {
-    /// The commitment script for the graph's Kickoff input: verifies the signature and leaves
-    /// nothing (the graph adds the operator's own signature check around it).
+    /// The commitment script for the graph's Kickoff input: verifies the six signatures (x5's,
+    /// on top of the witness, first) and leaves nothing (the graph adds the operator's own
+    /// signature check around it). It checks signatures only, not the packing (see the module
+    /// doc).
     pub fn script(&self) -> ScriptBuf {
-        winternitz::verify_script_drop(&self.0).into_script()
+        let parts: Vec<Fragment> = self.0.iter().rev().map(winternitz::verify_script_drop).collect();
+        Fragment::concat(&parts).into_script()
     }
 
-    /// Reads the claimed payout txid back from the claim commitment's witness items (as found
-    /// in a Kickoff transaction on chain), checking every chain against this key.
-    pub fn read(&self, witness_items: &[Vec<u8>]) -> Result<Txid, ClaimError> {
-        let sig = Signature::from_witness(params(), witness_items)?;
-        let msg = self.0.verify(&sig)?;
-        let bytes: [u8; 32] = msg.as_slice().try_into().map_err(|_| ClaimError::Length(msg.len()))?;
-        Ok(Txid::from_byte_array(bytes))
+    /// The six signed messages (16-byte big-endian field values), read from the claim
+    /// commitment's witness items as found in a Kickoff on chain; every chain of every field is
+    /// checked against this key. The packing is not checked (see [`ClaimPublicKey::read`]).
+    pub fn read_messages(&self, witness_items: &[Vec<u8>]) -> Result<[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS], ClaimError> {
+        let mut out = [[0u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS];
+        for (k, (key, items)) in self.0.iter().zip(self.field_witnesses(witness_items)?).enumerate() {
+            let field = FIELD_NAMES[k];
+            let msg = Signature::from_witness(params(), items)
+                .and_then(|sig| key.verify(&sig))
+                .map_err(|source| ClaimError::Signature { field, source })?;
+            out[k] = msg.as_slice().try_into().expect("a verified message has the parameters' length");
+        }
+        Ok(out)
     }
 
-    /// Number of witness items the claim commitment takes (two per chain).
+    /// The Winternitz key of each field, x0 first (e.g. for a leaf that binds a field to an
+    /// asserted value).
+    pub fn field_keys(&self) -> &[PublicKey; CLAIM_FIELDS] {
+        &self.0
+    }
+
+    /// The claim commitment's witness items split per field, x0 first, each laid out as
+    /// `winternitz::Signature::to_witness` (e.g. the claim half of a binding leaf's witness).
+    /// Checks the item count only.
+    pub fn field_witnesses<'a>(&self, witness_items: &'a [Vec<u8>]) -> Result<Vec<&'a [Vec<u8>]>, ClaimError> {
+        let n = field_items();
+        if witness_items.len() != CLAIM_FIELDS * n {
+            return Err(ClaimError::ItemCount { got: witness_items.len(), want: CLAIM_FIELDS * n });
+        }
+        Ok(witness_items.chunks(n).collect())
+    }
+
+    /// Reads the claim back from the claim commitment's witness items: checks every chain
+    /// ([`ClaimPublicKey::read_messages`]) and the packing ([`ClaimFields::from_packed`]), and
+    /// names the field or rule that fails.
+    pub fn read(&self, witness_items: &[Vec<u8>]) -> Result<ClaimFields, ClaimError> {
+        ClaimFields::from_packed(&self.read_messages(witness_items)?)
+    }
+
+    /// Number of witness items the claim commitment takes (two per chain, 35 chains per field).
     pub fn witness_items(&self) -> usize {
-        2 * params().total_digits()
+        CLAIM_FIELDS * field_items()
     }
 
-    /// Serialized key (chain ends), for configuration and the wire.
+    /// Serialized keys, for configuration and the wire: the field count (one byte), then each
+    /// field key as `winternitz::PublicKey::to_bytes`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes()
+        let mut out = Vec::with_capacity(1 + CLAIM_FIELDS * field_key_len());
+        out.push(CLAIM_FIELDS as u8);
+        for key in &self.0 {
+            out.extend_from_slice(&key.to_bytes());
+        }
+        out
     }
 
-    /// Parses [`ClaimPublicKey::to_bytes`]; refuses keys with other parameters.
+    /// Parses [`ClaimPublicKey::to_bytes`]; refuses another field count, keys with other
+    /// parameters, and missing or trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClaimError> {
-        let pk = PublicKey::from_bytes(bytes)?;
-        if pk.params() != params() {
+        let (&count, body) = bytes.split_first().ok_or(ClaimError::FieldCount { got: 0 })?;
+        if count as usize != CLAIM_FIELDS {
+            return Err(ClaimError::FieldCount { got: count as usize });
+        }
+        // Each key's header (digit width, message length) decides its parameters: check the
+        // first one before the length, so a foreign key is named as such.
+        let header_ok = |key: &[u8]| key.len() >= 5 && key[0] as u32 == params().digit_bits() && key[1..5] == (FIELD_MESSAGE_LEN as u32).to_be_bytes();
+        if body.len() >= 5 && !header_ok(body) {
             return Err(ClaimError::Parameters);
         }
-        Ok(ClaimPublicKey(pk))
+        let len = field_key_len();
+        let want = 1 + CLAIM_FIELDS * len;
+        if bytes.len() != want {
+            return Err(ClaimError::KeyLength { got: bytes.len(), want });
+        }
+        let mut keys = Vec::with_capacity(CLAIM_FIELDS);
+        for chunk in body.chunks(len) {
+            if !header_ok(chunk) {
+                return Err(ClaimError::Parameters);
+            }
+            let pk = PublicKey::from_bytes(chunk)?;
+            if pk.params() != params() {
+                return Err(ClaimError::Parameters);
+            }
+            keys.push(pk);
+        }
+        let keys: [PublicKey; CLAIM_FIELDS] = keys.try_into().expect("exactly CLAIM_FIELDS chunks");
+        Ok(ClaimPublicKey(keys))
     }
 }
 
@@ -102,55 +361,260 @@ impl ClaimPublicKey {
 mod tests {
     use super::*;
     use bitvm2_script::exec::{execute, ExecOptions};
+    use proptest::prelude::*;
 
-    fn txid(b: u8) -> Txid {
-        Txid::from_byte_array([b; 32])
+    fn p2wpkh() -> ScriptBuf {
+        ScriptBuf::from_bytes([&[0x00, 0x14][..], &[0x11; 20]].concat())
+    }
+    fn p2tr() -> ScriptBuf {
+        ScriptBuf::from_bytes([&[0x51, 0x20][..], &[0xab; 32]].concat())
+    }
+    fn p2wsh() -> ScriptBuf {
+        ScriptBuf::from_bytes([&[0x00, 0x20][..], &[0xcd; 32]].concat())
     }
 
-    #[test]
-    fn honest_claim_passes_the_script_and_reads_back() {
-        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
-        let pk = sk.public_key();
-        let payout = Txid::from_byte_array(core::array::from_fn(|i| (i as u8).wrapping_mul(37)));
-        let w = sk.sign(&payout);
-        assert_eq!(w.len(), pk.witness_items());
-        assert_eq!(pk.read(&w).unwrap(), payout);
+    fn claim(dest: ScriptBuf, sat: u64) -> ClaimFields {
+        ClaimFields {
+            payout_txid: Txid::from_byte_array(core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(1))),
+            amount: Amount::from_sat(sat),
+            destination: dest,
+        }
+    }
 
-        // The script leaves nothing: append OP_1 to get a spendable leaf shape.
+    /// The Kickoff leaf shape around the claim script: append OP_1 (the graph adds the
+    /// operator's signature check in front and OP_1 after).
+    fn leaf(pk: &ClaimPublicKey) -> ScriptBuf {
         let mut script = pk.script().into_bytes();
         script.push(bitcoin::opcodes::OP_TRUE.to_u8());
-        let report = execute(&ScriptBuf::from_bytes(script), &w, &ExecOptions::default());
-        assert!(report.success(), "{:?}", report.outcome);
-        assert!(report.peak_items <= 1000);
+        ScriptBuf::from_bytes(script)
+    }
+
+    /// Native oracle of the statement's packing: the field values as little-endian u128s of
+    /// the claim bytes built by hand.
+    fn oracle_fields(c: &ClaimFields) -> [u128; CLAIM_FIELDS] {
+        let t = c.payout_txid.as_byte_array();
+        let le = |b: &[u8]| b.iter().rev().fold(0u128, |a, v| (a << 8) | *v as u128);
+        let mut dest = vec![c.destination.len() as u8];
+        dest.extend_from_slice(c.destination.as_bytes());
+        dest.resize(35, 0);
+        [le(&t[..16]), le(&t[16..]), c.amount.to_sat() as u128, le(&dest[..16]), le(&dest[16..32]), le(&dest[32..])]
     }
 
     #[test]
-    fn claims_of_other_graphs_keys_or_txids_are_refused() {
+    fn honest_claims_pass_the_script_and_read_back() {
         let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
-        let other = ClaimSecretKey::derive(&[7; 32], b"graph-b");
-        assert_ne!(sk.public_key(), other.public_key());
-        let w = other.sign(&txid(1));
-        assert!(sk.public_key().read(&w).is_err(), "signature under another graph's key");
-
-        let mut script = sk.public_key().script().into_bytes();
-        script.push(bitcoin::opcodes::OP_TRUE.to_u8());
-        let script = ScriptBuf::from_bytes(script);
-        assert!(!execute(&script, &w, &ExecOptions::default()).success());
-
-        // Raising one digit of an honest signature (without being able to fix its checksum).
-        let mut w = sk.sign(&txid(1));
-        let digit_item = 1; // items are (element, digit) pairs
-        w[digit_item] = vec![2];
-        assert!(sk.public_key().read(&w).is_err());
-        assert!(!execute(&script, &w, &ExecOptions::default()).success());
+        let pk = sk.public_key();
+        let script = leaf(&pk);
+        let dests = [p2wpkh(), p2tr(), p2wsh(), ScriptBuf::from_bytes(vec![0x51])];
+        let mut claims: Vec<ClaimFields> = dests.into_iter().map(|d| claim(d, 1_234_567)).collect();
+        claims.push(claim(p2tr(), 0));
+        claims.push(claim(p2wpkh(), u64::MAX));
+        claims.push(ClaimFields::no_payout());
+        for c in claims {
+            let w = sk.sign(&c).unwrap();
+            assert_eq!(w.len(), pk.witness_items());
+            assert_eq!(pk.read(&w).unwrap(), c);
+            // Per field: the split witness verifies under that field's key as its message.
+            let packed = c.packed().unwrap();
+            for (k, items) in pk.field_witnesses(&w).unwrap().into_iter().enumerate() {
+                let sig = Signature::from_witness(params(), items).unwrap();
+                assert_eq!(pk.field_keys()[k].verify(&sig).unwrap(), packed[k]);
+            }
+            let report = execute(&script, &w, &ExecOptions::default());
+            assert!(report.success(), "{:?}", report.outcome);
+            assert!(report.peak_items <= 1000, "peak {}", report.peak_items);
+        }
     }
 
     #[test]
-    fn key_bytes_round_trip_and_foreign_parameters_are_refused() {
+    fn kickoff_claim_check_figures() {
+        // Not a limit test: prints the figures the report and docs quote.
+        let pk = ClaimSecretKey::derive(&[7; 32], b"graph-a").public_key();
+        let w = ClaimSecretKey::derive(&[7; 32], b"graph-a").sign(&claim(p2tr(), 50_000)).unwrap();
+        let report = execute(&leaf(&pk), &w, &ExecOptions::default());
+        let witness_bytes: usize = w.iter().map(|i| 1 + i.len()).sum();
+        eprintln!(
+            "claim commitment: {} items, {} witness bytes, {} script bytes, peak {} items",
+            w.len(),
+            witness_bytes,
+            pk.script().len(),
+            report.peak_items
+        );
+        // The Kickoff input adds the operator's signature (one item) to this witness.
+        assert!(report.peak_items < 1000, "peak {} plus the operator signature", report.peak_items);
+    }
+
+    #[test]
+    fn claims_of_other_graphs_or_keys_are_refused() {
+        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
+        let script = leaf(&sk.public_key());
+        for other in [ClaimSecretKey::derive(&[7; 32], b"graph-b"), ClaimSecretKey::derive(&[8; 32], b"graph-a")] {
+            assert_ne!(sk.public_key(), other.public_key());
+            let w = other.sign(&claim(p2tr(), 5)).unwrap();
+            assert!(matches!(sk.public_key().read(&w), Err(ClaimError::Signature { .. })), "signature under another key");
+            assert!(!execute(&script, &w, &ExecOptions::default()).success());
+        }
+        // Field keys are distinct: field 0's signature does not verify as field 1's.
+        let w = sk.sign(&claim(p2tr(), 5)).unwrap();
+        let n = field_items();
+        let mut swapped = w.clone();
+        swapped[..n].clone_from_slice(&w[n..2 * n]);
+        swapped[n..2 * n].clone_from_slice(&w[..n]);
+        match sk.public_key().read(&swapped) {
+            Err(ClaimError::Signature { field, .. }) => assert_eq!(field, FIELD_NAMES[0]),
+            other => panic!("swapped fields read as {other:?}"),
+        }
+        assert!(!execute(&script, &swapped, &ExecOptions::default()).success());
+        // Missing or extra items.
+        assert!(matches!(sk.public_key().read(&w[1..]), Err(ClaimError::ItemCount { got, want: 420 }) if got == 419));
+        assert!(!execute(&script, &w[2..], &ExecOptions::default()).success());
+    }
+
+    #[test]
+    fn a_raised_digit_in_any_field_is_refused_and_named() {
+        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
+        let pk = sk.public_key();
+        let script = leaf(&pk);
+        let c = claim(p2wsh(), 1_000);
+        let honest = sk.sign(&c).unwrap();
+        let digits = params().total_digits();
+        for k in 0..CLAIM_FIELDS {
+            // Raise the first message digit of field k by one: hash its element once more, so
+            // the chain still reaches the key but the checksum no longer matches.
+            let mut w = honest.clone();
+            let base = k * 2 * digits;
+            let d = bitvm2_script::exec::decode_num(&w[base + 1], 4).unwrap();
+            if d == 15 {
+                continue;
+            }
+            w[base] = bitcoin::hashes::hash160::Hash::hash(&w[base]).to_byte_array().to_vec();
+            w[base + 1] = bitvm2_script::exec::encode_num(d + 1);
+            match pk.read(&w) {
+                Err(ClaimError::Signature { field, .. }) => assert_eq!(field, FIELD_NAMES[k]),
+                other => panic!("field {k}: raised digit read as {other:?}"),
+            }
+            assert!(!execute(&script, &w, &ExecOptions::default()).success(), "field {k}");
+            // A digit out of range (16) is refused too.
+            let mut w = honest.clone();
+            w[base + 1] = vec![16];
+            assert!(matches!(pk.read(&w), Err(ClaimError::Signature { .. })));
+            assert!(!execute(&script, &w, &ExecOptions::default()).success());
+        }
+    }
+
+    #[test]
+    fn destinations_the_statement_cannot_pack_are_refused_at_signing() {
+        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
+        assert_eq!(sk.sign(&claim(ScriptBuf::new(), 1)), Err(ClaimError::DestinationLength(0)));
+        assert_eq!(sk.sign(&claim(ScriptBuf::from_bytes(vec![0x51; 35]), 1)), Err(ClaimError::DestinationLength(35)));
+        assert!(sk.sign(&claim(ScriptBuf::from_bytes(vec![0x51; 34]), 1)).is_ok());
+    }
+
+    #[test]
+    fn validly_signed_non_canonical_packings_are_refused_by_read() {
+        // An operator can sign any 16-byte messages with its field keys; read must refuse the
+        // ones the statement cannot have as public inputs.
+        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
+        let pk = sk.public_key();
+        let sign_raw = |m: &[[u8; 16]; CLAIM_FIELDS]| -> Vec<Vec<u8>> {
+            sk.0.iter().zip(m).flat_map(|(k, m)| k.sign(m).unwrap().to_witness()).collect()
+        };
+        let honest = claim(p2wpkh(), 77).packed().unwrap();
+        assert_eq!(pk.read(&sign_raw(&honest)).unwrap(), claim(p2wpkh(), 77));
+        // Above the span of x2 (8 bytes) and x5 (3 bytes).
+        for (k, bytes) in [(2, 8), (5, 3)] {
+            let mut m = honest;
+            m[k][FIELD_MESSAGE_LEN - 1 - bytes] = 1;
+            assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::FieldRange { field: FIELD_NAMES[k], bytes }));
+        }
+        // Destination length byte (x3's least significant byte) 0, 35 and 255.
+        for len in [0u8, 35, 255] {
+            let mut m = honest;
+            m[3][15] = len;
+            assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::DestinationLength(len as usize)));
+        }
+        // A 22-byte script with a non-zero byte in its padding (in x4 and in x5).
+        for (k, i) in [(4, 0), (5, 15)] {
+            let mut m = honest;
+            m[k][i] = 9;
+            assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::DestinationPadding));
+        }
+        // All of them still pass the script: it checks signatures only.
+        let mut m = honest;
+        m[3][15] = 0;
+        assert!(execute(&leaf(&pk), &sign_raw(&m), &ExecOptions::default()).success());
+    }
+
+    #[test]
+    fn key_bytes_round_trip_and_foreign_keys_are_refused() {
         let pk = ClaimSecretKey::derive(&[1; 32], b"g").public_key();
-        assert_eq!(ClaimPublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
-        let other = SecretKey::derive(&[1; 32], b"g", Params::new(4, 16).unwrap()).public_key();
-        assert!(ClaimPublicKey::from_bytes(&other.to_bytes()).is_err());
-        assert!(ClaimPublicKey::from_bytes(&[1, 2, 3]).is_err());
+        let bytes = pk.to_bytes();
+        assert_eq!(bytes.len(), 1 + 6 * 705);
+        assert_eq!(ClaimPublicKey::from_bytes(&bytes).unwrap(), pk);
+        // Foreign parameters: six keys over 32-byte messages (the v1 claim's).
+        let p32 = Params::new(4, 32).unwrap();
+        let mut foreign = vec![6u8];
+        for k in 0..6u8 {
+            foreign.extend(SecretKey::derive(&[1; 32], &[k], p32).public_key().to_bytes());
+        }
+        assert_eq!(ClaimPublicKey::from_bytes(&foreign), Err(ClaimError::Parameters));
+        // A 16-byte key with 3-bit digits in the last position (same total length is not
+        // needed: the header is checked per key).
+        let mut last_foreign = bytes.clone();
+        let at = 1 + 5 * 705;
+        last_foreign[at] = 3;
+        assert_eq!(ClaimPublicKey::from_bytes(&last_foreign), Err(ClaimError::Parameters));
+        // The v1 format (one 32-byte key) starts with its digit width, 4: a wrong field count.
+        let v1 = SecretKey::derive(&[1; 32], b"g", p32).public_key().to_bytes();
+        assert_eq!(ClaimPublicKey::from_bytes(&v1), Err(ClaimError::FieldCount { got: 4 }));
+        // Five or seven field keys, trailing or missing bytes, nothing.
+        let mut five = bytes[..1 + 5 * 705].to_vec();
+        five[0] = 5;
+        assert_eq!(ClaimPublicKey::from_bytes(&five), Err(ClaimError::FieldCount { got: 5 }));
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(ClaimPublicKey::from_bytes(&long), Err(ClaimError::KeyLength { .. })));
+        assert!(matches!(ClaimPublicKey::from_bytes(&bytes[..bytes.len() - 1]), Err(ClaimError::KeyLength { .. })));
+        assert_eq!(ClaimPublicKey::from_bytes(&[]), Err(ClaimError::FieldCount { got: 0 }));
+    }
+
+    fn claim_strategy() -> impl Strategy<Value = ClaimFields> {
+        (any::<[u8; 32]>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 1..=MAX_DESTINATION_LEN)).prop_map(
+            |(t, sat, script)| ClaimFields {
+                payout_txid: Txid::from_byte_array(t),
+                amount: Amount::from_sat(sat),
+                destination: ScriptBuf::from_bytes(script),
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn packing_matches_the_statement_layout_and_round_trips(c in claim_strategy()) {
+            let m = c.packed().unwrap();
+            // Each message is its field's value as a big-endian integer (native oracle).
+            for (mk, xk) in m.iter().zip(oracle_fields(&c)) {
+                prop_assert_eq!(u128::from_be_bytes(*mk), xk);
+            }
+            prop_assert_eq!(ClaimFields::from_packed(&m).unwrap(), c);
+        }
+
+        #[test]
+        fn only_canonical_messages_read_back(c in claim_strategy(), k in 0..CLAIM_FIELDS, i in 0..FIELD_MESSAGE_LEN, v in any::<u8>()) {
+            // One byte of an honest claim's messages changed: either it is refused, or it is
+            // another canonical claim that packs to exactly the changed messages (injective,
+            // and nothing outside the packing's image is accepted).
+            let honest = c.packed().unwrap();
+            let mut m = honest;
+            m[k][i] = v;
+            match ClaimFields::from_packed(&m) {
+                Ok(other) => {
+                    prop_assert_eq!(other.packed().unwrap(), m);
+                    prop_assert_eq!(other == c, m == honest);
+                }
+                Err(_) => prop_assert!(m != honest),
+            }
+        }
     }
 }
