@@ -10,6 +10,11 @@
 //!   evenly spaced commitments). For each, the search names a leaf and Core accepts and mines its
 //!   spend (at most 400,000 WU).
 //!
+//! - Public-input binding: the public inputs stand for claim fields the Kickoff signed (one
+//!   16-byte Winternitz message each); one binding leaf per input sits in the same tree. With the
+//!   Kickoff's claim equal to the asserted inputs no binding leaf is spendable; a Kickoff that
+//!   claimed another value than the (valid) proof's input is caught by its binding leaf, mined.
+//!
 //! As in `disprove_on_chain.rs` the leaves are used bare (no committee signature around them).
 
 mod common;
@@ -25,6 +30,8 @@ use ark_snark::SNARK;
 use bitcoin::key::Secp256k1;
 use bitcoin::taproot::{LeafVersion, TaprootBuilder, TaprootSpendInfo};
 use bitcoin::{Address, Amount, Network, Transaction, TxOut, Witness};
+use bitcoin::ScriptBuf;
+use bitvm2_disprove::binding::{binding_leaves, binding_witness, find_binding_fault, Binding};
 use bitvm2_disprove::bn254::{FqMul, ModeMul};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::groth16::program::{build, ProgramOptions, PublicInput, VerifierProgram};
@@ -37,6 +44,7 @@ use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned, SignedAssertion};
 use bitvm2_disprove::wots::LeafEncoding;
 use bitvm2_harness::{Funded, Regtest};
 use bitvm2_script::exec::{execute, ExecOptions};
+use bitvm2_script::winternitz as sw;
 use common::TestKey;
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -46,6 +54,8 @@ use circuit::TestCircuit;
 
 struct Chain {
     d: Disprove,
+    /// Leaves after the program's (the binding leaves).
+    extra: Vec<ScriptBuf>,
     keys: OperatorKeys,
     info: TaprootSpendInfo,
     node: Regtest,
@@ -60,8 +70,14 @@ impl Chain {
         self.d.read_assertion(&self.d.assert_witnesses(&signed)).expect("operator signatures verify")
     }
 
+    fn script(&self, leaf: usize) -> &ScriptBuf {
+        let n = self.d.leaf_scripts.len();
+        if leaf < n { &self.d.leaf_scripts[leaf] } else { &self.extra[leaf - n] }
+    }
+
+    /// Spends `coin` through leaf `step` (program leaves first, then the extra ones).
     fn spend(&self, coin: &Funded, step: usize, items: Vec<Vec<u8>>) -> Transaction {
-        let script = &self.d.leaf_scripts[step];
+        let script = self.script(step);
         let control = self.info.control_block(&(script.clone(), LeafVersion::TapScript)).expect("leaf is in the tree");
         let mut w = Witness::new();
         for i in items {
@@ -81,17 +97,31 @@ impl Chain {
     fn disprove(&mut self, what: &str, committed: &[Committed]) -> (usize, u64) {
         let a = self.assertion(committed);
         let fault = self.d.find_fault(&a).unwrap_or_else(|| panic!("{what}: the search finds no faulty step"));
-        let coin = self.coins.pop().expect("enough coins");
-        let tx = self.spend(&coin, fault.step, fault.witness.clone());
-        let weight = tx.weight().to_wu();
-        assert!(weight <= 400_000, "{what}: spend of leaf {} weighs {weight} WU", fault.step);
-        let v = &self.node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
-        assert!(v.allowed, "{what}, leaf {}: {:?}", fault.step, v.reject_reason);
-        let txid = self.node.send(&tx).unwrap();
-        self.node.confirm(&txid).unwrap();
+        let weight = self.mine_spend(what, fault.step, fault.witness.clone());
         eprintln!("{what}: leaf {} ({:?}) spent on chain, {weight} WU", fault.step, fault.reason);
         (fault.step, weight)
     }
+
+    /// Core must accept the spend of leaf `step` with `witness` under default policy; mined.
+    fn mine_spend(&mut self, what: &str, step: usize, witness: Vec<Vec<u8>>) -> u64 {
+        let coin = self.coins.pop().expect("enough coins");
+        let tx = self.spend(&coin, step, witness);
+        let weight = tx.weight().to_wu();
+        assert!(weight <= 400_000, "{what}: spend of leaf {step} weighs {weight} WU");
+        let v = &self.node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
+        assert!(v.allowed, "{what}, leaf {step}: {:?}", v.reject_reason);
+        let txid = self.node.send(&tx).unwrap();
+        self.node.confirm(&txid).unwrap();
+        weight
+    }
+}
+
+/// A public input as the Kickoff's 16-byte big-endian claim message (inputs here are < 2^128).
+fn be16(x: &Fr) -> [u8; 16] {
+    use ark_ff::{BigInteger, PrimeField};
+    let be = x.into_bigint().to_bytes_be();
+    assert!(be[..16].iter().all(|b| *b == 0), "claim fields are below 2^128");
+    be[16..].try_into().unwrap()
 }
 
 fn program(pvk: &PreparedVerifyingKey, n_public: usize) -> VerifierProgram {
@@ -113,23 +143,34 @@ fn groth16_verifier_leaves_disprove_invalid_proofs_on_chain_and_not_a_valid_one(
     let vp = program(&pvk, public.len());
 
     // Every leaf, generated from nothing, in one balanced taproot tree.
-    let limits = ChunkLimits { encoding: LeafEncoding::Compact, ..ChunkLimits::default() };
+    let limits = ChunkLimits { encoding: LeafEncoding::Compact, other_leaves: public.len(), ..ChunkLimits::default() };
     let planned = Planned::new(vp.program.clone(), limits).expect("the verifier chunks at the standard limits");
     let keys = OperatorKeys::new([6; 32], b"groth16-on-chain");
     let pks = keys.public_keys(&planned);
     let d = planned.with_keys(pks, AssertShape::default()).expect("keys");
+    // The Kickoff's claim keys, one per public input, and their binding leaves.
+    let claim_keys: Vec<sw::SecretKey> =
+        (0..public.len()).map(|k| sw::SecretKey::derive(&[8; 32], format!("kickoff claim x{k}").as_bytes(), sw::Params::new(4, 16).unwrap())).collect();
+    let bindings: Vec<Binding> = vp
+        .inputs
+        .public
+        .iter()
+        .zip(&claim_keys)
+        .map(|((_, v), key)| Binding { claim_field: key.public_key(), commitment: d.plan.commitment_of(*v).expect("public inputs are committed") })
+        .collect();
+    let extra = binding_leaves(&d, &bindings).unwrap();
     let secp = Secp256k1::new();
-    let info = TaprootBuilder::with_huffman_tree(d.leaf_scripts.iter().map(|s| (1u32, s.clone())))
+    let info = TaprootBuilder::with_huffman_tree(d.leaf_scripts.iter().chain(&extra).map(|s| (1u32, s.clone())))
         .expect("tree")
         .finalize(&secp, TestKey::from_seed(42).internal_key())
         .expect("finalize");
     let leaves = d.leaf_scripts.len();
-    eprintln!("{leaves} leaves generated and committed in one output in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("{leaves} program leaves and {} binding leaves generated and committed in one output in {:.1} s", public.len(), t.elapsed().as_secs_f64());
 
     let node = Regtest::start().expect("start bitcoind");
     let address = Address::p2tr_tweaked(info.output_key(), Network::Regtest);
     let coins = node.fund_many(&address, 16).unwrap();
-    let mut chain = Chain { d, keys, info, node, coins };
+    let mut chain = Chain { d, extra, keys, info, node, coins };
 
     // The valid proof: honest values, nothing to find, no leaf spendable.
     let witness = verifier::prove(&pvk, &proof, &public).unwrap().witness;
@@ -159,6 +200,24 @@ fn groth16_verifier_leaves_disprove_invalid_proofs_on_chain_and_not_a_valid_one(
     }
     drop(all);
     eprintln!("valid proof: Core refuses all {} sampled leaves", sample.len());
+
+    // Binding: the Kickoff claimed exactly the asserted public inputs; no binding leaf spendable.
+    let kickoff = |xs: &[Fr]| -> Vec<Vec<Vec<u8>>> { claim_keys.iter().zip(xs).map(|(k, x)| k.sign(&be16(x)).unwrap().to_witness()).collect() };
+    let honest_kickoff = kickoff(&public);
+    assert_eq!(find_binding_fault(&bindings, &honest_kickoff, &a).unwrap().map(|f| f.0), None);
+    for (k, b) in bindings.iter().enumerate() {
+        let w = binding_witness(&b.claim_field, &honest_kickoff[k], &a.sigs[b.commitment]).unwrap();
+        let tx = chain.spend(&probe, leaves + k, w);
+        let v = &chain.node.test_mempool_accept(&[tx]).unwrap()[0];
+        assert!(!v.allowed, "binding leaf {k} spendable with the claimed inputs");
+    }
+    // The Kickoff claimed another x1 than the asserted (valid) proof's: its binding leaf is mined.
+    let mut claimed = public.clone();
+    claimed[1] += Fr::one();
+    let (field, w) = find_binding_fault(&bindings, &kickoff(&claimed), &a).unwrap().expect("the mismatch is found");
+    assert_eq!(field, 1);
+    let weight = chain.mine_spend("kickoff claim != asserted public input", leaves + field, w);
+    eprintln!("kickoff claim x1 != asserted x1: binding leaf spent on chain, {weight} WU");
 
     // Invalid proofs, every value computed honestly from them (the operator's best effort).
     let d = &chain.d;

@@ -19,6 +19,7 @@ use bitcoin::ScriptBuf;
 use bitvm2_script::builder::Fragment;
 use bitvm2_script::winternitz as sw;
 
+use crate::setup::{Disprove, SignedAssertion};
 use crate::wots::{self, WotsPublicKey, WotsSignature};
 
 /// Why a binding leaf cannot be built or its witness assembled.
@@ -31,6 +32,22 @@ pub enum BindingError {
         claim: usize,
         /// Message digits of the asserted value's key.
         asserted: usize,
+    },
+    /// A bound commitment index outside the program's commitments.
+    #[error("binding {field}: commitment {index} does not exist")]
+    Commitment {
+        /// Which binding.
+        field: usize,
+        /// The index given.
+        index: usize,
+    },
+    /// A claim field's signature does not verify (such a Kickoff cannot be on chain).
+    #[error("claim field {field}: {source}")]
+    ClaimSignature {
+        /// Which binding.
+        field: usize,
+        /// What the Winternitz layer found.
+        source: sw::WinternitzError,
     },
     /// A claim field's witness with the wrong number of items.
     #[error("claim field witness has {got} items, expected {want}")]
@@ -82,6 +99,48 @@ pub fn binding_witness(claim_field: &sw::PublicKey, claim_items: &[Vec<u8>], ass
 pub fn messages_differ(asserted: &[u8], claim_field: &[u8]) -> bool {
     let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
     strip(asserted) != strip(claim_field)
+}
+
+/// A claim field bound to a committed value of a program (e.g. public input `x_k` of the
+/// Groth16 program, by commitment index).
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The Kickoff's key of the claim field.
+    pub claim_field: sw::PublicKey,
+    /// Index of the bound value among the program's commitments.
+    pub commitment: usize,
+}
+
+/// The binding leaves of `bindings`, in order (they go into the disprove tree beside the
+/// program's leaves).
+pub fn binding_leaves(d: &Disprove, bindings: &[Binding]) -> Result<Vec<ScriptBuf>, BindingError> {
+    bindings
+        .iter()
+        .enumerate()
+        .map(|(field, b)| {
+            let key = d.keys.get(b.commitment).ok_or(BindingError::Commitment { field, index: b.commitment })?;
+            binding_leaf(&b.claim_field, key)
+        })
+        .collect()
+}
+
+/// The verifier's search over the bindings: the first field whose Kickoff message (read from
+/// `claim_items`, one item list per binding) differs from the asserted value, with the witness
+/// of its binding leaf; `None` if every asserted value is the claimed one.
+pub fn find_binding_fault(bindings: &[Binding], claim_items: &[Vec<Vec<u8>>], a: &SignedAssertion) -> Result<Option<(usize, Vec<Vec<u8>>)>, BindingError> {
+    for (field, (b, items)) in bindings.iter().zip(claim_items).enumerate() {
+        let (asserted, sig) = match (a.values.get(b.commitment), a.sigs.get(b.commitment)) {
+            (Some(v), Some(s)) => (v, s),
+            _ => return Err(BindingError::Commitment { field, index: b.commitment }),
+        };
+        let claimed = sw::Signature::from_witness(b.claim_field.params(), items)
+            .and_then(|s| b.claim_field.verify(&s))
+            .map_err(|source| BindingError::ClaimSignature { field, source })?;
+        if messages_differ(asserted, &claimed) {
+            return Ok(Some((field, binding_witness(&b.claim_field, items, sig)?)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
