@@ -15,7 +15,9 @@ pub mod real;
 use std::sync::Arc;
 
 use bitcoin::secp256k1::XOnlyPublicKey;
+use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Transaction, Txid};
+use bitvm2_disprove::claim::ClaimFields;
 use bitvm2_node::peer::HandlerError;
 use bitvm2_node::runtime::NodeContext;
 use bitvm2_node::{PeerHandler, StoreTx, VerifiedMessage};
@@ -75,6 +77,11 @@ pub fn handle_common(t: &StoreTx<'_>, side_system: Option<&XOnlyPublicKey>, msg:
             let w: SignedWithdrawal = decode(&msg.kind, &msg.payload).map_err(bad)?;
             let key = side_system.ok_or_else(|| HandlerError::Refused("no side-system key configured (--side-system-key)".into()))?;
             w.verify(key).map_err(bad)?;
+            // The Kickoff must be able to commit the destination (the statement packs 1..=34
+            // bytes): refuse a request no operator could claim back.
+            ClaimFields { payout_txid: Txid::all_zeros(), amount: w.request.amount, destination: w.request.destination.clone() }
+                .packed()
+                .map_err(|e| HandlerError::Refused(format!("withdrawal cannot be claimed: {e}")))?;
             let id = hex::encode(w.request.id());
             let rec = load_record(t, &w.request.graph_id.to_string())?
                 .ok_or_else(|| HandlerError::Refused(format!("unknown deposit {}", w.request.graph_id)))?;
@@ -262,9 +269,38 @@ impl PeerHandler for VerifierHandler {
     }
 }
 
+/// Matches the claim a Kickoff commits against operator's withdrawal records (`mine`): the
+/// record whose announced payout is the committed txid, and whose amount and destination are
+/// the committed ones. `Err` says why no record backs the claim; `Ok` gives the payout to check
+/// on chain and the request it must pay.
+pub fn match_claim<'a>(committed: &ClaimFields, mine: &'a [WithdrawalRecord]) -> Result<(OutPoint, &'a WithdrawalRequest), String> {
+    let mut reason = None;
+    for r in mine {
+        let Some(p) = r.payout else { continue };
+        if p.txid != committed.payout_txid {
+            continue;
+        }
+        let req = &r.signed.request;
+        if committed.amount != req.amount {
+            reason.get_or_insert(format!("the Kickoff commits amount {} for payout {}, the request asks {}", committed.amount, p.txid, req.amount));
+        } else if committed.destination != req.destination {
+            reason.get_or_insert(format!(
+                "the Kickoff commits destination {} for payout {}, the request asks {}",
+                committed.destination.to_hex_string(),
+                p.txid,
+                req.destination.to_hex_string()
+            ));
+        } else {
+            return Ok((p, req));
+        }
+    }
+    Err(reason.unwrap_or_else(|| format!("the Kickoff commits payout {}, which no withdrawal request of this operator announced", committed.payout_txid)))
+}
+
 /// Why a kickoff of operator `i` in graph `gid` is not backed by a valid payout (`None`: valid).
-/// The payout must be the transaction the Kickoff commits to (Winternitz, read from the mined
-/// Kickoff's witness), pay the request's destination its amount, and be confirmed.
+/// The Kickoff commits (Winternitz, read from the mined Kickoff's witness) the payout txid, the
+/// amount and the destination; they must be a request's announced payout, amount and
+/// destination ([`match_claim`]), and that payout must pay them and be confirmed.
 async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Option<String>, DaemonError> {
     let recs: Vec<WithdrawalRecord> = env.ctx.store.with(|t| t.kv_list(NS_WITHDRAWALS))?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
     let mine: Vec<_> = recs.into_iter().filter(|r| r.signed.request.graph_id.to_string() == gid && r.signed.request.operator == i).collect();
@@ -279,21 +315,21 @@ async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Op
     let ck = &b.claim_keys[i as usize];
     let n = ck.witness_items();
     let committed = match items.get(..n).map(|w| ck.read(w)) {
-        Some(Ok(t)) => t,
-        _ => return Ok(Some("the Kickoff's claim commitment does not read back".into())),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Ok(Some(format!("the Kickoff's claim commitment does not read back: {e}"))),
+        None => return Ok(Some(format!("the Kickoff's witness has {} items, its claim commitment takes {n}", items.len()))),
+    };
+    let (p, req) = match match_claim(&committed, &mine) {
+        Ok(m) => m,
+        Err(reason) => return Ok(Some(reason)),
     };
     let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
-    for r in &mine {
-        let Some(p) = r.payout else { continue };
-        if p.txid != committed {
-            continue;
-        }
-        let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? else { continue };
-        if u.txout.script_pubkey == r.signed.request.destination && u.txout.value == r.signed.request.amount && u.confirmations >= finality {
+    if let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? {
+        if u.txout.script_pubkey == req.destination && u.txout.value == req.amount && u.confirmations >= finality {
             return Ok(None);
         }
     }
-    Ok(Some(format!("the Kickoff commits payout {committed}, which does not pay a request's destination and amount with enough confirmations")))
+    Ok(Some(format!("the Kickoff commits payout {p}, which does not pay the request's destination and amount with enough confirmations")))
 }
 
 /// One round of the verifier's duties over every complete graph.
@@ -410,4 +446,57 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::{Amount, ScriptBuf};
+    use bitvm2_txgraph::toy::test_key;
+    use bitvm2_txgraph::GraphId;
+
+    fn dest(b: u8) -> ScriptBuf {
+        ScriptBuf::from_bytes([&[0x51, 0x20][..], &[b; 32]].concat())
+    }
+
+    fn record(nonce: u64, amount: u64, destination: ScriptBuf, payout: Option<u8>) -> WithdrawalRecord {
+        let request = WithdrawalRequest { graph_id: GraphId([1; 32]), operator: 0, destination, amount: Amount::from_sat(amount), nonce };
+        WithdrawalRecord { signed: request.sign(&test_key(b"side")), payout: payout.map(|b| OutPoint { txid: Txid::from_byte_array([b; 32]), vout: 0 }) }
+    }
+
+    fn claim(payout: u8, amount: u64, destination: ScriptBuf) -> ClaimFields {
+        ClaimFields { payout_txid: Txid::from_byte_array([payout; 32]), amount: Amount::from_sat(amount), destination }
+    }
+
+    #[test]
+    fn the_claim_must_be_an_announced_payout_with_its_requests_amount_and_destination() {
+        let mine = vec![record(1, 300_000, dest(1), Some(7)), record(2, 500_000, dest(2), None)];
+        // Honest: the announced payout, the request's amount and destination.
+        let (p, req) = match_claim(&claim(7, 300_000, dest(1)), &mine).unwrap();
+        assert_eq!((p.txid, req.nonce), (Txid::from_byte_array([7; 32]), 1));
+        // Right payout, another amount (more, or less).
+        for sat in [300_001, 1] {
+            let e = match_claim(&claim(7, sat, dest(1)), &mine).unwrap_err();
+            assert!(e.contains("commits amount") && e.contains("the request asks 0.00300000 BTC"), "{e}");
+        }
+        // Right payout and amount, another destination.
+        let e = match_claim(&claim(7, 300_000, dest(2)), &mine).unwrap_err();
+        assert!(e.contains("commits destination") && e.contains(&dest(1).to_hex_string()), "{e}");
+        // A payout nobody announced (the second request has none), and the no-payout claim.
+        let e = match_claim(&claim(8, 500_000, dest(2)), &mine).unwrap_err();
+        assert!(e.contains("no withdrawal request of this operator announced"), "{e}");
+        assert!(match_claim(&ClaimFields::no_payout(), &mine).is_err());
+        assert!(match_claim(&claim(7, 300_000, dest(1)), &[]).is_err());
+    }
+
+    #[test]
+    fn a_payout_announced_for_two_requests_matches_the_one_the_claim_names() {
+        // Two requests announce the same payout txid (e.g. a payout with two outputs): the
+        // claim's amount and destination choose which one it must pay.
+        let mine = vec![record(1, 300_000, dest(1), Some(7)), record(2, 500_000, dest(2), Some(7))];
+        assert_eq!(match_claim(&claim(7, 500_000, dest(2)), &mine).unwrap().1.nonce, 2);
+        assert_eq!(match_claim(&claim(7, 300_000, dest(1)), &mine).unwrap().1.nonce, 1);
+        // A mix of the two is no request's.
+        assert!(match_claim(&claim(7, 300_000, dest(2)), &mine).is_err());
+    }
 }

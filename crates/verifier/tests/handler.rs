@@ -189,10 +189,19 @@ fn graph_with_another_committee_or_withdrawal_with_a_forged_signature_is_refused
     // Store the real graph, then a withdrawal signed by someone else than the side system.
     let (params, programs, g) = real_graph(&f, true);
     ask(&ps[0], &coord, kind::GRAPH, graph_msg(&params, &programs, &g)).unwrap();
-    let req = WithdrawalRequest { graph_id: g.id(), operator: 0, destination: bitcoin::ScriptBuf::new(), amount: bitcoin::Amount::from_sat(1), nonce: 0 };
+    let p2tr = bitcoin::ScriptBuf::from_bytes([&[0x51, 0x20][..], &[7; 32]].concat());
+    let req = WithdrawalRequest { graph_id: g.id(), operator: 0, destination: p2tr, amount: bitcoin::Amount::from_sat(1), nonce: 0 };
     let forged = req.clone().sign(&test_key(b"not the side system"));
     let e = ask(&ps[0], &coord, kind::WITHDRAW, encode(&forged)).unwrap_err();
     assert!(matches!(e, HandlerError::BadPayload(_)), "{e}");
+    // A destination the Kickoff cannot commit (empty, or longer than 34 bytes) is refused.
+    let before = ps[0].store.row_counts().unwrap();
+    for bad in [bitcoin::ScriptBuf::new(), bitcoin::ScriptBuf::from_bytes(vec![0x51; 35])] {
+        let unclaimable = WithdrawalRequest { destination: bad, ..req.clone() }.sign(&test_key(b"side"));
+        let e = ask(&ps[0], &coord, kind::WITHDRAW, encode(&unclaimable)).unwrap_err();
+        assert!(matches!(&e, HandlerError::Refused(m) if m.contains("cannot be claimed")), "{e}");
+    }
+    assert_eq!(before, ps[0].store.row_counts().unwrap());
     assert!(ask(&ps[0], &coord, kind::WITHDRAW, encode(&req.sign(&test_key(b"side")))).is_ok());
     // Fault injection only from the node's own key.
     let e = ask(&ps[0], &coord, kind::FORCE_CHALLENGE, encode(&ForceChallengeMsg { graph_id: g.id(), operator: 0 })).unwrap_err();
