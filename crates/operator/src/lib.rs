@@ -14,7 +14,7 @@ use bitcoin::{Amount, OutPoint, Transaction, TxIn, TxOut};
 use bitvm2_node::peer::HandlerError;
 use bitvm2_node::runtime::NodeContext;
 use bitvm2_node::{PeerHandler, Role, StoreTx, VerifiedMessage};
-use bitvm2_disprove::claim::ClaimSecretKey;
+use bitvm2_disprove::claim::{ClaimFields, ClaimSecretKey};
 use bitvm2_disprove::setup::OperatorKeys;
 use bitvm2_verifier::real;
 use bitvm2_txgraph::wallet::{p2tr_script, sign_p2tr_keypath};
@@ -271,6 +271,20 @@ fn send_truc(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction
     Ok(())
 }
 
+/// What the Kickoff of duty `d` claims: its payout and the request's amount and destination,
+/// or [`ClaimFields::no_payout`] for a claim without a withdrawal (fault injection).
+fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError> {
+    let (Some(rid), Some(payout)) = (&d.request, d.payout) else { return Ok(ClaimFields::no_payout()) };
+    let rec: WithdrawalRecord = env
+        .ctx
+        .store
+        .with(|t| t.kv_get(NS_WITHDRAWALS, rid))?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| DaemonError::Graph(format!("withdrawal {rid} not stored")))?;
+    let r = rec.signed.request;
+    Ok(ClaimFields { payout_txid: payout.txid, amount: r.amount, destination: r.destination })
+}
+
 async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     let keys = &env.ctx.keys;
     let rec = env.ctx.store.with(all_records)?.into_iter().find(|(k, _)| *k == d.graph_id).map(|(_, r)| r);
@@ -342,13 +356,20 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     let kickoff_conf = env.confirmations(&po.kickoff.txid()).await?;
     if !d.sent.contains("kickoff") {
         let sig = sign_task(&op_task(g, i, TxKind::Kickoff, 0).map_err(DaemonError::Graph)?, keys.keypair());
-        // The Kickoff commits (Winternitz) to the payout txid; a claim without payout commits
-        // to a txid that pays nobody.
-        let claimed = d.payout.map(|p| p.txid).unwrap_or_else(|| bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()));
-        // One-time key: the message is recorded before it is signed; another txid is refused.
-        let key_id = format!("{}/claim/{i}", d.graph_id);
-        env.ctx.store.with(|t| t.record_winternitz(&key_id, bitcoin::hashes::Hash::as_byte_array(&claimed)))?;
-        let tx = g.kickoff_tx(i, &sig, claim.sign(&claimed))?;
+        // The Kickoff commits (Winternitz) to the withdrawal claim: payout txid, amount and
+        // destination of the request; a claim without payout commits one that pays nobody.
+        let claimed = claimed_fields(env, &d)?;
+        let messages = claimed.packed().map_err(|e| DaemonError::Graph(format!("claim: {e}")))?;
+        // One-time keys (one per claim field): every message is recorded before anything is
+        // signed; another message for a used key is refused (nothing is signed then).
+        env.ctx.store.with(|t| {
+            for (k, m) in messages.iter().enumerate() {
+                t.record_winternitz(&format!("{}/claim/{i}/{k}", d.graph_id), m)?;
+            }
+            Ok(())
+        })?;
+        let witness = claim.sign(&claimed).map_err(|e| DaemonError::Graph(format!("claim: {e}")))?;
+        let tx = g.kickoff_tx(i, &sig, witness)?;
         env.ctx.store.with(|t| t.watch_outpoint(&po.kickoff.outpoint(0), "challenge-connector"))?;
         return send_truc(env, id, &mut d, "kickoff", tx);
     }
