@@ -1,0 +1,98 @@
+//! The Kickoff commits exactly the statement's claim fields: the six Winternitz messages of
+//! `bitvm2_disprove::claim` (16-byte big-endian integers) are the public inputs `x0..x5` of
+//! `Claim::public_inputs`, and a claim read back from a Kickoff witness is the statement's claim.
+//! No key setup: only the packing and the (cheap) Winternitz claim keys.
+
+use ark_bn254::Fr;
+use ark_ff::{BigInteger, PrimeField};
+use bitcoin::hashes::Hash;
+use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Txid};
+use bitvm2_disprove::claim::{ClaimError, ClaimFields, ClaimSecretKey, CLAIM_FIELDS};
+use bitvm2_statement::claim::MAX_DEST_SCRIPT_LEN;
+use bitvm2_statement::Claim;
+use proptest::prelude::*;
+
+/// The statement's claim with the fields the Kickoff commits, plus setup-time deposit and
+/// checkpoint (which the Kickoff does not commit, so any value must give the same x0..x5).
+fn statement_claim(c: &ClaimFields, setup_byte: u8) -> Claim {
+    Claim {
+        deposit: OutPoint { txid: Txid::from_byte_array([setup_byte; 32]), vout: setup_byte as u32 },
+        amount: c.amount,
+        destination: c.destination.clone(),
+        payout_txid: c.payout_txid,
+        checkpoint: BlockHash::from_byte_array([setup_byte ^ 0xff; 32]),
+    }
+}
+
+/// A Winternitz message as the integer it signs (big-endian), in Fr.
+fn message_scalar(m: &[u8; 16]) -> Fr {
+    Fr::from_be_bytes_mod_order(m)
+}
+
+/// Asserts the binding for one claim: packed messages = x0..x5, and the same after signing and
+/// reading back.
+fn check(c: &ClaimFields) {
+    let x = statement_claim(c, 0x42).public_inputs().unwrap();
+    let messages = c.packed().unwrap();
+    for k in 0..CLAIM_FIELDS {
+        assert_eq!(message_scalar(&messages[k]), x[k], "x{k} of {c:?}");
+        // and byte for byte: the message is the scalar's low 16 bytes, big-endian
+        let mut le = x[k].into_bigint().to_bytes_le();
+        le.truncate(16);
+        le.reverse();
+        assert_eq!(le, messages[k], "x{k} bytes");
+    }
+    // Setup-time fields do not move x0..x5.
+    assert_eq!(statement_claim(c, 0x07).public_inputs().unwrap()[..CLAIM_FIELDS], x[..CLAIM_FIELDS]);
+    // What a verifier reads from a Kickoff witness is this claim, and its messages are x0..x5.
+    let sk = ClaimSecretKey::derive(&[3; 32], b"claim-binding");
+    let w = sk.sign(c).unwrap();
+    let read = sk.public_key().read_messages(&w).unwrap();
+    assert_eq!(read.map(|m| message_scalar(&m)), <[Fr; CLAIM_FIELDS]>::try_from(&x[..CLAIM_FIELDS]).unwrap());
+    let back = sk.public_key().read(&w).unwrap();
+    assert_eq!(Claim::from_public_inputs(&statement_claim(&back, 0x42).public_inputs().unwrap()).unwrap(), statement_claim(c, 0x42));
+}
+
+fn fields(dest: Vec<u8>, sat: u64) -> ClaimFields {
+    ClaimFields {
+        payout_txid: Txid::from_byte_array(core::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x5c)),
+        amount: Amount::from_sat(sat),
+        destination: ScriptBuf::from_bytes(dest),
+    }
+}
+
+#[test]
+fn standard_destinations_and_extreme_amounts_bind() {
+    let p2wpkh = [&[0x00, 0x14][..], &[0x11; 20]].concat();
+    let p2tr = [&[0x51, 0x20][..], &[0xab; 32]].concat();
+    let p2wsh = [&[0x00, 0x20][..], &[0xcd; 32]].concat();
+    for dest in [p2wpkh, p2tr, p2wsh, vec![0x51]] {
+        for sat in [0, 1, 300_000, 21_000_000 * 100_000_000, u64::MAX] {
+            check(&fields(dest.clone(), sat));
+        }
+    }
+    check(&ClaimFields::no_payout());
+}
+
+#[test]
+fn the_statement_and_the_kickoff_refuse_the_same_destination_lengths() {
+    assert_eq!(MAX_DEST_SCRIPT_LEN, bitvm2_disprove::claim::MAX_DESTINATION_LEN);
+    for len in [0, MAX_DEST_SCRIPT_LEN + 1] {
+        let c = fields(vec![0x51; len], 1);
+        assert!(statement_claim(&c, 1).public_inputs().is_err());
+        assert_eq!(c.packed(), Err(ClaimError::DestinationLength(len)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_claim_binds(t in any::<[u8; 32]>(), sat in any::<u64>(), dest in proptest::collection::vec(any::<u8>(), 1..=MAX_DEST_SCRIPT_LEN)) {
+        let c = ClaimFields { payout_txid: Txid::from_byte_array(t), amount: Amount::from_sat(sat), destination: ScriptBuf::from_bytes(dest) };
+        let x = statement_claim(&c, 9).public_inputs().unwrap();
+        let m = c.packed().unwrap();
+        for k in 0..CLAIM_FIELDS {
+            prop_assert_eq!(message_scalar(&m[k]), x[k]);
+        }
+    }
+}
