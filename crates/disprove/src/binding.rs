@@ -124,10 +124,13 @@ pub fn binding_leaves(d: &Disprove, bindings: &[Binding]) -> Result<Vec<ScriptBu
         .collect()
 }
 
+/// A binding found broken: the field's index and the witness of its binding leaf.
+pub type BindingFault = (usize, Vec<Vec<u8>>);
+
 /// The verifier's search over the bindings: the first field whose Kickoff message (read from
 /// `claim_items`, one item list per binding) differs from the asserted value, with the witness
 /// of its binding leaf; `None` if every asserted value is the claimed one.
-pub fn find_binding_fault(bindings: &[Binding], claim_items: &[Vec<Vec<u8>>], a: &SignedAssertion) -> Result<Option<(usize, Vec<Vec<u8>>)>, BindingError> {
+pub fn find_binding_fault(bindings: &[Binding], claim_items: &[Vec<Vec<u8>>], a: &SignedAssertion) -> Result<Option<BindingFault>, BindingError> {
     for (field, (b, items)) in bindings.iter().zip(claim_items).enumerate() {
         let (asserted, sig) = match (a.values.get(b.commitment), a.sigs.get(b.commitment)) {
             (Some(v), Some(s)) => (v, s),

@@ -84,18 +84,109 @@ impl Fq2Square {
     }
 }
 
+/// `[a0 a1]^2` over any backend (2 Fq products).
+fn square<B: Backend>(b: &mut B, a: &[B::E]) -> [B::E; 2] {
+    let s = b.add(&a[0], &a[1]);
+    let d = b.sub(&a[0], &a[1]);
+    let c0 = b.mul(&s, &d);
+    let m = b.mul(&a[0], &a[1]);
+    [c0, b.double(&m)]
+}
+
 impl Gadget for Fq2Square {
     fn run<B: Backend>(&self, b: &mut B, x: &[Vec<B::E>]) -> Vec<B::E> {
-        let a = &x[0];
-        let s = b.add(&a[0], &a[1]);
-        let d = b.sub(&a[0], &a[1]);
-        let c0 = b.mul(&s, &d);
-        let m = b.mul(&a[0], &a[1]);
-        let c1 = b.double(&m);
-        vec![c0, c1]
+        square(b, &x[0]).to_vec()
     }
 }
 gadget_op!(Fq2Square);
+
+/// The variant of an [`Fq2MulAcc`]: which factor, which constant, whether it accumulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacShape {
+    /// `a^2` instead of `a * b` (one operand fewer, 2 Fq products instead of 3).
+    pub square: bool,
+    /// Times 2.
+    pub double: bool,
+    /// Times `xi = 9 + u` (the wrap-around `X^6 = xi` of Fq12 = Fq2[X]/(X^6 - xi)).
+    pub xi: bool,
+    /// Plus an accumulator operand (last).
+    pub acc: bool,
+}
+
+/// `acc + k * a * b` (or `k * a^2`, with or without `acc`) for `k` one of `1, 2, xi, 2 xi`: one
+/// step of a schoolbook product in Fq12 = Fq2[X]/(X^6 - xi). Its operands are committed
+/// coefficients and its result the next partial sum, so a chain of them needs no separate
+/// linear operations (whose results would be committed values of their own).
+#[derive(Debug, Clone)]
+pub struct Fq2MulAcc {
+    mul: Arc<dyn FqMul>,
+    groups: Vec<usize>,
+    shape: MacShape,
+}
+
+impl Fq2MulAcc {
+    /// The step `shape` with this Fq multiplication.
+    pub fn new(mul: Arc<dyn FqMul>, shape: MacShape) -> Self {
+        let mut op = Fq2MulAcc { mul, groups: Vec::new(), shape };
+        op.groups = gadget::hint_groups(&op, op.mul.as_ref(), &op.shape());
+        op
+    }
+    fn label(&self) -> String {
+        let s = &self.shape;
+        let what = if s.square { "a^2" } else { "a*b" };
+        let k = match (s.double, s.xi) {
+            (false, false) => "",
+            (true, false) => "2*",
+            (false, true) => "xi*",
+            (true, true) => "2xi*",
+        };
+        let acc = if s.acc { "acc + " } else { "" };
+        format!("fq2 mac[{acc}{k}{what}] {}M ({})", self.groups.len(), self.mul.name())
+    }
+    fn shape(&self) -> Vec<usize> {
+        let mut v = vec![2];
+        if !self.shape.square {
+            v.push(2);
+        }
+        if self.shape.acc {
+            v.push(2);
+        }
+        v
+    }
+    fn out_elems(&self) -> usize {
+        2
+    }
+}
+
+/// `9 x + x` without a product: three doublings and an addition.
+fn times_nine<B: Backend>(b: &mut B, x: &B::E) -> B::E {
+    let x2 = b.double(x);
+    let x4 = b.double(&x2);
+    let x8 = b.double(&x4);
+    b.add(&x8, x)
+}
+
+impl Gadget for Fq2MulAcc {
+    fn run<B: Backend>(&self, b: &mut B, x: &[Vec<B::E>]) -> Vec<B::E> {
+        let s = self.shape;
+        let mut p = if s.square { square(b, &x[0]) } else { karatsuba(b, &x[0], &x[1]) };
+        if s.xi {
+            // (p0 + p1 u)(9 + u) = (9 p0 - p1) + (p0 + 9 p1) u
+            let n0 = times_nine(b, &p[0]);
+            let n1 = times_nine(b, &p[1]);
+            p = [b.sub(&n0, &p[1]), b.add(&p[0], &n1)];
+        }
+        if s.double {
+            p = [b.double(&p[0]), b.double(&p[1])];
+        }
+        if s.acc {
+            let acc = &x[x.len() - 1];
+            p = [b.add(&acc[0], &p[0]), b.add(&acc[1], &p[1])];
+        }
+        p.to_vec()
+    }
+}
+gadget_op!(Fq2MulAcc);
 
 /// Product of an Fq2 value `[a0 a1]` by an Fq value `x`: `[a0 x, a1 x]` (2 Fq products).
 #[derive(Debug, Clone)]

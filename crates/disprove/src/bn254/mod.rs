@@ -41,8 +41,8 @@ pub mod tower;
 #[cfg(test)]
 mod tests;
 
-pub use fq2::{Fq2Mul, Fq2MulConst, Fq2MulFq, Fq2Square, Linear, LinearError};
-pub use tower::{Fq12Ids, Fq2Expr, Fq6Ids, Tower};
+pub use fq2::{Fq2Mul, Fq2MulAcc, Fq2MulConst, Fq2MulFq, Fq2Square, Linear, LinearError, MacShape};
+pub use tower::{Fq12Ids, Fq12Products, Fq2Expr, Fq6Ids, Tower};
 
 /// A multiplication in Fq as a script gadget: `[hints A B] -> [A*B mod p]` for canonical A, B,
 /// with its hints. Implemented by [`ModeMul`]; a faster gadget implements this trait and is

@@ -208,7 +208,10 @@ fn wrong_hints_make_scripts_fail() {
     for mul in muls() {
         assert_wrong_hint_fails(&Fq2Square::new(mul.clone()), &[fq2_val(&a)]);
         assert_wrong_hint_fails(&Fq2MulFq::new(mul.clone()), &[fq2_val(&a), vec![b.c0]]);
-        assert_wrong_hint_fails(&Fq2MulConst::new(mul, b, true), &[fq2_val(&a)]);
+        assert_wrong_hint_fails(&Fq2MulConst::new(mul.clone(), b, true), &[fq2_val(&a)]);
+        let mac = |square, double, xi, acc| Fq2MulAcc::new(mul.clone(), MacShape { square, double, xi, acc });
+        assert_wrong_hint_fails(&mac(false, true, true, true), &[fq2_val(&a), fq2_val(&b), fq2_val(&a)]);
+        assert_wrong_hint_fails(&mac(true, false, true, false), &[fq2_val(&b)]);
     }
 }
 
@@ -228,6 +231,7 @@ struct Fq12Programs {
     mul: Fq12Ids,
     square: Fq12Ids,
     sparse: Fq12Ids,
+    line: Fq12Ids,
     frob: [Fq12Ids; 3],
     conj: Fq12Ids,
     mul6: Fq6Ids,
@@ -235,7 +239,12 @@ struct Fq12Programs {
 }
 
 fn fq12_programs() -> Fq12Programs {
-    let t = Tower::default();
+    fq12_programs_with(Fq12Products::default())
+}
+
+fn fq12_programs_with(products: Fq12Products) -> Fq12Programs {
+    let mut t = Tower::default();
+    t.fq12_products = products;
     let mut prog = Program::new("tower-test");
     let a = fq12_input(&mut prog, "a");
     let b = fq12_input(&mut prog, "b");
@@ -245,11 +254,12 @@ fn fq12_programs() -> Fq12Programs {
     let mul = t.fq12_mul(&mut prog, "mul", a, b);
     let square = t.fq12_square(&mut prog, "square", a);
     let sparse = t.fq12_mul_by_034(&mut prog, "sparse", a, line[0], line[1], line[2]);
+    let line = t.fq12_mul_by_line(&mut prog, "line", a, line[1], line[2]);
     let frob = [1, 2, 3].map(|k| t.fq12_frobenius(&mut prog, &format!("frob{k}"), a, k));
     let conj = t.fq12_conjugate(&mut prog, "conj", a);
     let mul6 = t.fq6_mul(&mut prog, "mul6", x, y);
     let square6 = t.fq6_square(&mut prog, "square6", x);
-    Fq12Programs { prog, mul, square, sparse, frob, conj, mul6, square6 }
+    Fq12Programs { prog, mul, square, sparse, line, frob, conj, mul6, square6 }
 }
 
 fn check_builders(p: &Fq12Programs, a: Fq12, b: Fq12, l: [Fq2; 3], x: Fq6, y: Fq6) {
@@ -267,6 +277,9 @@ fn check_builders(p: &Fq12Programs, a: Fq12, b: Fq12, l: [Fq2; 3], x: Fq6, y: Fq
     assert_eq!(vals_fq12(&vals, &p.sparse), s);
     let sparse_elem = Fq12::new(Fq6::new(l[0], Fq2::zero(), Fq2::zero()), Fq6::new(l[1], l[2], Fq2::zero()));
     assert_eq!(s, a * sparse_elem, "034 means coefficients 1, w, vw");
+    let mut s = a;
+    s.mul_by_034(&Fq2::one(), &l[1], &l[2]);
+    assert_eq!(vals_fq12(&vals, &p.line), s, "line 1 + c3 w + c4 vw");
     for (k, f) in p.frob.iter().enumerate() {
         assert_eq!(vals_fq12(&vals, f), a.frobenius_map(k + 1), "frobenius p^{}", k + 1);
     }
@@ -283,15 +296,23 @@ proptest! {
     /// Fq6/Fq12 builders evaluated natively equal arkworks.
     #[test]
     fn builders_match_arkworks(seed in any::<u64>()) {
-        let p = fq12_programs();
-        check_builders(&p, fq12("a", seed), fq12("b", seed), [fq2("l", seed), fq2("l", seed ^ 1), fq2("l", seed ^ 2)], fq6("x", seed), fq6("y", seed));
+        for products in [Fq12Products::Karatsuba, Fq12Products::Accumulate] {
+            let p = fq12_programs_with(products);
+            check_builders(&p, fq12("a", seed), fq12("b", seed), [fq2("l", seed), fq2("l", seed ^ 1), fq2("l", seed ^ 2)], fq6("x", seed), fq6("y", seed));
+        }
     }
 }
 
 /// Builders on edge values: zero, one, elements with zero components.
 #[test]
 fn builders_on_edge_values() {
-    let p = fq12_programs();
+    for products in [Fq12Products::Karatsuba, Fq12Products::Accumulate] {
+        builders_on_edge_values_with(products);
+    }
+}
+
+fn builders_on_edge_values_with(products: Fq12Products) {
+    let p = fq12_programs_with(products);
     let e = edges();
     let sparse = Fq12::new(Fq6::new(e[3], e[4], Fq2::zero()), Fq6::new(Fq2::zero(), e[5], e[2]));
     let cases = [
@@ -336,13 +357,24 @@ fn builder_op_scripts_match_evaluation() {
 }
 
 /// The builders' program chunks into leaves within the default limits (every operation fits
-/// a leaf of 400,000 WU and 1000 stack items).
+/// a leaf of 400,000 WU and 1000 stack items). The accumulate steps read three committed Fq2
+/// values and write one, which needs the compact leaf encoding; arkworks' formulas fit the
+/// standard one.
 #[test]
 fn builder_program_chunks() {
-    let mut p = fq12_programs();
+    use crate::wots::LeafEncoding;
+    builder_program_chunks_with(Fq12Products::Karatsuba, LeafEncoding::Standard);
+    builder_program_chunks_with(Fq12Products::Accumulate, LeafEncoding::Compact);
+    let p = fq12_programs_with(Fq12Products::Accumulate);
+    let model = CostModel::measure(&p.prog).unwrap();
+    assert!(matches!(chunk(&p.prog, &model, ChunkLimits::default()), Err(crate::chunk::ChunkError::OpTooLarge { .. })));
+}
+
+fn builder_program_chunks_with(products: Fq12Products, encoding: crate::wots::LeafEncoding) {
+    let mut p = fq12_programs_with(products);
     let inputs = sample_inputs();
     let vals = p.prog.evaluate(&inputs).unwrap();
-    let mut outs: Vec<usize> = [p.mul, p.square, p.sparse, p.frob[0], p.frob[1], p.frob[2], p.conj].iter().flatten().flatten().copied().collect();
+    let mut outs: Vec<usize> = [p.mul, p.square, p.sparse, p.line, p.frob[0], p.frob[1], p.frob[2], p.conj].iter().flatten().flatten().copied().collect();
     outs.extend(p.mul6.iter().chain(&p.square6));
     outs.sort_unstable();
     outs.dedup();
@@ -354,7 +386,7 @@ fn builder_program_chunks() {
         p.prog.claim(v, c);
     }
     let model = CostModel::measure(&p.prog).unwrap();
-    let plan = chunk(&p.prog, &model, ChunkLimits::default()).unwrap();
+    let plan = chunk(&p.prog, &model, ChunkLimits { encoding, ..ChunkLimits::default() }).unwrap();
     assert!(plan.steps.len() > 1);
     assert!(p.prog.claims_hold(&p.prog.evaluate(&inputs).unwrap()));
 }

@@ -11,7 +11,7 @@ use ark_bn254::{Fq, Fq12Config, Fq2, Fq6Config};
 use ark_ff::{Fp12Config, Fp6Config, One, Zero};
 use bitvm2_script::arith::FieldError;
 
-use super::fq2::{Fq2Mul, Fq2MulConst, Fq2MulFq, Fq2Square, Linear};
+use super::fq2::{Fq2Mul, Fq2MulAcc, Fq2MulConst, Fq2MulFq, Fq2Square, Linear, MacShape};
 use super::{default_mul, FqMul};
 use crate::program::{CommitMode, Op, Operand, Program, ValueId};
 
@@ -129,6 +129,19 @@ impl Fq2Expr {
 type E6 = [Fq2Expr; 3];
 type E12 = [E6; 2];
 
+/// How [`Tower::fq12_mul`], [`Tower::fq12_square`] and [`Tower::fq12_mul_by_line`] are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fq12Products {
+    /// arkworks' formulas (Karatsuba over Fq6, complex squaring, `mul_by_034`): fewest Fq2
+    /// products (18 / 12 / 10), but every sum they need is a value of its own (commitments).
+    Karatsuba,
+    /// Schoolbook in Fq12 = Fq2[X]/(X^6 - xi), each output coefficient a chain of
+    /// [`Fq2MulAcc`] steps (36 / 21 / 12 Fq2 products): no separate sums, one committed Fq2 per
+    /// product. More Fq products, far fewer committed values (see docs/disprove.md).
+    #[default]
+    Accumulate,
+}
+
 /// How extension-field builders emit operations: the Fq multiplication and the commitment of
 /// the values they produce (used if a value crosses a leaf boundary).
 #[derive(Debug, Clone)]
@@ -141,6 +154,8 @@ pub struct Tower {
     /// items of Winternitz signature, so an operation with more than two committed inputs
     /// does not fit a leaf of 1000 items.
     pub max_linear_inputs: usize,
+    /// How Fq12 products, squares and line products are built.
+    pub fq12_products: Fq12Products,
     mul: Arc<dyn FqMul>,
     fq2_mul: Arc<Fq2Mul>,
     fq2_square: Arc<Fq2Square>,
@@ -153,6 +168,7 @@ impl Tower {
         Tower {
             commit,
             max_linear_inputs: 2,
+            fq12_products: Fq12Products::default(),
             fq2_mul: Arc::new(Fq2Mul::new(mul.clone())),
             fq2_square: Arc::new(Fq2Square::new(mul.clone())),
             fq2_mul_fq: Arc::new(Fq2MulFq::new(mul.clone())),
@@ -168,6 +184,33 @@ impl Tower {
     /// The Fq multiplication.
     pub fn fq_mul(&self) -> &Arc<dyn FqMul> {
         &self.mul
+    }
+
+    /// One [`Fq2MulAcc`] step: `acc + k * a * b` (`a^2` if `b` is `None`, then `k` includes 2
+    /// only if `double`), `k = xi` if `xi`.
+    #[allow(clippy::too_many_arguments)]
+    fn mac(&self, prog: &mut Program, name: &str, a: ValueId, b: Option<ValueId>, acc: Option<ValueId>, double: bool, xi: bool) -> ValueId {
+        let shape = MacShape { square: b.is_none(), double, xi, acc: acc.is_some() };
+        let op = Arc::new(Fq2MulAcc::new(self.mul.clone(), shape));
+        let args = std::iter::once(a).chain(b).chain(acc).map(Operand::Value).collect();
+        prog.push_op(name.to_string(), op, args, self.commit)
+    }
+
+    /// A schoolbook Fq12 product in the X basis (`b = None`: the square of `a`): output
+    /// coefficient `k` is the chain of `terms(k)`, each `(i, Some(j), wraps)` for `a_i b_j`, or
+    /// in a square `(i, Some(j), wraps)` for `2 a_i a_j` and `(i, None, wraps)` for `a_i^2`.
+    fn schoolbook(&self, prog: &mut Program, label: &str, a: &Fq12Ids, b: Option<&Fq12Ids>, terms: impl Fn(usize) -> Vec<(usize, Option<usize>, bool)>) -> Fq12Ids {
+        let mut out = [0; 6];
+        for (k, o) in out.iter_mut().enumerate() {
+            let mut acc = None;
+            for (n, (i, j, wraps)) in terms(k).into_iter().enumerate() {
+                let double = b.is_none() && j.is_some();
+                let bj = j.map(|j| x_coeff(b.unwrap_or(a), j));
+                acc = Some(self.mac(prog, &format!("{label}.X{k}/{n}"), x_coeff(a, i), bj, acc, double, wraps));
+            }
+            *o = acc.expect("every coefficient has a term");
+        }
+        from_x(out)
     }
 
     fn ctx<'a>(&'a self, prog: &'a mut Program, label: &str) -> Ctx<'a> {
@@ -208,8 +251,13 @@ impl Tower {
         c.values6(&r)
     }
 
-    /// Fq12 product (Karatsuba over Fq6: 3 Fq6 products).
+    /// Fq12 product (see [`Fq12Products`]).
     pub fn fq12_mul(&self, prog: &mut Program, label: &str, a: Fq12Ids, b: Fq12Ids) -> Fq12Ids {
+        if self.fq12_products == Fq12Products::Accumulate {
+            // out_k = sum_i a_i b_{k-i}, times xi where the indices wrap (i > k).
+            let terms = |k: usize| (0..6).map(move |i| (i, Some((k + 6 - i) % 6), i > k)).collect::<Vec<_>>();
+            return self.schoolbook(prog, label, &a, Some(&b), terms);
+        }
         let mut c = self.ctx(prog, label);
         let r = c.fq12_mul(&e12(&a), &e12(&b));
         c.values12(&r)
@@ -218,6 +266,13 @@ impl Tower {
     /// Fq12 square (complex squaring, 2 Fq6 products; valid for every element, not only the
     /// cyclotomic subgroup).
     pub fn fq12_square(&self, prog: &mut Program, label: &str, a: Fq12Ids) -> Fq12Ids {
+        if self.fq12_products == Fq12Products::Accumulate {
+            // out_k = sum_{i <= j, i + j = k mod 6} (2 unless i = j) a_i a_j (times xi if i + j >= 6).
+            let terms = |k: usize| {
+                (0..6).flat_map(|i| (i..6).map(move |j| (i, j))).filter(|(i, j)| (i + j) % 6 == k).map(|(i, j)| (i, (i != j).then_some(j), i + j >= 6)).collect::<Vec<_>>()
+            };
+            return self.schoolbook(prog, label, &a, None, terms);
+        }
         let mut c = self.ctx(prog, label);
         let r = c.fq12_square(&e12(&a));
         c.values12(&r)
@@ -235,6 +290,15 @@ impl Tower {
     /// `f * (1 + c3 w + c4 v w)`: the product by a normalized line of the Miller loop
     /// ([`Tower::fq12_mul_by_034`] with `c0 = 1`: 10 Fq2 products).
     pub fn fq12_mul_by_line(&self, prog: &mut Program, label: &str, f: Fq12Ids, c3: ValueId, c4: ValueId) -> Fq12Ids {
+        if self.fq12_products == Fq12Products::Accumulate {
+            // The line is 1 + c3 X + c4 X^3: out_k = f_k + c3 f_{k-1} + c4 f_{k-3} (xi on wrap).
+            let mut out = [0; 6];
+            for (k, o) in out.iter_mut().enumerate() {
+                let t = self.mac(prog, &format!("{label}.X{k}/0"), c3, Some(x_coeff(&f, (k + 5) % 6)), Some(x_coeff(&f, k)), false, k < 1);
+                *o = self.mac(prog, &format!("{label}.X{k}/1"), c4, Some(x_coeff(&f, (k + 3) % 6)), Some(t), false, k < 3);
+            }
+            return from_x(out);
+        }
         let mut c = self.ctx(prog, label);
         let r = c.fq12_mul_by_034(&e12(&f), &Fq2Expr::constant(Fq2::one()), &Fq2Expr::value(c3), &Fq2Expr::value(c4));
         c.values12(&r)
@@ -300,6 +364,17 @@ impl Default for Tower {
     fn default() -> Self {
         Tower::new(default_mul(), CommitMode::Direct)
     }
+}
+
+/// Coefficient `k` of `f` in the basis `X^k` of Fq12 = Fq2[X]/(X^6 - xi), `X = w`: `v = X^2`,
+/// so even `k` are `c0`'s coefficients and odd `k` are `c1`'s.
+fn x_coeff(f: &Fq12Ids, k: usize) -> ValueId {
+    f[k % 2][k / 2]
+}
+
+/// The Fq12 with coefficients `c_k` of `X^k`.
+fn from_x(c: [ValueId; 6]) -> Fq12Ids {
+    [[c[0], c[2], c[4]], [c[1], c[3], c[5]]]
 }
 
 fn e6(a: &Fq6Ids) -> E6 {
