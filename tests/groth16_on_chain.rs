@@ -1,5 +1,5 @@
 //! The whole chunked Groth16 verifier (`bitvm2_disprove::groth16::program`) on a real node, under
-//! default relay policy: every leaf of the program (about 9,300, compact leaf encoding) is
+//! default relay policy: every leaf of the program (about 6,500, compact leaf encoding) is
 //! committed in one taproot output.
 //!
 //! - A valid proof: the verifier's search finds nothing, every leaf run with the honest witness
