@@ -189,7 +189,8 @@ mod tests {
         for x in [0u128, 1, 15, 0xdead_beef, u128::MAX] {
             let r = run(&k, &be32(x), x);
             assert!(r.outcome.is_ok() && !r.success(), "x = {x:#x}: {:?}", r.outcome);
-            assert!(r.peak_items <= 1000, "peak {}", r.peak_items);
+            // 134 + 70 witness items and one digit's table of 16 (docs/disprove.md says ~220).
+            assert!(r.peak_items <= 225, "peak {}", r.peak_items);
             assert!(!messages_differ(&be32(x), &x.to_be_bytes()));
         }
         assert!(k.leaf.len() < 10_000, "leaf of {} bytes", k.leaf.len());
