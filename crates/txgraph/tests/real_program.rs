@@ -9,7 +9,7 @@ use anyhow::{anyhow, ensure, Result};
 use bitcoin::secp256k1::{schnorr, Keypair, Message, Secp256k1};
 use bitcoin::transaction::Version;
 use bitcoin::{Address, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut};
-use bitvm2_disprove::claim::ClaimSecretKey;
+use bitvm2_disprove::claim::{ClaimFields, ClaimSecretKey};
 use bitvm2_disprove::programs::{first_program, fq_from_label};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_harness::{Funded, Regtest};
@@ -41,8 +41,9 @@ struct World {
     coins: RefCell<Vec<Funded>>,
     /// The operator's Winternitz claim key for this peg-out graph.
     claim: ClaimSecretKey,
-    /// The payout the operator claims to have made (a real transaction on the node).
-    payout: bitcoin::Txid,
+    /// The withdrawal the operator claims to have paid: its payout (a real transaction on the
+    /// node), amount and destination.
+    payout: ClaimFields,
 }
 
 fn sign(task: &SigningTask, kp: &Keypair) -> schnorr::Signature {
@@ -71,7 +72,8 @@ impl World {
         let op = f.operators[0];
         let op_script = p2tr_script(op.x_only_public_key().0);
         let coin = node.fund(&addr(&op_script))?;
-        // The Kickoff commits the payout txid with a Winternitz key of the operator's.
+        // The Kickoff commits the claim (payout txid, amount, destination) with Winternitz keys of
+        // the operator's.
         let claim_key = ClaimSecretKey::derive(&[9; 32], b"real-program peg-out graph");
         let claim_commitment = ClaimCommitment { script: claim_key.public_key().script() };
         let mut op_probe = f.operator_params(0, FundingInput { outpoint: OutPoint::null(), txout: TxOut::NULL });
@@ -104,8 +106,12 @@ impl World {
             output: vec![TxOut { value: pay_coin.txout.value - Amount::from_sat(5_000), script_pubkey: user }],
         };
         sign_p2tr_keypath(&mut payout_tx, 0, &[pay_coin.txout.clone()], &op)?;
-        let payout = node.send(&payout_tx)?;
-        node.confirm(&payout)?;
+        let payout = ClaimFields {
+            payout_txid: node.send(&payout_tx)?,
+            amount: payout_tx.output[0].value,
+            destination: payout_tx.output[0].script_pubkey.clone(),
+        };
+        node.confirm(&payout.payout_txid)?;
 
         let mut rng = bitcoin::secp256k1::rand::thread_rng();
         let s = Session::new(g.committee().clone(), g.id(), g.peg_out_committee_tasks(0)?, [1; 32])?;
@@ -147,14 +153,17 @@ impl World {
         let dsig = sign(&self.g.depositor_tasks()?[0], &self.f.depositor);
         self.publish_truc(&self.g.peg_in_confirm_tx(&self.pegin, &dsig)?)?;
         // Kickoff and a challenge.
-        let kickoff = self.g.kickoff_tx(0, &self.op_sig(TxKind::Kickoff, 0)?, self.claim.sign(&self.payout))?;
+        let kickoff = self.g.kickoff_tx(0, &self.op_sig(TxKind::Kickoff, 0)?, self.claim.sign(&self.payout)?)?;
+        // A TRUC transaction (BIP-431): at most 10,000 vB, witness included.
+        ensure!(kickoff.weight().to_wu() as usize <= budget::TRUC_MAX_WEIGHT, "kickoff weighs {}", kickoff.weight());
+        eprintln!("kickoff: {} WU, {} vB, {} witness items", kickoff.weight().to_wu(), kickoff.vsize(), kickoff.input[0].witness.len());
         self.publish_truc(&kickoff)?;
-        // A watchtower reads the claimed payout back from the Kickoff on chain.
+        // A watchtower reads the claim back from the Kickoff on chain.
         let mined = self.node.get_tx(&kickoff.compute_txid())?;
         let items: Vec<Vec<u8>> = mined.input[0].witness.iter().map(<[u8]>::to_vec).collect();
         let n = self.claim.public_key().witness_items();
         ensure!(items.len() >= n, "kickoff witness has {} items", items.len());
-        ensure!(self.claim.public_key().read(&items[..n])? == self.payout, "claimed payout read back from chain");
+        ensure!(self.claim.public_key().read(&items[..n])? == self.payout, "claim read back from chain");
         let po = self.g.peg_out(0)?;
         let ch = self.g.challenge_tx(0, &self.op_sig(TxKind::Challenge, 0)?)?;
         let (mut ch, all) = add_funding(ch, &[po.challenge.inputs[0].prevout.clone()], &self.coin()?, p2tr_script(self.wallet.x_only_public_key().0), Amount::from_sat(10_000))?;
