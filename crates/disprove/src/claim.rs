@@ -2,8 +2,10 @@
 //!
 //! A peg-out graph already fixes the deposit, the operator and the checkpoint, so what an
 //! operator chooses when it claims is the withdrawal it fronted: the payout txid, the amount and
-//! the destination. Kickoff reveals one Winternitz signature (4-bit digits, 16-byte message:
-//! 32 message + 3 checksum chains) per claim field `x0..x5` of the statement's public inputs.
+//! the destination. Kickoff reveals one Winternitz signature (4-bit digits) per claim field
+//! `x0..x5` of the statement's public inputs, each over a message as wide as the field's span:
+//! 16 bytes (32 message + 3 checksum chains) for x0, x1, x3, x4, 8 bytes (16 + 2) for the amount
+//! x2 and 3 bytes (6 + 2) for x5, 166 chains in all (six 16-byte messages took 210).
 //! Watchtowers read the fields back from the Kickoff witness ([`ClaimPublicKey::read`]) and
 //! check the payout on chain against the withdrawal request; the Groth16 proof that answers a
 //! challenge has the same six fields as its public inputs `x0..x5`, so a disprove leaf can bind
@@ -27,14 +29,17 @@
 //! | x4 | destination `[16..32)` |
 //! | x5 | destination `[32..35)` |
 //!
-//! The Winternitz message of field `k` is the integer `x_k` as **16 big-endian bytes** (the
-//! span reversed, zero-extended at the top), so the digits the verifying script leaves are
-//! `x_k`'s hex digits, most significant deepest: the same convention as every other committed
-//! value of this crate (`bitvm2_script::arith::nibbles_to_limbs` takes them as they are). A
-//! message is canonical only if the bytes above its span are zero, the destination length is in
-//! `1..=34` and the destination padding is zero; [`ClaimPublicKey::read`] refuses anything else
-//! (the statement cannot be proven for it either), and the Kickoff script checks the signatures
-//! only, so such a Kickoff is on chain but unreadable, which verifiers treat as a fault.
+//! The Winternitz message of field `k` is the integer `x_k` as **big-endian bytes of its span's
+//! width** ([`FIELD_MESSAGE_LENS`]: the span reversed), so the digits the verifying script
+//! leaves are `x_k`'s hex digits, most significant deepest: the same convention as every other
+//! committed value of this crate (`bitvm2_script::arith::nibbles_to_limbs` takes them as they
+//! are). A narrower message has fewer digits of the same integer: a binding leaf
+//! (`crate::binding`) compares them with the low digits of a 256-bit asserted value and
+//! requires the asserted value's higher digits to be zero. A message is canonical only if the
+//! destination length is in `1..=34` and the destination padding is zero;
+//! [`ClaimPublicKey::read`] refuses anything else (the statement cannot be proven for it
+//! either), and the Kickoff script checks the signatures only, so such a Kickoff is on chain but
+//! unreadable, which verifiers treat as a fault.
 //!
 //! A claim without payout (fault injection in the operator) commits [`ClaimFields::no_payout`]:
 //! all-zero txid, amount 0, destination `OP_RETURN`. It is a canonical claim and reads back like
@@ -46,14 +51,18 @@ use bitcoin::{Amount, ScriptBuf, Txid};
 use bitvm2_script::builder::Fragment;
 use bitvm2_script::winternitz::{self, Params, PublicKey, SecretKey, Signature, WinternitzError, HASH_LEN};
 
-/// Domain separator of claim keys inside an operator's Winternitz master secret (v2: one key
-/// per claim field; v1 signed the payout txid only).
-const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v2";
+/// Domain separator of claim keys inside an operator's Winternitz master secret (v3: one key
+/// per claim field, as wide as its span; v2 signed every field as 16 bytes; v1 signed the
+/// payout txid only).
+const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v3";
 
 /// Number of claim fields the Kickoff commits (the statement's public inputs `x0..x5`).
 pub const CLAIM_FIELDS: usize = 6;
-/// Bytes of each field's Winternitz message (a field holds at most 16 bytes, below `2^128`).
-pub const FIELD_MESSAGE_LEN: usize = 16;
+/// Bytes of each field's Winternitz message: the width of its span in the claim bytes (x2 is
+/// the 8-byte amount, x5 the last 3 destination bytes, the others 16 bytes).
+pub const FIELD_MESSAGE_LENS: [usize; CLAIM_FIELDS] = [16, 16, 8, 16, 16, 3];
+/// The widest field message: every field is below `2^128`.
+pub const MAX_FIELD_MESSAGE_LEN: usize = 16;
 /// Longest destination scriptPubKey the statement packs (P2TR and P2WSH are 34 bytes).
 pub const MAX_DESTINATION_LEN: usize = 34;
 /// Names of the fields, for errors.
@@ -71,9 +80,12 @@ const CLAIM_BYTES: usize = 32 + 8 + 1 + MAX_DESTINATION_LEN;
 const OFF_AMOUNT: usize = 32;
 const OFF_DEST_LEN: usize = 40;
 const OFF_DEST: usize = 41;
-/// `(offset, length)` of each field's span in the claim bytes (the statement's spans of x0..x5).
-const FIELD_SPANS: [(usize, usize); CLAIM_FIELDS] =
-    [(0, 16), (16, 16), (OFF_AMOUNT, 8), (OFF_DEST_LEN, 16), (OFF_DEST_LEN + 16, 16), (OFF_DEST_LEN + 32, 3)];
+/// Offset of each field's span in the claim bytes (the statement's spans of x0..x5; their
+/// lengths are [`FIELD_MESSAGE_LENS`]).
+const FIELD_OFFSETS: [usize; CLAIM_FIELDS] = [0, 16, OFF_AMOUNT, OFF_DEST_LEN, OFF_DEST_LEN + 16, OFF_DEST_LEN + 32];
+
+/// The six Winternitz messages of a claim, x0 first, each [`FIELD_MESSAGE_LENS`]`[k]` bytes.
+pub type ClaimMessages = [Vec<u8>; CLAIM_FIELDS];
 
 /// Why a claim could not be made or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,9 +93,18 @@ pub enum ClaimError {
     /// A key could not be parsed.
     #[error("claim key: {0}")]
     Winternitz(#[from] WinternitzError),
-    /// A key made for other Winternitz parameters than claims use.
-    #[error("claim key must use 4-bit digits over 16-byte messages")]
-    Parameters,
+    /// A field key made for other Winternitz parameters than that field uses.
+    #[error("claim key of field {field}: {digit_bits}-bit digits over {message_len}-byte messages, expected 4-bit digits over {want} bytes")]
+    FieldParameters {
+        /// Which field.
+        field: &'static str,
+        /// Digit width the key announces.
+        digit_bits: u32,
+        /// Message length the key announces.
+        message_len: usize,
+        /// The field's message length.
+        want: usize,
+    },
     /// A serialized key with another number of field keys.
     #[error("claim key has {got} field keys, expected {CLAIM_FIELDS}")]
     FieldCount {
@@ -114,13 +135,15 @@ pub enum ClaimError {
         /// What the Winternitz layer found.
         source: WinternitzError,
     },
-    /// A field's value does not fit its span (non-zero bytes above it).
-    #[error("claim field {field}: value does not fit in {bytes} bytes")]
-    FieldRange {
+    /// A field message of another length than the field's span.
+    #[error("claim field {field}: message of {got} bytes, expected {want}")]
+    MessageLength {
         /// Which field.
         field: &'static str,
-        /// Bytes the field may use.
-        bytes: usize,
+        /// Bytes given.
+        got: usize,
+        /// The field's message length.
+        want: usize,
     },
     /// A destination scriptPubKey length outside `1..=34` (given, or read from x3's low byte).
     #[error("claim destination is {0} bytes, must be 1..=34")]
@@ -130,18 +153,19 @@ pub enum ClaimError {
     DestinationPadding,
 }
 
-fn params() -> Params {
-    Params::new(4, FIELD_MESSAGE_LEN).expect("4-bit digits over 16 bytes are valid Winternitz parameters")
+/// Winternitz parameters of field `k`: 4-bit digits over its span's width.
+fn params(k: usize) -> Params {
+    Params::new(4, FIELD_MESSAGE_LENS[k]).expect("4-bit digits over 3..=16 bytes are valid Winternitz parameters")
 }
 
-/// Witness items of one field's signature (an element and a digit per chain).
-fn field_items() -> usize {
-    2 * params().total_digits()
+/// Witness items of field `k`'s signature (an element and a digit per chain).
+fn field_items(k: usize) -> usize {
+    2 * params(k).total_digits()
 }
 
-/// Serialized size of one field key (`PublicKey::to_bytes`: width, length, chain ends).
-fn field_key_len() -> usize {
-    5 + HASH_LEN * params().total_digits()
+/// Serialized size of field `k`'s key (`PublicKey::to_bytes`: width, length, chain ends).
+fn field_key_len(k: usize) -> usize {
+    5 + HASH_LEN * params(k).total_digits()
 }
 
 /// What the operator claims in Kickoff: the payout it made and the withdrawal it paid.
@@ -166,9 +190,10 @@ impl ClaimFields {
         }
     }
 
-    /// The six Winternitz messages: field `x_k` as a 16-byte big-endian integer (see the module
-    /// doc). Refuses an empty destination or one longer than 34 bytes.
-    pub fn packed(&self) -> Result<[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS], ClaimError> {
+    /// The six Winternitz messages: field `x_k` as a big-endian integer of
+    /// [`FIELD_MESSAGE_LENS`]`[k]` bytes (see the module doc). Refuses an empty destination or
+    /// one longer than 34 bytes.
+    pub fn packed(&self) -> Result<ClaimMessages, ClaimError> {
         let script = self.destination.as_bytes();
         if script.is_empty() || script.len() > MAX_DESTINATION_LEN {
             return Err(ClaimError::DestinationLength(script.len()));
@@ -178,26 +203,24 @@ impl ClaimFields {
         bytes[OFF_AMOUNT..OFF_AMOUNT + 8].copy_from_slice(&self.amount.to_sat().to_le_bytes());
         bytes[OFF_DEST_LEN] = script.len() as u8;
         bytes[OFF_DEST..OFF_DEST + script.len()].copy_from_slice(script);
-        Ok(FIELD_SPANS.map(|(off, len)| {
-            let mut m = [0u8; FIELD_MESSAGE_LEN];
-            for i in 0..len {
-                m[FIELD_MESSAGE_LEN - 1 - i] = bytes[off + i];
-            }
-            m
+        Ok(core::array::from_fn(|k| {
+            let (off, len) = (FIELD_OFFSETS[k], FIELD_MESSAGE_LENS[k]);
+            bytes[off..off + len].iter().rev().copied().collect()
         }))
     }
 
-    /// Inverse of [`ClaimFields::packed`]: refuses a value above its field's span, a
-    /// destination length outside `1..=34` and non-zero destination padding, so exactly the
-    /// outputs of [`ClaimFields::packed`] are accepted.
-    pub fn from_packed(messages: &[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS]) -> Result<Self, ClaimError> {
+    /// Inverse of [`ClaimFields::packed`]: refuses a message of another length than its
+    /// field's, a destination length outside `1..=34` and non-zero destination padding, so
+    /// exactly the outputs of [`ClaimFields::packed`] are accepted.
+    pub fn from_packed(messages: &ClaimMessages) -> Result<Self, ClaimError> {
         let mut bytes = [0u8; CLAIM_BYTES];
-        for (k, (m, (off, len))) in messages.iter().zip(FIELD_SPANS).enumerate() {
-            if m[..FIELD_MESSAGE_LEN - len].iter().any(|b| *b != 0) {
-                return Err(ClaimError::FieldRange { field: FIELD_NAMES[k], bytes: len });
+        for (k, m) in messages.iter().enumerate() {
+            let (off, len) = (FIELD_OFFSETS[k], FIELD_MESSAGE_LENS[k]);
+            if m.len() != len {
+                return Err(ClaimError::MessageLength { field: FIELD_NAMES[k], got: m.len(), want: len });
             }
-            for i in 0..len {
-                bytes[off + i] = m[FIELD_MESSAGE_LEN - 1 - i];
+            for (i, b) in m.iter().rev().enumerate() {
+                bytes[off + i] = *b;
             }
         }
         let len = bytes[OFF_DEST_LEN] as usize;
@@ -225,13 +248,14 @@ pub struct ClaimSecretKey([SecretKey; CLAIM_FIELDS]);
 impl ClaimSecretKey {
     /// Derives the claim keys of the peg-out graph `graph_domain` (e.g. the peg-out graph id)
     /// from the operator's Winternitz master secret; field `k`'s domain is
-    /// `"bitvm2/claim/v2" || graph_domain || k (u32 BE)`.
+    /// `"bitvm2/claim/v3" || graph_domain || k (u32 BE)`, and its parameters (so its message
+    /// length, which `winternitz::SecretKey::derive` also hashes in) are field `k`'s.
     pub fn derive(master: &[u8; 32], graph_domain: &[u8]) -> Self {
         ClaimSecretKey(core::array::from_fn(|k| {
             let mut domain = CLAIM_DOMAIN.to_vec();
             domain.extend_from_slice(graph_domain);
             domain.extend_from_slice(&(k as u32).to_be_bytes());
-            SecretKey::derive(master, &domain, params())
+            SecretKey::derive(master, &domain, params(k))
         }))
     }
 
@@ -245,7 +269,7 @@ impl ClaimSecretKey {
     /// cannot pack (empty or longer than 34 bytes).
     pub fn sign(&self, claim: &ClaimFields) -> Result<Vec<Vec<u8>>, ClaimError> {
         let messages = claim.packed()?;
-        let mut items = Vec::with_capacity(CLAIM_FIELDS * field_items());
+        let mut items = Vec::with_capacity((0..CLAIM_FIELDS).map(field_items).sum());
         for (key, m) in self.0.iter().zip(&messages) {
             let sig = key.sign(m).expect("a packed field is exactly the message length");
             items.extend(sig.to_witness());
@@ -268,17 +292,17 @@ impl ClaimPublicKey {
         Fragment::concat(&parts).into_script()
     }
 
-    /// The six signed messages (16-byte big-endian field values), read from the claim
-    /// commitment's witness items as found in a Kickoff on chain; every chain of every field is
-    /// checked against this key. The packing is not checked (see [`ClaimPublicKey::read`]).
-    pub fn read_messages(&self, witness_items: &[Vec<u8>]) -> Result<[[u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS], ClaimError> {
-        let mut out = [[0u8; FIELD_MESSAGE_LEN]; CLAIM_FIELDS];
+    /// The six signed messages (big-endian field values, [`FIELD_MESSAGE_LENS`] bytes), read
+    /// from the claim commitment's witness items as found in a Kickoff on chain; every chain of
+    /// every field is checked against this key. The packing is not checked (see
+    /// [`ClaimPublicKey::read`]).
+    pub fn read_messages(&self, witness_items: &[Vec<u8>]) -> Result<ClaimMessages, ClaimError> {
+        let mut out: ClaimMessages = Default::default();
         for (k, (key, items)) in self.0.iter().zip(self.field_witnesses(witness_items)?).enumerate() {
             let field = FIELD_NAMES[k];
-            let msg = Signature::from_witness(params(), items)
+            out[k] = Signature::from_witness(params(k), items)
                 .and_then(|sig| key.verify(&sig))
                 .map_err(|source| ClaimError::Signature { field, source })?;
-            out[k] = msg.as_slice().try_into().expect("a verified message has the parameters' length");
         }
         Ok(out)
     }
@@ -293,11 +317,18 @@ impl ClaimPublicKey {
     /// `winternitz::Signature::to_witness` (e.g. the claim half of a binding leaf's witness).
     /// Checks the item count only.
     pub fn field_witnesses<'a>(&self, witness_items: &'a [Vec<u8>]) -> Result<Vec<&'a [Vec<u8>]>, ClaimError> {
-        let n = field_items();
-        if witness_items.len() != CLAIM_FIELDS * n {
-            return Err(ClaimError::ItemCount { got: witness_items.len(), want: CLAIM_FIELDS * n });
+        let want = self.witness_items();
+        if witness_items.len() != want {
+            return Err(ClaimError::ItemCount { got: witness_items.len(), want });
         }
-        Ok(witness_items.chunks(n).collect())
+        let mut rest = witness_items;
+        Ok((0..CLAIM_FIELDS)
+            .map(|k| {
+                let (field, tail) = rest.split_at(field_items(k));
+                rest = tail;
+                field
+            })
+            .collect())
     }
 
     /// Reads the claim back from the claim commitment's witness items: checks every chain
@@ -307,15 +338,17 @@ impl ClaimPublicKey {
         ClaimFields::from_packed(&self.read_messages(witness_items)?)
     }
 
-    /// Number of witness items the claim commitment takes (two per chain, 35 chains per field).
+    /// Number of witness items the claim commitment takes (two per chain: 35 chains for a
+    /// 16-byte field, 18 for the amount, 8 for x5; 332 items).
     pub fn witness_items(&self) -> usize {
-        CLAIM_FIELDS * field_items()
+        (0..CLAIM_FIELDS).map(field_items).sum()
     }
 
     /// Serialized keys, for configuration and the wire: the field count (one byte), then each
-    /// field key as `winternitz::PublicKey::to_bytes`.
+    /// field key as `winternitz::PublicKey::to_bytes` (whose header carries its digit width and
+    /// message length).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + CLAIM_FIELDS * field_key_len());
+        let mut out = Vec::with_capacity(1 + (0..CLAIM_FIELDS).map(field_key_len).sum::<usize>());
         out.push(CLAIM_FIELDS as u8);
         for key in &self.0 {
             out.extend_from_slice(&key.to_bytes());
@@ -323,36 +356,38 @@ impl ClaimPublicKey {
         out
     }
 
-    /// Parses [`ClaimPublicKey::to_bytes`]; refuses another field count, keys with other
-    /// parameters, and missing or trailing bytes.
+    /// Parses [`ClaimPublicKey::to_bytes`]; refuses another field count, a field key with
+    /// other parameters than its field's (named; e.g. a 16-byte amount key of the earlier
+    /// format), and missing or trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClaimError> {
         let (&count, body) = bytes.split_first().ok_or(ClaimError::FieldCount { got: 0 })?;
         if count as usize != CLAIM_FIELDS {
             return Err(ClaimError::FieldCount { got: count as usize });
         }
-        // Each key's header (digit width, message length) decides its parameters: check the
-        // first one before the length, so a foreign key is named as such.
-        let header_ok = |key: &[u8]| key.len() >= 5 && key[0] as u32 == params().digit_bits() && key[1..5] == (FIELD_MESSAGE_LEN as u32).to_be_bytes();
-        if body.len() >= 5 && !header_ok(body) {
-            return Err(ClaimError::Parameters);
-        }
-        let len = field_key_len();
-        let want = 1 + CLAIM_FIELDS * len;
-        if bytes.len() != want {
-            return Err(ClaimError::KeyLength { got: bytes.len(), want });
-        }
+        let want = 1 + (0..CLAIM_FIELDS).map(field_key_len).sum::<usize>();
+        let short = ClaimError::KeyLength { got: bytes.len(), want };
+        let mut rest = body;
         let mut keys = Vec::with_capacity(CLAIM_FIELDS);
-        for chunk in body.chunks(len) {
-            if !header_ok(chunk) {
-                return Err(ClaimError::Parameters);
+        for k in 0..CLAIM_FIELDS {
+            // The key's header (digit width, message length) decides its length: check it
+            // against the field's before cutting, so a foreign key is named as such.
+            let header = rest.get(..5).ok_or_else(|| short.clone())?;
+            let digit_bits = header[0] as u32;
+            let message_len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            if digit_bits != params(k).digit_bits() || message_len != FIELD_MESSAGE_LENS[k] {
+                return Err(ClaimError::FieldParameters { field: FIELD_NAMES[k], digit_bits, message_len, want: FIELD_MESSAGE_LENS[k] });
             }
+            let n = field_key_len(k);
+            let chunk = rest.get(..n).ok_or_else(|| short.clone())?;
             let pk = PublicKey::from_bytes(chunk)?;
-            if pk.params() != params() {
-                return Err(ClaimError::Parameters);
-            }
+            debug_assert_eq!(pk.params(), params(k), "the header checked is the key's parameters");
             keys.push(pk);
+            rest = &rest[n..];
         }
-        let keys: [PublicKey; CLAIM_FIELDS] = keys.try_into().expect("exactly CLAIM_FIELDS chunks");
+        if !rest.is_empty() {
+            return Err(short);
+        }
+        let keys: [PublicKey; CLAIM_FIELDS] = keys.try_into().expect("exactly CLAIM_FIELDS keys");
         Ok(ClaimPublicKey(keys))
     }
 }
@@ -417,7 +452,8 @@ mod tests {
             // Per field: the split witness verifies under that field's key as its message.
             let packed = c.packed().unwrap();
             for (k, items) in pk.field_witnesses(&w).unwrap().into_iter().enumerate() {
-                let sig = Signature::from_witness(params(), items).unwrap();
+                assert_eq!(packed[k].len(), FIELD_MESSAGE_LENS[k]);
+                let sig = Signature::from_witness(params(k), items).unwrap();
                 assert_eq!(pk.field_keys()[k].verify(&sig).unwrap(), packed[k]);
             }
             let report = execute(&script, &w, &ExecOptions::default());
@@ -456,7 +492,7 @@ mod tests {
         }
         // Field keys are distinct: field 0's signature does not verify as field 1's.
         let w = sk.sign(&claim(p2tr(), 5)).unwrap();
-        let n = field_items();
+        let n = field_items(0);
         let mut swapped = w.clone();
         swapped[..n].clone_from_slice(&w[n..2 * n]);
         swapped[n..2 * n].clone_from_slice(&w[..n]);
@@ -466,7 +502,7 @@ mod tests {
         }
         assert!(!execute(&script, &swapped, &ExecOptions::default()).success());
         // Missing or extra items.
-        assert!(matches!(sk.public_key().read(&w[1..]), Err(ClaimError::ItemCount { got, want: 420 }) if got == 419));
+        assert!(matches!(sk.public_key().read(&w[1..]), Err(ClaimError::ItemCount { got, want: 332 }) if got == 331));
         assert!(!execute(&script, &w[2..], &ExecOptions::default()).success());
     }
 
@@ -477,12 +513,11 @@ mod tests {
         let script = leaf(&pk);
         let c = claim(p2wsh(), 1_000);
         let honest = sk.sign(&c).unwrap();
-        let digits = params().total_digits();
         for k in 0..CLAIM_FIELDS {
             // Raise the first message digit of field k by one: hash its element once more, so
             // the chain still reaches the key but the checksum no longer matches.
             let mut w = honest.clone();
-            let base = k * 2 * digits;
+            let base: usize = (0..k).map(field_items).sum();
             let d = bitvm2_script::exec::decode_num(&w[base + 1], 4).unwrap();
             if d == 15 {
                 continue;
@@ -512,35 +547,30 @@ mod tests {
 
     #[test]
     fn validly_signed_non_canonical_packings_are_refused_by_read() {
-        // An operator can sign any 16-byte messages with its field keys; read must refuse the
-        // ones the statement cannot have as public inputs.
+        // An operator can sign any messages of its fields' lengths with its field keys; read
+        // must refuse the ones the statement cannot have as public inputs.
         let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
         let pk = sk.public_key();
-        let sign_raw = |m: &[[u8; 16]; CLAIM_FIELDS]| -> Vec<Vec<u8>> {
+        let sign_raw = |m: &ClaimMessages| -> Vec<Vec<u8>> {
             sk.0.iter().zip(m).flat_map(|(k, m)| k.sign(m).unwrap().to_witness()).collect()
         };
         let honest = claim(p2wpkh(), 77).packed().unwrap();
         assert_eq!(pk.read(&sign_raw(&honest)).unwrap(), claim(p2wpkh(), 77));
-        // Above the span of x2 (8 bytes) and x5 (3 bytes).
-        for (k, bytes) in [(2, 8), (5, 3)] {
-            let mut m = honest;
-            m[k][FIELD_MESSAGE_LEN - 1 - bytes] = 1;
-            assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::FieldRange { field: FIELD_NAMES[k], bytes }));
-        }
         // Destination length byte (x3's least significant byte) 0, 35 and 255.
         for len in [0u8, 35, 255] {
-            let mut m = honest;
+            let mut m = honest.clone();
             m[3][15] = len;
             assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::DestinationLength(len as usize)));
         }
-        // A 22-byte script with a non-zero byte in its padding (in x4 and in x5).
-        for (k, i) in [(4, 0), (5, 15)] {
-            let mut m = honest;
+        // A 22-byte script with a non-zero byte in its padding (in x4 and in x5, whose
+        // least significant byte is destination byte 31).
+        for (k, i) in [(4, 0), (5, 2)] {
+            let mut m = honest.clone();
             m[k][i] = 9;
             assert_eq!(pk.read(&sign_raw(&m)), Err(ClaimError::DestinationPadding));
         }
         // All of them still pass the script: it checks signatures only.
-        let mut m = honest;
+        let mut m = honest.clone();
         m[3][15] = 0;
         assert!(execute(&leaf(&pk), &sign_raw(&m), &ExecOptions::default()).success());
     }
@@ -549,26 +579,38 @@ mod tests {
     fn key_bytes_round_trip_and_foreign_keys_are_refused() {
         let pk = ClaimSecretKey::derive(&[1; 32], b"g").public_key();
         let bytes = pk.to_bytes();
-        assert_eq!(bytes.len(), 1 + 6 * 705);
+        // Four 16-byte keys (5 + 35 * 20), the amount's (5 + 18 * 20) and x5's (5 + 8 * 20).
+        assert_eq!(bytes.len(), 1 + 4 * 705 + 365 + 165);
         assert_eq!(ClaimPublicKey::from_bytes(&bytes).unwrap(), pk);
-        // Foreign parameters: six keys over 32-byte messages (the v1 claim's).
-        let p32 = Params::new(4, 32).unwrap();
-        let mut foreign = vec![6u8];
-        for k in 0..6u8 {
-            foreign.extend(SecretKey::derive(&[1; 32], &[k], p32).public_key().to_bytes());
-        }
-        assert_eq!(ClaimPublicKey::from_bytes(&foreign), Err(ClaimError::Parameters));
-        // A 16-byte key with 3-bit digits in the last position (same total length is not
-        // needed: the header is checked per key).
+        let keys_of = |lens: [usize; CLAIM_FIELDS]| -> Vec<u8> {
+            let mut out = vec![6u8];
+            for (k, len) in lens.into_iter().enumerate() {
+                out.extend(SecretKey::derive(&[1; 32], &[k as u8], Params::new(4, len).unwrap()).public_key().to_bytes());
+            }
+            out
+        };
+        assert!(ClaimPublicKey::from_bytes(&keys_of(FIELD_MESSAGE_LENS)).is_ok());
+        // Foreign parameters: six keys over 32-byte messages (the v1 claim's), named at x0.
+        let field_key = |field, message_len, want| ClaimError::FieldParameters { field, digit_bits: 4, message_len, want };
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([32; 6])), Err(field_key(FIELD_NAMES[0], 32, 16)));
+        // The v2 format (every field 16 bytes) is refused at the amount key.
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16; 6])), Err(field_key(FIELD_NAMES[2], 16, 8)));
+        // Right lengths in the wrong places: x5's 3-byte key in x2's slot and back.
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16, 16, 3, 16, 16, 8])), Err(field_key(FIELD_NAMES[2], 3, 8)));
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16, 16, 8, 16, 16, 8])), Err(field_key(FIELD_NAMES[5], 8, 3)));
+        // x5's key with 3-bit digits (the header is checked per key).
+        let at = bytes.len() - field_key_len(5);
         let mut last_foreign = bytes.clone();
-        let at = 1 + 5 * 705;
         last_foreign[at] = 3;
-        assert_eq!(ClaimPublicKey::from_bytes(&last_foreign), Err(ClaimError::Parameters));
+        assert_eq!(
+            ClaimPublicKey::from_bytes(&last_foreign),
+            Err(ClaimError::FieldParameters { field: FIELD_NAMES[5], digit_bits: 3, message_len: 3, want: 3 })
+        );
         // The v1 format (one 32-byte key) starts with its digit width, 4: a wrong field count.
-        let v1 = SecretKey::derive(&[1; 32], b"g", p32).public_key().to_bytes();
+        let v1 = SecretKey::derive(&[1; 32], b"g", Params::new(4, 32).unwrap()).public_key().to_bytes();
         assert_eq!(ClaimPublicKey::from_bytes(&v1), Err(ClaimError::FieldCount { got: 4 }));
         // Five or seven field keys, trailing or missing bytes, nothing.
-        let mut five = bytes[..1 + 5 * 705].to_vec();
+        let mut five = bytes[..at].to_vec();
         five[0] = 5;
         assert_eq!(ClaimPublicKey::from_bytes(&five), Err(ClaimError::FieldCount { got: 5 }));
         let mut long = bytes.clone();
@@ -576,6 +618,78 @@ mod tests {
         assert!(matches!(ClaimPublicKey::from_bytes(&long), Err(ClaimError::KeyLength { .. })));
         assert!(matches!(ClaimPublicKey::from_bytes(&bytes[..bytes.len() - 1]), Err(ClaimError::KeyLength { .. })));
         assert_eq!(ClaimPublicKey::from_bytes(&[]), Err(ClaimError::FieldCount { got: 0 }));
+    }
+
+    #[test]
+    fn fields_are_signed_at_their_spans_width() {
+        let pk = ClaimSecretKey::derive(&[7; 32], b"graph-a").public_key();
+        let chains: Vec<usize> = pk.field_keys().iter().map(|k| k.params().total_digits()).collect();
+        assert_eq!(chains, [35, 35, 18, 35, 35, 8]);
+        for (k, key) in pk.field_keys().iter().enumerate() {
+            assert_eq!(key.params().message_len(), FIELD_MESSAGE_LENS[k]);
+        }
+        assert_eq!(pk.witness_items(), 2 * 166);
+        // The amount's message is the 8-byte big-endian amount; x5's the last 3 destination
+        // bytes reversed (zero for every destination of at most 31 bytes).
+        let m = claim(p2tr(), 0x0102_0304_0506_0708).packed().unwrap();
+        assert_eq!(m[2], 0x0102_0304_0506_0708u64.to_be_bytes());
+        assert_eq!(m[5], [0xab, 0xab, 0xab]);
+        assert_eq!(claim(p2wpkh(), 1).packed().unwrap()[5], [0, 0, 0]);
+    }
+
+    #[test]
+    fn messages_of_another_length_than_their_field_are_refused_and_named() {
+        let honest = claim(p2tr(), 9).packed().unwrap();
+        assert_eq!(ClaimFields::from_packed(&honest).unwrap(), claim(p2tr(), 9));
+        for k in 0..CLAIM_FIELDS {
+            let want = FIELD_MESSAGE_LENS[k];
+            for got in [0, want - 1, want + 1, 32] {
+                let mut m = honest.clone();
+                m[k] = vec![0; got];
+                assert_eq!(ClaimFields::from_packed(&m), Err(ClaimError::MessageLength { field: FIELD_NAMES[k], got, want }));
+            }
+        }
+        // The earlier 16-byte amount message (the same integer, zero-extended) is refused too.
+        let mut m = honest.clone();
+        m[2] = [vec![0; 8], m[2].clone()].concat();
+        assert_eq!(ClaimFields::from_packed(&m), Err(ClaimError::MessageLength { field: FIELD_NAMES[2], got: 16, want: 8 }));
+    }
+
+    #[test]
+    fn every_field_key_serves_a_binding_leaf() {
+        // A binding leaf built from a Kickoff field key and a 256-bit asserted value's key is
+        // unspendable when the asserted value is the field's and spendable when it differs,
+        // in the field's own digits or in the digits above its width.
+        use crate::binding::{binding_leaf, binding_witness};
+        use crate::wots::{digits_of_be_bytes, WotsParams, WotsSecret};
+        let sk = ClaimSecretKey::derive(&[7; 32], b"graph-a");
+        let pk = sk.public_key();
+        let c = claim(p2wsh(), 0x0123_4567_89ab_cdef);
+        let w = sk.sign(&c).unwrap();
+        let items = pk.field_witnesses(&w).unwrap();
+        let messages = c.packed().unwrap();
+        for (k, field_key) in pk.field_keys().iter().enumerate() {
+            let asserted = WotsSecret::derive(&[2; 32], b"claim binding test", k as u32, WotsParams::for_bits(256));
+            let leaf = binding_leaf(field_key, &asserted.public_key()).unwrap();
+            let run = |be32: &[u8; 32]| {
+                let sig = asserted.sign(&digits_of_be_bytes(be32, 64)).unwrap();
+                let witness = binding_witness(field_key, items[k], &sig).unwrap();
+                execute(&leaf, &witness, &ExecOptions::default())
+            };
+            let len = FIELD_MESSAGE_LENS[k];
+            let mut equal = [0u8; 32];
+            equal[32 - len..].copy_from_slice(&messages[k]);
+            let r = run(&equal);
+            assert!(r.outcome.is_ok() && !r.success(), "field {k}: equal value: {:?}", r.outcome);
+            assert!(r.peak_items <= 1000, "field {k}: peak {}", r.peak_items);
+            // Lowest byte, the field's highest byte, the byte just above the field, the top byte.
+            for i in [31, 32 - len, 31 - len, 0] {
+                let mut other = equal;
+                other[i] ^= 0x10;
+                let r = run(&other);
+                assert!(r.success(), "field {k}: asserted byte {i} differs: {:?}", r.outcome);
+            }
+        }
     }
 
     fn claim_strategy() -> impl Strategy<Value = ClaimFields> {
@@ -594,23 +708,24 @@ mod tests {
         fn packing_matches_the_statement_layout_and_round_trips(c in claim_strategy()) {
             let m = c.packed().unwrap();
             // Each message is its field's value as a big-endian integer (native oracle).
-            for (mk, xk) in m.iter().zip(oracle_fields(&c)) {
-                prop_assert_eq!(u128::from_be_bytes(*mk), xk);
+            for (k, (mk, xk)) in m.iter().zip(oracle_fields(&c)).enumerate() {
+                prop_assert_eq!(mk.len(), FIELD_MESSAGE_LENS[k]);
+                prop_assert_eq!(mk.iter().fold(0u128, |a, b| (a << 8) | *b as u128), xk);
             }
             prop_assert_eq!(ClaimFields::from_packed(&m).unwrap(), c);
         }
 
         #[test]
-        fn only_canonical_messages_read_back(c in claim_strategy(), k in 0..CLAIM_FIELDS, i in 0..FIELD_MESSAGE_LEN, v in any::<u8>()) {
+        fn only_canonical_messages_read_back(c in claim_strategy(), k in 0..CLAIM_FIELDS, i in 0..MAX_FIELD_MESSAGE_LEN, v in any::<u8>()) {
             // One byte of an honest claim's messages changed: either it is refused, or it is
             // another canonical claim that packs to exactly the changed messages (injective,
             // and nothing outside the packing's image is accepted).
             let honest = c.packed().unwrap();
-            let mut m = honest;
-            m[k][i] = v;
+            let mut m = honest.clone();
+            m[k][i % FIELD_MESSAGE_LENS[k]] = v;
             match ClaimFields::from_packed(&m) {
                 Ok(other) => {
-                    prop_assert_eq!(other.packed().unwrap(), m);
+                    prop_assert_eq!(other.packed().unwrap(), m.clone());
                     prop_assert_eq!(other == c, m == honest);
                 }
                 Err(_) => prop_assert!(m != honest),

@@ -1,5 +1,6 @@
 //! The Kickoff commits exactly the statement's claim fields: the six Winternitz messages of
-//! `bitvm2_disprove::claim` (16-byte big-endian integers) are the public inputs `x0..x5` of
+//! `bitvm2_disprove::claim` (big-endian integers as wide as each field's span: 16 bytes, 8 for
+//! the amount x2, 3 for x5) are the public inputs `x0..x5` of
 //! `Claim::public_inputs`, and a claim read back from a Kickoff witness is the statement's claim.
 //! No key setup: only the packing and the (cheap) Winternitz claim keys.
 
@@ -7,7 +8,7 @@ use ark_bn254::Fr;
 use ark_ff::{BigInteger, PrimeField};
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Txid};
-use bitvm2_disprove::claim::{ClaimError, ClaimFields, ClaimSecretKey, CLAIM_FIELDS};
+use bitvm2_disprove::claim::{ClaimError, ClaimFields, ClaimSecretKey, CLAIM_FIELDS, FIELD_MESSAGE_LENS};
 use bitvm2_statement::claim::MAX_DEST_SCRIPT_LEN;
 use bitvm2_statement::Claim;
 use proptest::prelude::*;
@@ -25,7 +26,7 @@ fn statement_claim(c: &ClaimFields, setup_byte: u8) -> Claim {
 }
 
 /// A Winternitz message as the integer it signs (big-endian), in Fr.
-fn message_scalar(m: &[u8; 16]) -> Fr {
+fn message_scalar(m: &[u8]) -> Fr {
     Fr::from_be_bytes_mod_order(m)
 }
 
@@ -35,10 +36,14 @@ fn check(c: &ClaimFields) {
     let x = statement_claim(c, 0x42).public_inputs().unwrap();
     let messages = c.packed().unwrap();
     for k in 0..CLAIM_FIELDS {
+        assert_eq!(messages[k].len(), FIELD_MESSAGE_LENS[k], "x{k} width");
         assert_eq!(message_scalar(&messages[k]), x[k], "x{k} of {c:?}");
-        // and byte for byte: the message is the scalar's low 16 bytes, big-endian
+        // and byte for byte: the message is the scalar's low bytes, big-endian, and the
+        // scalar's bytes above the message's width are zero (what a binding leaf requires of
+        // the asserted value's higher digits)
         let mut le = x[k].into_bigint().to_bytes_le();
-        le.truncate(16);
+        assert!(le[FIELD_MESSAGE_LENS[k]..].iter().all(|b| *b == 0), "x{k} above its width");
+        le.truncate(FIELD_MESSAGE_LENS[k]);
         le.reverse();
         assert_eq!(le, messages[k], "x{k} bytes");
     }
@@ -48,6 +53,7 @@ fn check(c: &ClaimFields) {
     let sk = ClaimSecretKey::derive(&[3; 32], b"claim-binding");
     let w = sk.sign(c).unwrap();
     let read = sk.public_key().read_messages(&w).unwrap();
+    assert_eq!(read, messages);
     assert_eq!(read.map(|m| message_scalar(&m)), <[Fr; CLAIM_FIELDS]>::try_from(&x[..CLAIM_FIELDS]).unwrap());
     let back = sk.public_key().read(&w).unwrap();
     assert_eq!(Claim::from_public_inputs(&statement_claim(&back, 0x42).public_inputs().unwrap()).unwrap(), statement_claim(c, 0x42));
@@ -92,6 +98,7 @@ proptest! {
         let x = statement_claim(&c, 9).public_inputs().unwrap();
         let m = c.packed().unwrap();
         for k in 0..CLAIM_FIELDS {
+            prop_assert_eq!(m[k].len(), FIELD_MESSAGE_LENS[k]);
             prop_assert_eq!(message_scalar(&m[k]), x[k]);
         }
     }
