@@ -29,6 +29,9 @@ use serde_json::{json, Value};
 pub const NS_OFFERS: &str = "offers";
 /// kv namespace: duties (one per withdrawal or claim).
 pub const NS_DUTIES: &str = "duties";
+/// kv namespace: fault injection, withdrawals whose Kickoff commits another amount (request id
+/// -> extra satoshis, from [`kind::MISCLAIM`]).
+pub const NS_MISCLAIMS: &str = "misclaims";
 
 /// An offer this operator made for a deposit request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -152,6 +155,26 @@ impl OperatorHandler {
     }
 }
 
+/// Records a [`kind::MISCLAIM`] switch: the Kickoff of withdrawal `m.request_id` will commit
+/// its amount plus `m.extra_sat`. Refused for a zero offset, a malformed id, or a withdrawal
+/// whose Kickoff is already signed (its claim is fixed).
+fn misclaim(t: &StoreTx<'_>, m: &MisclaimMsg) -> Result<(), HandlerError> {
+    if m.extra_sat == 0 {
+        return Err(HandlerError::Refused("misclaim: extra_sat 0 commits the request's own amount".into()));
+    }
+    if hex::decode(&m.request_id).map(|b| b.len()) != Ok(32) {
+        return Err(bad(format!("misclaim: request id {:?} is not 32 bytes of hex", m.request_id)));
+    }
+    if let Some(b) = t.kv_get(NS_DUTIES, &m.request_id)? {
+        let d: Duty = serde_json::from_slice(&b).map_err(bad)?;
+        if d.sent.contains("kickoff") {
+            return Err(HandlerError::Refused(format!("misclaim: withdrawal {}'s Kickoff is already signed", m.request_id)));
+        }
+    }
+    t.kv_put(NS_MISCLAIMS, &m.request_id, &encode(&m.extra_sat))?;
+    Ok(())
+}
+
 fn stripped(p: &OperatorParams) -> OperatorParams {
     let mut p = p.clone();
     p.disprove = bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
@@ -210,6 +233,14 @@ impl PeerHandler for OperatorHandler {
                 let d = Duty { graph_id: gid, operator: i, request: None, wrong_asserts: c.wrong_asserts, state: "assigned".into(), ..Default::default() };
                 t.kv_put(NS_DUTIES, &id, &encode(&d))?;
                 Ok(id.into_bytes())
+            }
+            kind::MISCLAIM => {
+                if msg.sender != me {
+                    return Err(HandlerError::Refused("only this node's admin may inject faults".into()));
+                }
+                let m: MisclaimMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+                misclaim(t, &m)?;
+                Ok(b"ok".to_vec())
             }
             other => Err(HandlerError::UnknownKind(other.into())),
         }
@@ -272,17 +303,25 @@ fn send_truc(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction
 }
 
 /// What the Kickoff of duty `d` claims: its payout and the request's amount and destination,
-/// or [`ClaimFields::no_payout`] for a claim without a withdrawal (fault injection).
+/// or [`ClaimFields::no_payout`] for a claim without a withdrawal (fault injection); with a
+/// [`kind::MISCLAIM`] switch for the request, the amount plus the switch's extra satoshis
+/// (fault injection: the payout itself pays the request as asked).
 fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError> {
     let (Some(rid), Some(payout)) = (&d.request, d.payout) else { return Ok(ClaimFields::no_payout()) };
-    let rec: WithdrawalRecord = env
-        .ctx
-        .store
-        .with(|t| t.kv_get(NS_WITHDRAWALS, rid))?
+    let (rec, extra) = env.ctx.store.with(|t| Ok((t.kv_get(NS_WITHDRAWALS, rid)?, t.kv_get(NS_MISCLAIMS, rid)?)))?;
+    let rec: WithdrawalRecord = rec
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| DaemonError::Graph(format!("withdrawal {rid} not stored")))?;
     let r = rec.signed.request;
-    Ok(ClaimFields { payout_txid: payout.txid, amount: r.amount, destination: r.destination })
+    let mut amount = r.amount;
+    if let Some(b) = extra {
+        let extra: u64 = serde_json::from_slice(&b).map_err(|e| DaemonError::Graph(format!("misclaim record of {rid}: {e}")))?;
+        amount = amount
+            .checked_add(Amount::from_sat(extra))
+            .ok_or_else(|| DaemonError::Graph(format!("misclaim of {rid}: {} + {extra} sat overflows", r.amount)))?;
+        tracing::warn!(duty = rid, requested = %r.amount, committed = %amount, "fault injection: the Kickoff commits another amount than the request's");
+    }
+    Ok(ClaimFields { payout_txid: payout.txid, amount, destination: r.destination })
 }
 
 async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {

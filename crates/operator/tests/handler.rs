@@ -96,3 +96,30 @@ fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
     let cheat = encode(&CheatMsg { graph_id: g.id(), kickoff_without_payout: true, wrong_asserts: false });
     assert!(matches!(ask(&h, &store, &coord, kind::CHEAT, cheat.clone()), Err(HandlerError::Refused(_))));
 }
+
+#[test]
+fn misclaim_switch_only_from_its_admin_and_only_before_the_kickoff() {
+    use bitvm2_operator::{Duty, NS_DUTIES, NS_MISCLAIMS};
+    let f = Fixture::new("op-handler-misclaim", 3, 1, 2, 2);
+    let (h, store, op) = setup(&f);
+    let coord = test_key(b"coordinator");
+    let rid = hex::encode([7u8; 32]);
+    let switch = |request_id: &str, extra_sat: u64| encode(&MisclaimMsg { request_id: request_id.into(), extra_sat });
+    let stored = |id: &str| store.with(|t| t.kv_get(NS_MISCLAIMS, id)).unwrap();
+    // Refused, nothing stored: from another key, a zero offset, an id that is not 32 bytes.
+    let before = store.row_counts().unwrap();
+    assert!(matches!(ask(&h, &store, &coord, kind::MISCLAIM, switch(&rid, 1)), Err(HandlerError::Refused(_))));
+    assert!(matches!(ask(&h, &store, &op, kind::MISCLAIM, switch(&rid, 0)), Err(HandlerError::Refused(_))));
+    assert!(matches!(ask(&h, &store, &op, kind::MISCLAIM, switch("abcd", 1)), Err(HandlerError::BadPayload(_))));
+    assert_eq!(before, store.row_counts().unwrap());
+    // From its own key: recorded (before the withdrawal is even known).
+    assert_eq!(ask(&h, &store, &op, kind::MISCLAIM, switch(&rid, 1)).unwrap(), b"ok");
+    assert_eq!(stored(&rid), Some(b"1".to_vec()));
+    // Once a withdrawal's Kickoff is signed its claim is fixed: refused.
+    let signed = hex::encode([8u8; 32]);
+    let d = Duty { graph_id: "g".into(), request: Some(signed.clone()), sent: ["kickoff".to_string()].into(), ..Default::default() };
+    store.with(|t| t.kv_put(NS_DUTIES, &signed, &serde_json::to_vec(&d).unwrap())).unwrap();
+    let e = ask(&h, &store, &op, kind::MISCLAIM, switch(&signed, 1)).unwrap_err();
+    assert!(e.to_string().contains("already signed"), "{e}");
+    assert_eq!(stored(&signed), None);
+}

@@ -29,6 +29,9 @@ pub mod kind {
     pub const PAID: &str = "withdraw/paid";
     /// Admin -> operator (demo fault injection): claim without paying, optionally assert wrong values.
     pub const CHEAT: &str = "ctl/cheat";
+    /// Admin -> operator (test fault injection): pay a withdrawal as asked, but commit another
+    /// amount in its Kickoff ([`super::MisclaimMsg`]).
+    pub const MISCLAIM: &str = "ctl/misclaim";
     /// Admin -> verifier: challenge a kickoff regardless of the checks (griefing challenger in demos).
     pub const FORCE_CHALLENGE: &str = "ctl/challenge";
 }
@@ -234,6 +237,18 @@ pub struct CheatMsg {
     pub kickoff_without_payout: bool,
     /// Commit a wrong final value in the asserts.
     pub wrong_asserts: bool,
+}
+
+/// [`kind::MISCLAIM`] (fault injection for tests; an honest deployment never sends it): the
+/// operator pays withdrawal `request_id` exactly as the request asks, but its Kickoff commits the
+/// request's amount plus `extra_sat`, a claim no request backs. Accepted only from the
+/// operator's own admin key, and only before the withdrawal's Kickoff is signed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MisclaimMsg {
+    /// The withdrawal request id (hex, as `SignedWithdrawal` ids are reported).
+    pub request_id: String,
+    /// Satoshis the Kickoff's amount exceeds the request's by (non-zero).
+    pub extra_sat: u64,
 }
 
 /// [`kind::FORCE_CHALLENGE`].
