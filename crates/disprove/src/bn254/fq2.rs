@@ -109,14 +109,19 @@ pub struct MacShape {
     pub double: bool,
     /// Times `xi = 9 + u` (the wrap-around `X^6 = xi` of Fq12 = Fq2[X]/(X^6 - xi)).
     pub xi: bool,
-    /// Plus an accumulator operand (last).
+    /// Plus an accumulator operand (after the factors).
     pub acc: bool,
+    /// Plus a second accumulator operand (after the first; needs `acc`).
+    pub acc2: bool,
+    /// Subtract the accumulators instead of adding them: `k a b - acc`.
+    pub sub: bool,
 }
 
-/// `acc + k * a * b` (or `k * a^2`, with or without `acc`) for `k` one of `1, 2, xi, 2 xi`: one
-/// step of a schoolbook product in Fq12 = Fq2[X]/(X^6 - xi). Its operands are committed
-/// coefficients and its result the next partial sum, so a chain of them needs no separate
-/// linear operations (whose results would be committed values of their own).
+/// `k * a * b +- (acc [+ acc2])` (or with `a^2`, or without accumulators) for `k` one of `1, 2,
+/// xi, 2 xi`: one step of a schoolbook product in Fq12 = Fq2[X]/(X^6 - xi), or of a G2 point
+/// update (`lambda^2 - x_T - x_Q`, `lambda x_T - y_T`). Its operands are committed values and its
+/// result the next one, so no separate linear operation (whose result would be a committed
+/// value of its own) is needed.
 #[derive(Debug, Clone)]
 pub struct Fq2MulAcc {
     mul: Arc<dyn FqMul>,
@@ -140,8 +145,14 @@ impl Fq2MulAcc {
             (false, true) => "xi*",
             (true, true) => "2xi*",
         };
-        let acc = if s.acc { "acc + " } else { "" };
-        format!("fq2 mac[{acc}{k}{what}] {}M ({})", self.groups.len(), self.mul.name())
+        let acc = match (s.acc, s.acc2, s.sub) {
+            (false, _, _) => "",
+            (true, false, false) => " + acc",
+            (true, true, false) => " + acc + acc2",
+            (true, false, true) => " - acc",
+            (true, true, true) => " - acc - acc2",
+        };
+        format!("fq2 mac[{k}{what}{acc}] {}M ({})", self.groups.len(), self.mul.name())
     }
     fn shape(&self) -> Vec<usize> {
         let mut v = vec![2];
@@ -149,6 +160,9 @@ impl Fq2MulAcc {
             v.push(2);
         }
         if self.shape.acc {
+            v.push(2);
+        }
+        if self.shape.acc && self.shape.acc2 {
             v.push(2);
         }
         v
@@ -179,9 +193,10 @@ impl Gadget for Fq2MulAcc {
         if s.double {
             p = [b.double(&p[0]), b.double(&p[1])];
         }
-        if s.acc {
-            let acc = &x[x.len() - 1];
-            p = [b.add(&acc[0], &p[0]), b.add(&acc[1], &p[1])];
+        let first_acc = if s.square { 1 } else { 2 };
+        let accs = if !s.acc { 0 } else if s.acc2 { 2 } else { 1 };
+        for acc in &x[first_acc..first_acc + accs] {
+            p = if s.sub { [b.sub(&p[0], &acc[0]), b.sub(&p[1], &acc[1])] } else { [b.add(&acc[0], &p[0]), b.add(&acc[1], &p[1])] };
         }
         p.to_vec()
     }

@@ -209,9 +209,10 @@ fn wrong_hints_make_scripts_fail() {
         assert_wrong_hint_fails(&Fq2Square::new(mul.clone()), &[fq2_val(&a)]);
         assert_wrong_hint_fails(&Fq2MulFq::new(mul.clone()), &[fq2_val(&a), vec![b.c0]]);
         assert_wrong_hint_fails(&Fq2MulConst::new(mul.clone(), b, true), &[fq2_val(&a)]);
-        let mac = |square, double, xi, acc| Fq2MulAcc::new(mul.clone(), MacShape { square, double, xi, acc });
-        assert_wrong_hint_fails(&mac(false, true, true, true), &[fq2_val(&a), fq2_val(&b), fq2_val(&a)]);
-        assert_wrong_hint_fails(&mac(true, false, true, false), &[fq2_val(&b)]);
+        let mac = |square, double, xi, acc, acc2, sub| Fq2MulAcc::new(mul.clone(), MacShape { square, double, xi, acc, acc2, sub });
+        assert_wrong_hint_fails(&mac(false, true, true, true, false, false), &[fq2_val(&a), fq2_val(&b), fq2_val(&a)]);
+        assert_wrong_hint_fails(&mac(true, false, true, false, false, false), &[fq2_val(&b)]);
+        assert_wrong_hint_fails(&mac(true, false, false, true, true, true), &[fq2_val(&b), fq2_val(&a), fq2_val(&b)]);
     }
 }
 
@@ -389,4 +390,42 @@ fn builder_program_chunks_with(products: Fq12Products, encoding: crate::wots::Le
     let plan = chunk(&p.prog, &model, ChunkLimits { encoding, ..ChunkLimits::default() }).unwrap();
     assert!(plan.steps.len() > 1);
     assert!(p.prog.claims_hold(&p.prog.evaluate(&inputs).unwrap()));
+}
+
+/// Every multiply-accumulate variant equals `k a b +- (acc [+ acc2])` computed with arkworks,
+/// natively and in script.
+#[test]
+fn mac_variants_match_arkworks() {
+    let (a, b, c, d) = (fq2("mac", 0), fq2("mac", 1), fq2("mac", 2), fq2("mac", 3));
+    let xi = Fq2::new(Fq::from(9u64), Fq::one());
+    for bits in 0..32u32 {
+        let [square, double, xi_k, acc, sub] = [0, 1, 2, 3, 4].map(|i| bits >> i & 1 == 1);
+        for acc2 in [false, true] {
+            if acc2 && !acc {
+                continue;
+            }
+            let op = Fq2MulAcc::new(hinted_mul(), MacShape { square, double, xi: xi_k, acc, acc2, sub });
+            let mut inputs = vec![fq2_val(&a)];
+            let mut want = if square { a * a } else { a * b };
+            if !square {
+                inputs.push(fq2_val(&b));
+            }
+            if xi_k {
+                want *= xi;
+            }
+            if double {
+                want += want;
+            }
+            for (on, x) in [(acc, c), (acc && acc2, d)] {
+                if on {
+                    inputs.push(fq2_val(&x));
+                    want = if sub { want - x } else { want + x };
+                }
+            }
+            assert_eq!(val_fq2(&op.native(&inputs)), want, "{}", op.name());
+            if bits % 5 == 0 || acc2 {
+                assert_script_matches(&op, &inputs);
+            }
+        }
+    }
 }

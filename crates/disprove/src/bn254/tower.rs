@@ -190,10 +190,20 @@ impl Tower {
     /// only if `double`), `k = xi` if `xi`.
     #[allow(clippy::too_many_arguments)]
     fn mac(&self, prog: &mut Program, name: &str, a: ValueId, b: Option<ValueId>, acc: Option<ValueId>, double: bool, xi: bool) -> ValueId {
-        let shape = MacShape { square: b.is_none(), double, xi, acc: acc.is_some() };
+        let shape = MacShape { square: b.is_none(), double, xi, acc: acc.is_some(), acc2: false, sub: false };
         let op = Arc::new(Fq2MulAcc::new(self.mul.clone(), shape));
         let args = std::iter::once(a).chain(b).chain(acc).map(Operand::Value).collect();
         prog.push_op(name.to_string(), op, args, self.commit)
+    }
+
+    /// `a * b - acc_1 - ..` (`a^2` if `b` is `None`; at most two accumulators, which may be the
+    /// same value) as one [`Fq2MulAcc`] operation.
+    pub fn fq2_mul_sub(&self, prog: &mut Program, label: &str, a: ValueId, b: Option<ValueId>, accs: &[ValueId]) -> ValueId {
+        assert!(!accs.is_empty() && accs.len() <= 2, "one or two accumulators");
+        let shape = MacShape { square: b.is_none(), double: false, xi: false, acc: true, acc2: accs.len() == 2, sub: true };
+        let op = Arc::new(Fq2MulAcc::new(self.mul.clone(), shape));
+        let args = std::iter::once(a).chain(b).chain(accs.iter().copied()).map(Operand::Value).collect();
+        prog.push_op(label.to_string(), op, args, self.commit)
     }
 
     /// A schoolbook Fq12 product in the X basis (`b = None`: the square of `a`): output

@@ -178,6 +178,16 @@ pub fn build(pvk: &PreparedVerifyingKey, opts: &ProgramOptions) -> VerifierProgr
         .iter()
         .map(|(n, p)| prog.push_op(format!("{n} line point"), op(PairingKind::LinePoint), vec![Operand::Value(*p)], commit))
         .collect();
+    // Their two coordinates as values of their own, once: every line of the loop reads them.
+    let pts: Vec<(ValueId, ValueId)> = pts
+        .iter()
+        .zip(["A", "vk_x", "C"])
+        .map(|(&pt, n)| {
+            let nxy = prog.push_op(format!("{n}.-x/y"), fq_part(0), vec![Operand::Value(pt)], commit);
+            let iy = prog.push_op(format!("{n}.1/y"), fq_part(1), vec![Operand::Value(pt)], commit);
+            (nxy, iy)
+        })
+        .collect();
 
     // B's Frobenius images pi(B) and -pi^2(B) (pi acts as psi on the twist).
     let pi_b = g2_psi(&mut prog, "pi(B)", &mul, commit, b, 1, false);
@@ -260,22 +270,16 @@ fn frobenius_twist_constants() -> (Fq2, Fq2) {
 }
 
 /// The line of `B`'s accumulator through `t` with slope `lambda`, evaluated at the G1 point
-/// `pt = (-x/y, 1/y)`: `(c3, c4) = (lambda * (-x/y), (lambda x_T - y_T) * (1/y))`.
-fn b_line(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId, t: [ValueId; 2], pt: ValueId) -> (ValueId, ValueId) {
-    let commit = tower.commit;
-    let nxy = prog.push_op(format!("{tag}.-x/y"), fq_part(0), vec![Operand::Value(pt)], commit);
-    let iy = prog.push_op(format!("{tag}.1/y"), fq_part(1), vec![Operand::Value(pt)], commit);
+/// `(-x/y, 1/y)`: `(c3, c4) = (lambda * (-x/y), (lambda x_T - y_T) * (1/y))`.
+fn b_line(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId, t: [ValueId; 2], (nxy, iy): (ValueId, ValueId)) -> (ValueId, ValueId) {
     let c3 = tower.fq2_mul_by_fq(prog, &format!("{tag}.B.c3"), lambda, nxy);
-    let lx = tower.fq2_mul(prog, &format!("{tag}.lambda*x_T"), lambda, t[0]);
-    let mu = tower.fq2_sub(prog, &format!("{tag}.mu"), lx, t[1]);
+    let mu = tower.fq2_mul_sub(prog, &format!("{tag}.mu"), lambda, Some(t[0]), &[t[1]]);
     let c4 = tower.fq2_mul_by_fq(prog, &format!("{tag}.B.c4"), mu, iy);
     (c3, c4)
 }
 
-/// A fixed line (constants of the verifying key) evaluated at `pt = (-x/y, 1/y)`.
-fn const_line(prog: &mut Program, tag: &str, line: &miller::Line, pt: ValueId, op: &dyn Fn(PairingKind) -> Arc<PairingOp>, commit: CommitMode) -> (ValueId, ValueId) {
-    let nxy = prog.push_op(format!("{tag}.-x/y"), fq_part(0), vec![Operand::Value(pt)], commit);
-    let iy = prog.push_op(format!("{tag}.1/y"), fq_part(1), vec![Operand::Value(pt)], commit);
+/// A fixed line (constants of the verifying key) evaluated at the G1 point `(-x/y, 1/y)`.
+fn const_line(prog: &mut Program, tag: &str, line: &miller::Line, (nxy, iy): (ValueId, ValueId), op: &dyn Fn(PairingKind) -> Arc<PairingOp>, commit: CommitMode) -> (ValueId, ValueId) {
     let c3 = prog.push_op(format!("{tag}.c3"), op(PairingKind::ConstFq2TimesFq(line.slope)), vec![Operand::Value(nxy)], commit);
     let c4 = prog.push_op(format!("{tag}.c4"), op(PairingKind::ConstFq2TimesFq(line.mu)), vec![Operand::Value(iy)], commit);
     (c3, c4)
@@ -283,11 +287,9 @@ fn const_line(prog: &mut Program, tag: &str, line: &miller::Line, pt: ValueId, o
 
 /// `T' = T + Q` from the slope: `x' = lambda^2 - x_T - x_Q`, `y' = lambda (x_T - x') - y_T`.
 fn g2_apply_slope(tower: &Tower, prog: &mut Program, tag: &str, lambda: ValueId, t: [ValueId; 2], qx: ValueId) -> [ValueId; 2] {
-    let l2 = tower.fq2_square(prog, &format!("{tag}.lambda^2"), lambda);
-    let x = tower.fq2_sub2(prog, &format!("{tag}.T.x"), l2, t[0], qx);
+    let x = tower.fq2_mul_sub(prog, &format!("{tag}.T.x"), lambda, None, &[t[0], qx]);
     let d = tower.fq2_sub(prog, &format!("{tag}.x_T-x'"), t[0], x);
-    let m = tower.fq2_mul(prog, &format!("{tag}.lambda*d"), lambda, d);
-    let y = tower.fq2_sub(prog, &format!("{tag}.T.y"), m, t[1]);
+    let y = tower.fq2_mul_sub(prog, &format!("{tag}.T.y"), lambda, Some(d), &[t[1]]);
     [x, y]
 }
 
