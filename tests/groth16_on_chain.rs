@@ -4,6 +4,10 @@
 //!
 //! - A valid proof: the verifier's search finds nothing, every leaf run with the honest witness
 //!   in our executor is unspendable, and Core refuses a sample of them (its own interpreter).
+//! - The operator's assertion of it on chain: every assert transaction of the layout (its
+//!   commitment scripts in single-leaf outputs, without the graph's operator signature) is
+//!   accepted under default policy and mined; the verifier reads the assertion back from the
+//!   mined transactions' witnesses.
 //! - Invalid proofs, asserted by an operator who computes every intermediate value honestly
 //!   from them: a proof of another statement, tampered A, B, C, a tampered public input; and an
 //!   honest proof with single corrupted intermediate values (a spread sample: first, last and
@@ -116,6 +120,113 @@ impl Chain {
     }
 }
 
+/// Mines every assert transaction of the layout carrying the signed `committed` values (each
+/// input spends a single-leaf output whose leaf is the input's commitment script plus `OP_1`,
+/// standing for the graph's operator signature check) and reads the assertion back from the
+/// mined witnesses.
+fn assert_on_chain(chain: &Chain, committed: &[Committed]) {
+    let t = Instant::now();
+    let secp = Secp256k1::new();
+    let signed = chain.keys.sign(&chain.d, committed);
+    let witnesses = chain.d.assert_witnesses(&signed);
+    let internal = TestKey::from_seed(43).internal_key();
+    // One output per assert input, paid by one splitter transaction.
+    let leaves: Vec<Vec<(ScriptBuf, TaprootSpendInfo)>> = chain
+        .d
+        .layout
+        .txs
+        .iter()
+        .map(|tx| {
+            tx.inputs
+                .iter()
+                .map(|i| {
+                    let mut leaf = i.script.to_bytes();
+                    leaf.push(bitcoin::opcodes::OP_TRUE.to_u8());
+                    let leaf = ScriptBuf::from_bytes(leaf);
+                    let info = TaprootBuilder::new().add_leaf(0, leaf.clone()).unwrap().finalize(&secp, internal).unwrap();
+                    (leaf, info)
+                })
+                .collect()
+        })
+        .collect();
+    let inputs: usize = leaves.iter().map(Vec::len).sum();
+    let per_input = Amount::from_sat(40_000);
+    let funder = TestKey::from_seed(44);
+    // Splitter transactions of at most 1,500 outputs each (standard size).
+    let outs: Vec<TxOut> = leaves
+        .iter()
+        .flatten()
+        .map(|(_, info)| TxOut { value: per_input, script_pubkey: ScriptBuf::new_p2tr_tweaked(info.output_key()) })
+        .collect();
+    let groups: Vec<&[TxOut]> = outs.chunks(1_500).collect();
+    let coins = chain.node.fund_many(&funder.address(), groups.len() as u64).unwrap();
+    let mut funding: Vec<bitcoin::OutPoint> = Vec::with_capacity(inputs);
+    let mut splits = Vec::new();
+    for (group, coin) in groups.iter().zip(&coins) {
+        let mut outs = group.to_vec();
+        let spent = per_input * outs.len() as u64;
+        outs.push(TxOut { value: coin.txout.value - spent - Amount::from_sat(200_000), script_pubkey: funder.script_pubkey() });
+        let mut split = coin.spend_to(outs);
+        funder.sign_key_path(&mut split, 0, &[coin.txout.clone()]);
+        let id = chain.node.send(&split).unwrap();
+        funding.extend((0..group.len() as u32).map(|vout| bitcoin::OutPoint { txid: id, vout }));
+        splits.push(id);
+    }
+    chain.node.mine(1).unwrap();
+    for id in &splits {
+        assert!(chain.node.confirmations(id).unwrap() >= 1, "splitter {id} mined");
+    }
+    // The assert transactions, each checked by Core before it is sent.
+    let mut funding = funding.into_iter();
+    let mut sent = Vec::new();
+    let mut vbytes = 0;
+    for (k, (tx_leaves, tx_wits)) in leaves.iter().zip(&witnesses).enumerate() {
+        let mut tx = bitcoin::Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: Vec::new(),
+            output: Vec::new(),
+        };
+        for ((leaf, info), items) in tx_leaves.iter().zip(tx_wits) {
+            let control = info.control_block(&(leaf.clone(), LeafVersion::TapScript)).unwrap();
+            let mut w = Witness::new();
+            for i in items {
+                w.push(i);
+            }
+            w.push(leaf.as_bytes());
+            w.push(control.serialize());
+            tx.input.push(bitcoin::TxIn { previous_output: funding.next().expect("one output per input"), witness: w, ..Default::default() });
+        }
+        let fee = Amount::from_sat(tx.weight().to_wu().div_ceil(4) * 2 + 1_000);
+        tx.output.push(TxOut { value: per_input * tx_leaves.len() as u64 - fee, script_pubkey: funder.script_pubkey() });
+        let weight = tx.weight().to_wu();
+        assert!(weight <= 400_000, "assert {k}: {weight} WU");
+        let v = &chain.node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
+        assert!(v.allowed, "assert {k} of {}: {:?}", leaves.len(), v.reject_reason);
+        vbytes += tx.vsize();
+        sent.push(chain.node.send(&tx).unwrap());
+    }
+    for txid in &sent {
+        while chain.node.confirmations(txid).unwrap() == 0 {
+            chain.node.mine(1).unwrap();
+        }
+    }
+    // The verifier's view: the signature items of every input of the mined transactions.
+    let read: Vec<Vec<Vec<Vec<u8>>>> = sent
+        .iter()
+        .map(|txid| {
+            let tx = chain.node.get_tx(txid).unwrap();
+            tx.input.iter().map(|i| i.witness.iter().take(i.witness.len() - 2).map(<[u8]>::to_vec).collect()).collect()
+        })
+        .collect();
+    assert_eq!(chain.d.read_assertion(&read).expect("the mined assertion reads back"), signed);
+    eprintln!(
+        "assertion on chain: {} assert transactions ({inputs} inputs), {vbytes} vB in all, each accepted by Core and mined, read back, in {:.1} s",
+        sent.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
 /// A public input as the Kickoff's 16-byte big-endian claim message (inputs here are < 2^128).
 fn be16(x: &Fr) -> [u8; 16] {
     use ark_ff::{BigInteger, PrimeField};
@@ -200,6 +311,9 @@ fn groth16_verifier_leaves_disprove_invalid_proofs_on_chain_and_not_a_valid_one(
     }
     drop(all);
     eprintln!("valid proof: Core refuses all {} sampled leaves", sample.len());
+
+    // The assertion on chain: every assert transaction standard and mined, and read back.
+    assert_on_chain(&chain, &honest);
 
     // Binding: the Kickoff claimed exactly the asserted public inputs; no binding leaf spendable.
     let kickoff = |xs: &[Fr]| -> Vec<Vec<Vec<u8>>> { claim_keys.iter().zip(xs).map(|(k, x)| k.sign(&be16(x)).unwrap().to_witness()).collect() };
