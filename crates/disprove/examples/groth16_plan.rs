@@ -130,7 +130,17 @@ fn generate(
     let keys = OperatorKeys::new([3; 32], b"groth16-plan");
     let pks = keys.public_keys(&planned);
     let t_keys = t.elapsed();
-    let d = planned.with_keys(pks, AssertShape::default())?;
+    let bar = |done: usize, total: usize| {
+        // A progress bar on stderr, redrawn every 5% or so.
+        if done == total || done % (total / 20).max(1) < 32 {
+            let filled = 40 * done / total;
+            eprint!("\r  leaves [{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(40 - filled));
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let d = planned.with_keys_progress(pks, AssertShape::default(), &bar)?;
     let t_gen = t.elapsed();
     let bytes: usize = d.leaf_scripts.iter().map(|l| l.len()).sum();
     println!("generated {} leaves ({:.1} MB of script) and {} assert txs in {:.1} s (of which Winternitz keys {:.1} s)", d.leaf_scripts.len(), bytes as f64 / 1e6, d.layout.txs.len(), t_gen.as_secs_f64(), t_keys.as_secs_f64());

@@ -74,6 +74,13 @@ impl Planned {
 
     /// Generate leaves and assert layout for the operator's public keys.
     pub fn with_keys(self, keys: Vec<WotsPublicKey>, shape: AssertShape) -> Result<Disprove, SetupError> {
+        self.with_keys_progress(keys, shape, &|_, _| {})
+    }
+
+    /// [`Planned::with_keys`] on every available core, calling `progress(done, total)` (from
+    /// any thread) as leaves are finished, for long generations (a Groth16 verifier has
+    /// thousands of leaves).
+    pub fn with_keys_progress(self, keys: Vec<WotsPublicKey>, shape: AssertShape, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Disprove, SetupError> {
         let params = self.commitment_params();
         if keys.len() != params.len() {
             return Err(SetupError::KeyCount { got: keys.len(), expected: params.len() });
@@ -85,16 +92,13 @@ impl Planned {
         }
         let enc = self.plan.limits.encoding;
         let ws = self.model.working_space_for(enc);
-        let leaves = self
-            .plan
-            .steps
-            .iter()
-            .map(|st| {
-                let ks: Vec<&WotsPublicKey> =
-                    st.leaf_values().iter().map(|v| &keys[self.plan.commitment_of(*v).expect("committed")]).collect();
-                build_leaf_with(&self.program, st, &ks, ws, enc)
-            })
-            .collect::<Vec<_>>();
+        let steps = &self.plan.steps;
+        let index: std::collections::HashMap<ValueId, usize> = self.plan.commitments.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+        let build = |st: &crate::chunk::Step| {
+            let ks: Vec<&WotsPublicKey> = st.leaf_values().iter().map(|v| &keys[index[v]]).collect();
+            build_leaf_with(&self.program, st, &ks, ws, enc)
+        };
+        let leaves = par_map(steps, &build, progress);
         let layout = pack(&keys, shape)?;
         Ok(Disprove {
             program: self.program,
@@ -106,6 +110,35 @@ impl Planned {
             layout,
         })
     }
+}
+
+/// `items.map(f)` on every available core (workers take chunks of 32 in turn; the results come
+/// back in order), calling `progress(done, total)` from the workers as chunks finish.
+fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync), progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CHUNK: usize = 32;
+    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(chunks.len()).max(1);
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut parts: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let c = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(part) = chunks.get(c) else { break };
+                        out.push((c, part.iter().map(f).collect::<Vec<R>>()));
+                        progress(done.fetch_add(part.len(), Ordering::Relaxed) + part.len(), items.len());
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("workers do not panic")).collect()
+    });
+    parts.sort_by_key(|(c, _)| *c);
+    parts.into_iter().flat_map(|(_, r)| r).collect()
 }
 
 /// Everything a verifier (and the operator) derives for one peg-out graph.
@@ -151,7 +184,8 @@ impl OperatorKeys {
 
     /// Public keys of every commitment of a plan.
     pub fn public_keys(&self, planned: &Planned) -> Vec<WotsPublicKey> {
-        planned.commitment_params().iter().enumerate().map(|(i, p)| self.secret(i, *p).public_key()).collect()
+        let params: Vec<(usize, WotsParams)> = planned.commitment_params().into_iter().enumerate().collect();
+        par_map(&params, &|(i, p)| self.secret(*i, *p).public_key(), &|_, _| {})
     }
 
     /// Honest assertion: evaluate the program and sign every committed value.
