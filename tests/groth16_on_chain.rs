@@ -112,7 +112,7 @@ impl Chain {
         let tx = self.spend(&coin, step, witness);
         let weight = tx.weight().to_wu();
         assert!(weight <= 400_000, "{what}: spend of leaf {step} weighs {weight} WU");
-        let v = &self.node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
+        let v = &self.node.test_mempool_accept(std::slice::from_ref(&tx)).unwrap()[0];
         assert!(v.allowed, "{what}, leaf {step}: {:?}", v.reject_reason);
         let txid = self.node.send(&tx).unwrap();
         self.node.confirm(&txid).unwrap();
@@ -167,7 +167,7 @@ fn assert_on_chain(chain: &Chain, committed: &[Committed]) {
         let spent = per_input * outs.len() as u64;
         outs.push(TxOut { value: coin.txout.value - spent - Amount::from_sat(200_000), script_pubkey: funder.script_pubkey() });
         let mut split = coin.spend_to(outs);
-        funder.sign_key_path(&mut split, 0, &[coin.txout.clone()]);
+        funder.sign_key_path(&mut split, 0, std::slice::from_ref(&coin.txout));
         let id = chain.node.send(&split).unwrap();
         funding.extend((0..group.len() as u32).map(|vout| bitcoin::OutPoint { txid: id, vout }));
         splits.push(id);
