@@ -130,7 +130,7 @@ fn assert_on_chain(chain: &Chain, committed: &[Committed]) {
     let signed = chain.keys.sign(&chain.d, committed);
     let witnesses = chain.d.assert_witnesses(&signed);
     let internal = TestKey::from_seed(43).internal_key();
-    // One output per assert input, paid by one splitter transaction.
+    // One output per assert input (paid by splitter transactions below).
     let leaves: Vec<Vec<(ScriptBuf, TaprootSpendInfo)>> = chain
         .d
         .layout
