@@ -12,7 +12,7 @@ mod common;
 
 use bitcoin::key::Secp256k1;
 use bitcoin::taproot::{ControlBlock, LeafVersion, TaprootBuilder, TaprootSpendInfo};
-use bitcoin::{Address, Amount, Network, Transaction, TxOut, Witness};
+use bitcoin::{Address, Amount, Network, Transaction, TxOut};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use bitvm2_disprove::program::{Committed, Program, Val};
 use bitvm2_disprove::programs::{first_program, MulMode};
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned};
 use bitvm2_harness::{Funded, Regtest};
+use bitvm2_script::builder::leaf_spend_witness;
 use common::TestKey;
 
 struct Setup {
@@ -54,12 +55,7 @@ impl Setup {
     }
 
     fn spend(&self, coin: &Funded, step: usize, items: Vec<Vec<u8>>) -> Transaction {
-        let mut w = Witness::new();
-        for i in items {
-            w.push(i);
-        }
-        w.push(self.d.leaf_scripts[step].as_bytes());
-        w.push(self.control(step).serialize());
+        let w = leaf_spend_witness(items, &self.d.leaf_scripts[step], &self.control(step));
         let mut tx = coin.spend_to(vec![TxOut {
             value: coin.txout.value - Amount::from_sat(150_000),
             script_pubkey: TestKey::from_seed(41).script_pubkey(),

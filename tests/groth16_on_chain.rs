@@ -33,7 +33,7 @@ use ark_groth16::{Groth16, Proof};
 use ark_snark::SNARK;
 use bitcoin::key::Secp256k1;
 use bitcoin::taproot::{LeafVersion, TaprootBuilder, TaprootSpendInfo};
-use bitcoin::{Address, Amount, Network, Transaction, TxOut, Witness};
+use bitcoin::{Address, Amount, Network, Transaction, TxOut};
 use bitcoin::ScriptBuf;
 use bitvm2_disprove::binding::{binding_leaves, binding_witness, find_binding_fault, Binding};
 use bitvm2_disprove::bn254::{FqMul, ModeMul};
@@ -47,6 +47,7 @@ use bitvm2_disprove::programs::MulMode;
 use bitvm2_disprove::setup::{Disprove, OperatorKeys, Planned, SignedAssertion};
 use bitvm2_disprove::wots::LeafEncoding;
 use bitvm2_harness::{Funded, Regtest};
+use bitvm2_script::builder::leaf_spend_witness;
 use bitvm2_script::exec::{execute, ExecOptions};
 use bitvm2_script::winternitz as sw;
 use common::TestKey;
@@ -83,12 +84,7 @@ impl Chain {
     fn spend(&self, coin: &Funded, step: usize, items: Vec<Vec<u8>>) -> Transaction {
         let script = self.script(step);
         let control = self.info.control_block(&(script.clone(), LeafVersion::TapScript)).expect("leaf is in the tree");
-        let mut w = Witness::new();
-        for i in items {
-            w.push(i);
-        }
-        w.push(script.as_bytes());
-        w.push(control.serialize());
+        let w = leaf_spend_witness(items, script, &control);
         let mut tx = coin.spend_to(vec![TxOut {
             value: coin.txout.value - Amount::from_sat(150_000),
             script_pubkey: TestKey::from_seed(41).script_pubkey(),
@@ -189,12 +185,7 @@ fn assert_on_chain(chain: &Chain, committed: &[Committed]) {
         };
         for ((leaf, info), items) in tx_leaves.iter().zip(tx_wits) {
             let control = info.control_block(&(leaf.clone(), LeafVersion::TapScript)).unwrap();
-            let mut w = Witness::new();
-            for i in items {
-                w.push(i);
-            }
-            w.push(leaf.as_bytes());
-            w.push(control.serialize());
+            let w = leaf_spend_witness(items, leaf, &control);
             tx.input.push(bitcoin::TxIn { previous_output: funding.next().expect("one output per input"), witness: w, ..Default::default() });
         }
         let fee = Amount::from_sat(tx.weight().to_wu().div_ceil(4) * 2 + 1_000);

@@ -12,6 +12,7 @@ use bitcoin::taproot::{LeafVersion, TaprootBuilder};
 use bitcoin::transaction::Version;
 use bitcoin::{Address, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
 use bitvm2_harness::{HarnessError, Regtest, TxStatus};
+use bitvm2_script::builder::leaf_spend_witness;
 use common::TestKey;
 
 fn spend(outpoint: OutPoint, version: Version, outputs: Vec<TxOut>) -> Transaction {
@@ -95,13 +96,7 @@ fn tapscript_hash_lock_spend_and_wrong_preimage() {
 
     let with_witness = |items: Vec<Vec<u8>>| {
         let mut tx = spend(coin.outpoint, Version::TWO, vec![TxOut { value, script_pubkey: dest.clone() }]);
-        let mut w = Witness::new();
-        for i in items {
-            w.push(i);
-        }
-        w.push(leaf.as_bytes());
-        w.push(control.serialize());
-        tx.input[0].witness = w;
+        tx.input[0].witness = leaf_spend_witness(items, &leaf, &control);
         tx
     };
 

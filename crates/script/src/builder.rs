@@ -8,7 +8,9 @@
 //! fragment in the executor and checks its declared effect.
 
 use bitcoin::opcodes::Opcode;
-use bitcoin::script::ScriptBuf;
+use bitcoin::script::{Script, ScriptBuf};
+use bitcoin::taproot::ControlBlock;
+use bitcoin::Witness;
 
 use crate::exec::{self, encode_num, ExecOptions, LimitMode};
 
@@ -364,4 +366,16 @@ mod tests {
             prop_assert!(check_effect(&f, &inputs).is_ok(), "{:?}", check_effect(&f, &inputs));
         }
     }
+}
+
+/// The witness that spends a taproot output through leaf `script`: the stack `items` (bottom
+/// first), then the script and its control block.
+pub fn leaf_spend_witness<I: AsRef<[u8]>>(items: impl IntoIterator<Item = I>, script: &Script, control: &ControlBlock) -> Witness {
+    let mut w = Witness::new();
+    for item in items {
+        w.push(item);
+    }
+    w.push(script.as_bytes());
+    w.push(control.serialize());
+    w
 }

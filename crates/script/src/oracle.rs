@@ -59,13 +59,7 @@ pub fn verdicts(script: &ScriptBuf, items: &[Vec<u8>]) -> Verdicts {
         )
         .expect("sighash of a one-input transaction")
         .to_byte_array();
-    let mut w = Witness::new();
-    for it in items {
-        w.push(it);
-    }
-    w.push(script.as_bytes());
-    w.push(control.serialize());
-    tx.input[0].witness = w;
+    tx.input[0].witness = crate::builder::leaf_spend_witness(items, script, &control);
     let raw = bitcoin::consensus::serialize(&tx);
     let ktx = bitcoinkernel::Transaction::new(&raw).expect("kernel parses the transaction");
     let kspk = bitcoinkernel::ScriptPubkey::new(spk.as_bytes()).expect("kernel parses the script pubkey");

@@ -19,7 +19,7 @@ use bitcoin::sighash::{Prevouts, SighashCache};
 use bitcoin::taproot::{LeafVersion, TapLeafHash, TaprootBuilder};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, TapSighashType, Transaction, TxIn, TxOut, Txid, Witness};
-use bitvm2_script::builder::Fragment;
+use bitvm2_script::builder::{leaf_spend_witness, Fragment};
 use bitvm2_script::exec::{encode_num, execute, execute_with, ExecContext, ExecOptions, TxContext};
 use bitvm2_script::winternitz::{self, Params, SecretKey as WotsKey};
 use rand::rngs::StdRng;
@@ -125,13 +125,7 @@ fn run_case(c: &Case) -> Outcome {
             }
         })
         .collect();
-    let mut w = Witness::new();
-    for it in &items {
-        w.push(it);
-    }
-    w.push(c.script.as_bytes());
-    w.push(control.serialize());
-    tx.input[0].witness = w;
+    tx.input[0].witness = leaf_spend_witness(&items, &c.script, &control);
 
     let raw = bitcoin::consensus::serialize(&tx);
     let ktx = bitcoinkernel::Transaction::new(&raw).expect("kernel parses tx");
