@@ -186,24 +186,22 @@ impl Tower {
         &self.mul
     }
 
-    /// One [`Fq2MulAcc`] step: `acc + k * a * b` (`a^2` if `b` is `None`, then `k` includes 2
-    /// only if `double`), `k = xi` if `xi`.
+    /// One [`Fq2MulAcc`] step: `k * a * b +- (accs)` (`a^2` if `b` is `None`; up to two
+    /// accumulators, subtracted if `sub`), `k` including 2 if `double` and xi if `xi`.
     #[allow(clippy::too_many_arguments)]
-    fn mac(&self, prog: &mut Program, name: &str, a: ValueId, b: Option<ValueId>, acc: Option<ValueId>, double: bool, xi: bool) -> ValueId {
-        let shape = MacShape { square: b.is_none(), double, xi, acc: acc.is_some(), acc2: false, sub: false };
+    fn mac(&self, prog: &mut Program, name: &str, a: ValueId, b: Option<ValueId>, accs: &[ValueId], double: bool, xi: bool, sub: bool) -> ValueId {
+        assert!(accs.len() <= 2, "at most two accumulators");
+        let shape = MacShape { square: b.is_none(), double, xi, acc: !accs.is_empty(), acc2: accs.len() == 2, sub };
         let op = Arc::new(Fq2MulAcc::new(self.mul.clone(), shape));
-        let args = std::iter::once(a).chain(b).chain(acc).map(Operand::Value).collect();
+        let args = std::iter::once(a).chain(b).chain(accs.iter().copied()).map(Operand::Value).collect();
         prog.push_op(name.to_string(), op, args, self.commit)
     }
 
-    /// `a * b - acc_1 - ..` (`a^2` if `b` is `None`; at most two accumulators, which may be the
+    /// `a * b - acc_1 - ..` (`a^2` if `b` is `None`; one or two accumulators, which may be the
     /// same value) as one [`Fq2MulAcc`] operation.
     pub fn fq2_mul_sub(&self, prog: &mut Program, label: &str, a: ValueId, b: Option<ValueId>, accs: &[ValueId]) -> ValueId {
-        assert!(!accs.is_empty() && accs.len() <= 2, "one or two accumulators");
-        let shape = MacShape { square: b.is_none(), double: false, xi: false, acc: true, acc2: accs.len() == 2, sub: true };
-        let op = Arc::new(Fq2MulAcc::new(self.mul.clone(), shape));
-        let args = std::iter::once(a).chain(b).chain(accs.iter().copied()).map(Operand::Value).collect();
-        prog.push_op(label.to_string(), op, args, self.commit)
+        assert!(!accs.is_empty(), "at least one accumulator");
+        self.mac(prog, label, a, b, accs, false, false, true)
     }
 
     /// A schoolbook Fq12 product in the X basis (`b = None`: the square of `a`): output
@@ -216,7 +214,7 @@ impl Tower {
             for (n, (i, j, wraps)) in terms(k).into_iter().enumerate() {
                 let double = b.is_none() && j.is_some();
                 let bj = j.map(|j| x_coeff(b.unwrap_or(a), j));
-                acc = Some(self.mac(prog, &format!("{label}.X{k}/{n}"), x_coeff(a, i), bj, acc, double, wraps));
+                acc = Some(self.mac(prog, &format!("{label}.X{k}/{n}"), x_coeff(a, i), bj, acc.as_slice(), double, wraps, false));
             }
             *o = acc.expect("every coefficient has a term");
         }
@@ -304,8 +302,8 @@ impl Tower {
             // The line is 1 + c3 X + c4 X^3: out_k = f_k + c3 f_{k-1} + c4 f_{k-3} (xi on wrap).
             let mut out = [0; 6];
             for (k, o) in out.iter_mut().enumerate() {
-                let t = self.mac(prog, &format!("{label}.X{k}/0"), c3, Some(x_coeff(&f, (k + 5) % 6)), Some(x_coeff(&f, k)), false, k < 1);
-                *o = self.mac(prog, &format!("{label}.X{k}/1"), c4, Some(x_coeff(&f, (k + 3) % 6)), Some(t), false, k < 3);
+                let t = self.mac(prog, &format!("{label}.X{k}/0"), c3, Some(x_coeff(&f, (k + 5) % 6)), &[x_coeff(&f, k)], false, k < 1, false);
+                *o = self.mac(prog, &format!("{label}.X{k}/1"), c4, Some(x_coeff(&f, (k + 3) % 6)), &[t], false, k < 3, false);
             }
             return from_x(out);
         }
