@@ -190,33 +190,25 @@ fn generate(
 }
 
 /// Every commitment corrupted in turn (its last byte flipped; the search does not check
-/// signatures, so the honest ones are kept): the search must name a step each time. Two threads.
+/// signatures, so the honest ones are kept): the search must name a step each time.
 fn exhaustive(d: &bitvm2_disprove::setup::Disprove, honest: &bitvm2_disprove::setup::SignedAssertion) -> anyhow::Result<()> {
     let n = honest.values.len();
     let t = Instant::now();
-    let missed: Vec<usize> = std::thread::scope(|s| {
-        let parts: Vec<_> = (0..2)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut missed = Vec::new();
-                    let mut a = honest.clone();
-                    for c in (part..n).step_by(2) {
-                        let keep = a.values[c].clone();
-                        *a.values[c].last_mut().expect("non-empty") ^= 1;
-                        if d.find_fault(&a).is_none() {
-                            missed.push(c);
-                        }
-                        a.values[c] = keep;
-                        if c % 1000 < 2 {
-                            eprintln!("  exhaustive: commitment {c} of {n} ({:.0} s)", t.elapsed().as_secs_f64());
-                        }
-                    }
-                    missed
-                })
-            })
-            .collect();
-        parts.into_iter().flat_map(|h| h.join().expect("no panic")).collect()
-    });
+    let commitments: Vec<usize> = (0..n).collect();
+    let found = bitvm2_disprove::parallel::par_map(
+        &commitments,
+        &|&c| {
+            let mut a = honest.clone();
+            *a.values[c].last_mut().expect("non-empty") ^= 1;
+            d.find_fault(&a).is_some()
+        },
+        &|done, total| {
+            if done % 1000 < 32 {
+                eprintln!("  exhaustive: {done} of {total} ({:.0} s)", t.elapsed().as_secs_f64());
+            }
+        },
+    );
+    let missed: Vec<usize> = found.iter().enumerate().filter(|(_, f)| !**f).map(|(c, _)| c).collect();
     println!("every single corrupted commitment: {} of {n} found by the search in {:.0} s; missed: {missed:?}", n - missed.len(), t.elapsed().as_secs_f64());
     anyhow::ensure!(missed.is_empty(), "corruptions the search does not find");
     Ok(())

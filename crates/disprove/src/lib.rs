@@ -17,6 +17,7 @@ pub mod groth16;
 pub mod layout;
 pub mod leaf;
 pub mod msm;
+pub mod parallel;
 pub mod program;
 pub mod programs;
 pub mod setup;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape};
 use crate::layout::{pack, AssertLayout, AssertShape, LayoutError};
 use crate::leaf::{build_leaf_with, leaf_witness};
+use crate::parallel::par_map;
 use crate::program::{val_stack, CommitMode, Committed, Operand, Program, ProgramError, Val, ValueId};
 use crate::wots::{be_bytes_of_digits, digits_of_be_bytes, WotsError, WotsParams, WotsPublicKey, WotsSecret, WotsSignature};
 
@@ -110,35 +111,6 @@ impl Planned {
             layout,
         })
     }
-}
-
-/// `items.map(f)` on every available core (workers take chunks of 32 in turn; the results come
-/// back in order), calling `progress(done, total)` from the workers as chunks finish.
-fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync), progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    const CHUNK: usize = 32;
-    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(chunks.len()).max(1);
-    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let mut parts: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let c = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(part) = chunks.get(c) else { break };
-                        out.push((c, part.iter().map(f).collect::<Vec<R>>()));
-                        progress(done.fetch_add(part.len(), Ordering::Relaxed) + part.len(), items.len());
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("workers do not panic")).collect()
-    });
-    parts.sort_by_key(|(c, _)| *c);
-    parts.into_iter().flat_map(|(_, r)| r).collect()
 }
 
 /// Everything a verifier (and the operator) derives for one peg-out graph.
