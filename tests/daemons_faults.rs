@@ -118,7 +118,7 @@ fn verifier_sigkilled_before_dishonest_kickoff_another_disproves_and_stake_burns
     assert_eq!(d.tx(&ch)?.input[0].previous_output, po.kickoff.outpoint(0), "challenge spends the challenge connector");
     let dis = w.iter().find_map(|w| mined(&w["disprove"])).context("no mined disprove")?;
     let dtx = d.tx(&dis)?;
-    assert_eq!(dtx.input[0].previous_output, po.assert_final.outpoint(0), "disprove spends the assert connector");
+    assert_eq!(dtx.input[1].previous_output, po.assert_final.outpoint(0), "disprove spends the assert connector");
     assert!(dtx.output[0].script_pubkey.is_op_return(), "the stake is burned");
     assert!(d.utxo(&OutPoint { txid: dep.peg_in_confirm, vout: 0 })?.is_some(), "the vault is not taken by the cheater");
     for tx in [po.take1.txid(), po.take2.txid()] {
@@ -600,7 +600,7 @@ fn verifiers_sigkilled_during_peg_in_signing_before_challenge_and_before_disprov
     let dis = mined_of(&demo, "disprove")?;
     let (dtx_id, _) = dis.first().context("no mined disprove")?;
     let dtx = d.tx(dtx_id)?;
-    assert_eq!(dtx.input[0].previous_output, po.assert_final.outpoint(0), "the disprove spends the assert connector");
+    assert_eq!(dtx.input[1].previous_output, po.assert_final.outpoint(0), "the disprove spends the assert connector");
     assert!(dtx.output[0].script_pubkey.is_op_return(), "the stake is burned");
     assert!(d.tx_height(dtx_id)?.context("disprove height")? < fh + u64::from(tl.take2), "disprove after T3");
     assert!(d.utxo(&vault)?.is_some(), "the vault is not taken by the cheater");

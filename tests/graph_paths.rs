@@ -13,7 +13,7 @@ use bitcoin::{Address, Amount, Network, OutPoint, Sequence, Transaction, TxIn, T
 use bitvm2_harness::{Funded, Regtest};
 use bitvm2_txgraph::musig::presign_in_process;
 use bitvm2_txgraph::toy::{test_key, Fixture};
-use bitvm2_txgraph::wallet::{add_funding, cpfp_child, p2tr_script, sign_p2tr_keypath};
+use bitvm2_txgraph::wallet::{add_funding, add_reward, cpfp_child, p2tr_script, sign_p2tr_keypath};
 use bitvm2_txgraph::{FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
 
 /// Fee a CPFP child pays for its package, and a completer pays for its own additions.
@@ -205,15 +205,25 @@ impl World {
             let op_sigs = (0..w.len())
                 .map(|j| Ok(sign(&self.op_task(i, TxKind::Assert(k as u32), j as u32)?, &self.f.operators[i])))
                 .collect::<Result<Vec<_>>>()?;
-            self.publish_truc(&self.g.assert_tx(i, k, &self.sigs[i], &op_sigs, w)?)?;
+            self.publish_truc(&self.g.assert_tx(i, k, &op_sigs, w)?)?;
         }
-        self.publish_truc(&self.g.assert_final_tx(i, &self.sigs[i])?)
+        self.publish_truc(&self.assert_final(i)?)
     }
 
+    /// AssertFinal with the committee's carry signature and the operator's for every assert.
+    fn assert_final(&self, i: usize) -> Result<Transaction> {
+        let n = self.g.peg_out(i)?.assert_final.inputs.len();
+        let op_sigs = (1..n).map(|j| Ok(sign(&self.op_task(i, TxKind::AssertFinal, j as u32)?, &self.f.operators[i]))).collect::<Result<Vec<_>>>()?;
+        Ok(self.g.assert_final_tx(i, &self.sigs[i], &op_sigs)?)
+    }
+
+    /// The Disprove through `leaf`, the disprover taking the reward minus the fee.
     fn disprove(&self, i: usize, leaf: usize, values: &[bool]) -> Result<Transaction> {
-        let w = self.f.programs[i].disprove_witness(values, leaf);
+        let p = &self.f.programs[i];
         let po = self.g.peg_out(i)?;
-        self.complete(self.g.disprove_tx(i, leaf, &self.sigs[i], w)?, &[po.disproves[leaf].inputs[0].prevout.clone()])
+        let tx = self.g.disprove_tx(i, leaf, &p.disprove_leaf(leaf), &self.sigs[i], p.disprove_witness(values, leaf))?;
+        let prevouts: Vec<TxOut> = po.disprove.inputs.iter().map(|x| x.prevout.clone()).collect();
+        Ok(add_reward(tx, &prevouts, self.wallet_script(), OPEN_FEE)?)
     }
 }
 
@@ -291,7 +301,7 @@ fn challenged_honest_operator_asserts_and_takes2() -> Result<()> {
     w.asserts(0, &values)?;
 
     // A Disprove against the honest assertion fails in script (every leaf).
-    for leaf in 0..w.g.peg_out(0)?.disproves.len() {
+    for leaf in 0..w.g.params().operators[0].disprove.disprove_leaves.len() {
         let d = w.disprove(0, leaf, &values)?;
         let reason = reject_reason(&w.node, &d)?;
         assert!(
@@ -340,7 +350,9 @@ fn dishonest_assertion_is_disproved_and_take2_dies() -> Result<()> {
     w.node.confirm(&txid)?;
     let mined = w.node.get_tx(&txid)?;
     assert!(mined.output[0].script_pubkey.is_op_return(), "output 0 burns the stake");
-    assert_eq!(mined.output[0].value, w.g.peg_out(0)?.assert_final.tx.output[0].value - Amount::from_sat(50_000));
+    let af = &w.g.peg_out(0)?.assert_final.tx;
+    assert_eq!(mined.output[0].value, af.output[0].value + af.output[1].value - w.g.params().operators[0].disprover_reward);
+    assert_eq!(mined.output[1].value, w.g.params().operators[0].disprover_reward - OPEN_FEE, "the disprover keeps the reward minus the fee");
 
     // Take2 after a Disprove, even after T3.
     w.node.mine(u64::from(w.f.timelocks.take2))?;
@@ -388,7 +400,7 @@ fn operator_stalling_mid_assertion_is_slashed() -> Result<()> {
     w.node.confirm(&txid)?;
     // The stake's carry output is burned, so AssertFinal is now impossible.
     assert_eq!(w.node.utxo(&w.g.peg_out(0)?.assert_initial.outpoint(0))?, None);
-    let reason = reject_reason(&w.node, &w.g.assert_final_tx(0, &w.sigs[0])?)?;
+    let reason = reject_reason(&w.node, &w.assert_final(0)?)?;
     assert_eq!(reason, "missing-inputs");
     Ok(())
 }
@@ -436,7 +448,7 @@ fn only_the_operator_claims_and_asserts_and_only_with_valid_commitments() -> Res
     let op_sigs = (0..wit.len())
         .map(|j| Ok(sign(&w.op_task(0, TxKind::Assert(0), j as u32)?, &w.f.operators[0])))
         .collect::<Result<Vec<_>>>()?;
-    let bad = w.g.assert_tx(0, 0, &w.sigs[0], &op_sigs, wit)?;
+    let bad = w.g.assert_tx(0, 0, &op_sigs, wit)?;
     assert!(package_error(&w, &bad)?.contains("OP_VERIFY"));
     // The honest assertion still goes through afterwards.
     w.asserts(0, &program.honest_values())?;

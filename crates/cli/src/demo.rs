@@ -520,7 +520,7 @@ pub fn dishonest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     let dis = w.iter().find_map(|w| w["disprove"].as_str().and_then(|c| c.parse::<Txid>().ok()).filter(|c| d.confirmations(c).ok().flatten().unwrap_or(0) > 0)).ok_or_else(|| anyhow!("no mined disprove"))?;
     let leaf = w.iter().find(|w| w["disprove"] == json!(dis.to_string())).map(|w| w["disprove_leaf"].clone()).unwrap_or_default();
     let dtx = d.tx(&dis)?;
-    ensure!(dtx.input[0].previous_output == po.assert_final.outpoint(0), "disprove does not spend the assert connector");
+    ensure!(dtx.input[1].previous_output == po.assert_final.outpoint(0), "disprove does not spend the assert connector");
     ensure!(dtx.output[0].script_pubkey.is_op_return(), "disprove does not burn");
     ensure!(d.utxo(&OutPoint { txid: *vault_tx, vout: 0 })?.is_some(), "vault B was touched");
     demo.say(&format!("    challenged by {challenger} one block after Kickoff; disprove through leaf {leaf} mined; stake burned ({}); vault B intact", dtx.output[0].value));

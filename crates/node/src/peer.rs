@@ -38,6 +38,24 @@ use crate::store::{now_secs, PeerMessageRecord, Store, StoreError, StoreTx};
 pub const MESSAGE_TAG: &str = "bitvm2/peer-message/v1";
 /// The route messages are posted to.
 pub const MESSAGE_PATH: &str = "/v1/message";
+/// Path prefix of content-addressed blobs: `GET /v1/blob/<sha256 hex>`.
+pub const BLOB_PATH: &str = "/v1/blob";
+/// Store namespace of blobs (key: SHA-256 hex of the content).
+pub const NS_BLOBS: &str = "blobs";
+
+/// The name of a blob: SHA-256 of its bytes, hex.
+pub fn blob_id(bytes: &[u8]) -> String {
+    hex::encode(sha256::Hash::hash(bytes).to_byte_array())
+}
+
+/// Stores `bytes` as a blob others can fetch by its id (idempotent); returns the id.
+pub fn put_blob(t: &StoreTx<'_>, bytes: &[u8]) -> Result<String, StoreError> {
+    let id = blob_id(bytes);
+    if t.kv_get(NS_BLOBS, &id)?.is_none() {
+        t.kv_put(NS_BLOBS, &id, bytes)?;
+    }
+    Ok(id)
+}
 /// Header set on the answer to a replayed message.
 pub const REPLAY_HEADER: &str = "x-bitvm2-replay";
 /// Longest accepted message kind.
@@ -190,6 +208,15 @@ pub trait PeerHandler: Send + Sync + 'static {
     /// everything back. Must not do I/O other than through `tx` (it runs once per message id).
     fn handle(&self, tx: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8>, HandlerError>;
 
+    /// Long, pure work for a message (rebuilding a graph whose disprove leaves take seconds to
+    /// regenerate), done before the store transaction opens so the store is not locked
+    /// meanwhile; `handle` then finds the result in the handler's cache. An error here is
+    /// answered like one from `handle`, and nothing is recorded.
+    fn prepare(&self, msg: &VerifiedMessage) -> Result<(), HandlerError> {
+        let _ = msg;
+        Ok(())
+    }
+
     /// Daemon-specific status, included under `daemon` in `/status`.
     fn status(&self) -> Value {
         Value::Null
@@ -252,6 +279,7 @@ impl PeerApi {
     pub fn router(&self) -> Router {
         Router::new()
             .route(MESSAGE_PATH, post(message_route))
+            .route(&format!("{BLOB_PATH}/{{id}}"), get(blob_route))
             .route("/status", get(status_route))
             .route("/metrics", get(metrics_route))
             .with_state(self.clone())
@@ -334,25 +362,31 @@ impl PeerApi {
         }
         let verified = VerifiedMessage { sender, member, kind: env.kind.clone(), id, timestamp: env.timestamp, payload };
         let handler = i.handler.clone();
+        handler.prepare(&verified).map_err(reject_of)?;
         i.store
             .transaction(|t| {
                 // Checked again inside the write transaction: two identical requests racing.
                 if let Some(resp) = lookup(t)? {
                     return Ok((resp, true));
                 }
-                let resp = handler.handle(t, &verified).map_err(|e| match e {
-                    HandlerError::UnknownKind(k) => {
-                        Reject::new(StatusCode::BAD_REQUEST, "unknown_kind", Some("kind"), format!("this node does not handle {k:?}"))
-                    }
-                    HandlerError::BadPayload(d) => Reject::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_payload", Some("payload"), d),
-                    HandlerError::Refused(d) => Reject::new(StatusCode::CONFLICT, "refused", None, d),
-                    HandlerError::Store(e) => internal(e),
-                })?;
+                let resp = handler.handle(t, &verified).map_err(reject_of)?;
                 let rec = PeerMessageRecord { kind: verified.kind.clone(), digest: content, response: resp.clone() };
                 t.record_peer_message(&sender_s, &id_s, &rec).map_err(internal)?;
                 Ok((resp, false))
             })
             .map(|(resp, replay)| (resp, env.kind, id_s.clone(), replay))
+    }
+}
+
+/// The answer to a handler's error.
+fn reject_of(e: HandlerError) -> Reject {
+    match e {
+        HandlerError::UnknownKind(k) => {
+            Reject::new(StatusCode::BAD_REQUEST, "unknown_kind", Some("kind"), format!("this node does not handle {k:?}"))
+        }
+        HandlerError::BadPayload(d) => Reject::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_payload", Some("payload"), d),
+        HandlerError::Refused(d) => Reject::new(StatusCode::CONFLICT, "refused", None, d),
+        HandlerError::Store(e) => internal(e),
     }
 }
 
@@ -462,6 +496,22 @@ async fn message_route(State(api): State<PeerApi>, req: Request) -> Response {
     }
 }
 
+/// Serves a stored blob. Blobs are public data named by their hash (large protocol payloads such
+/// as an operator's Winternitz public keys), so the receiver checks them by hashing, and no
+/// signature is needed.
+async fn blob_route(State(api): State<PeerApi>, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    if id.len() != 64 || !id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        return (StatusCode::BAD_REQUEST, Json(ErrorBody { error: "malformed".into(), field: Some("id".into()), detail: "a blob id is 64 lowercase hex characters".into() })).into_response();
+    }
+    let store = api.inner.store.clone();
+    let id2 = id.clone();
+    match tokio::task::spawn_blocking(move || store.with(|t| t.kv_get(NS_BLOBS, &id2))).await {
+        Ok(Ok(Some(b))) => ([(header::CONTENT_TYPE, "application/octet-stream")], b).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, Json(ErrorBody { error: "not_found".into(), field: Some("id".into()), detail: format!("no blob {id}") })).into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, Json(ErrorBody { error: "internal".into(), field: None, detail: "store failure; retry later".into() })).into_response(),
+    }
+}
+
 async fn status_route(State(api): State<PeerApi>) -> Response {
     let api2 = api.clone();
     match tokio::task::spawn_blocking(move || api2.status()).await {
@@ -542,6 +592,26 @@ impl PeerClient {
     pub async fn post(&self, base_url: &str, env: &Envelope) -> Result<PeerReply, PeerClientError> {
         let body = serde_json::to_vec(env).expect("envelope serializes");
         self.post_raw(base_url, body).await
+    }
+
+    /// Fetches blob `id` from the peer at `base_url` and checks it hashes to `id`.
+    pub async fn fetch_blob(&self, base_url: &str, id: &str) -> Result<Vec<u8>, PeerClientError> {
+        let url = format!("{}{BLOB_PATH}/{id}", base_url.trim_end_matches('/'));
+        let resp = self.http.get(&url).send().await.map_err(|e| PeerClientError::Transport { url: url.clone(), detail: e.to_string() })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| PeerClientError::Transport { url: url.clone(), detail: e.to_string() })?;
+        if !status.is_success() {
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                error: "unknown".into(),
+                field: None,
+                detail: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            });
+            return Err(PeerClientError::Rejected { url, status: status.as_u16(), body });
+        }
+        if blob_id(&bytes) != id {
+            return Err(PeerClientError::BadReply { url, detail: format!("blob of {} bytes does not hash to {id}", bytes.len()) });
+        }
+        Ok(bytes.to_vec())
     }
 
     /// Sends raw bytes as the body (tests send malformed bodies with it).

@@ -126,7 +126,8 @@ impl OperatorHandler {
             kickoff_funding: bitvm2_txgraph::FundingInput { outpoint: OutPoint::null(), txout: TxOut::NULL },
             stake: Amount::from_sat(2_000_000),
             challenge_amount: Amount::from_sat(10_000),
-            disprover_reward: Amount::from_sat(50_000),
+            // Pays the Disprove's fee (it cannot take a fee input): up to 100,000 vB at 2 sat/vB.
+            disprover_reward: Amount::from_sat(400_000),
             watcher_reward: Amount::from_sat(20_000),
             claim: bitvm2_txgraph::ClaimCommitment { script: claim.public_key().script() },
             disprove: bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] },
@@ -286,9 +287,9 @@ fn save(env: &Env, id: &str, d: &Duty) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Queues a presigned TRUC transaction with its CPFP child, decided in the same store
-/// transaction as the duty's new state.
-fn send_truc(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction) -> Result<(), DaemonError> {
+/// Queues a zero-fee presigned transaction with its CPFP child (a package), decided in the same
+/// store transaction as the duty's new state.
+fn send_package(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction) -> Result<(), DaemonError> {
     let keys = &env.ctx.keys;
     d.sent.insert(label.to_string());
     d.state = format!("sent {label}");
@@ -410,7 +411,7 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
         let witness = claim.sign(&claimed).map_err(|e| DaemonError::Graph(format!("claim: {e}")))?;
         let tx = g.kickoff_tx(i, &sig, witness)?;
         env.ctx.store.with(|t| t.watch_outpoint(&po.kickoff.outpoint(0), "challenge-connector"))?;
-        return send_truc(env, id, &mut d, "kickoff", tx);
+        return send_package(env, id, &mut d, "kickoff", tx);
     }
     let Some(kc) = kickoff_conf.filter(|c| *c > 0) else { return Ok(()) };
     let height = env.height().await?;
@@ -429,7 +430,7 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if !challenged {
         if height + 1 >= kickoff_height + u64::from(tl.take1) && !d.sent.contains("take1") {
             let tx = g.take1_tx(i, &sigs)?;
-            return send_truc(env, id, &mut d, "take1", tx);
+            return send_package(env, id, &mut d, "take1", tx);
         }
         if d.state != "kicked off, waiting T1" && !d.sent.contains("take1") {
             d.state = "kicked off, waiting T1".into();
@@ -442,7 +443,7 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if !d.sent.contains("assert-initial") {
         let sig = sign_task(&op_task(g, i, TxKind::AssertInitial, 0).map_err(DaemonError::Graph)?, keys.keypair());
         let tx = g.assert_initial_tx(i, &sigs, &sig)?;
-        return send_truc(env, id, &mut d, "assert-initial", tx);
+        return send_package(env, id, &mut d, "assert-initial", tx);
     }
     if env.confirmations(&po.assert_initial.txid()).await?.unwrap_or(0) == 0 {
         return Ok(());
@@ -470,8 +471,8 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
                 .map(|j| op_task(g, i, TxKind::Assert(k as u32), j as u32).map(|t| sign_task(&t, keys.keypair())))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(DaemonError::Graph)?;
-            let tx = g.assert_tx(i, k, &sigs, &op_sigs, w)?;
-            send_truc(env, id, &mut d, &label, tx)?;
+            let tx = g.assert_tx(i, k, &op_sigs, w)?;
+            send_package(env, id, &mut d, &label, tx)?;
         }
     }
     for a in &po.asserts {
@@ -480,8 +481,12 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
         }
     }
     if !d.sent.contains("assert-final") {
-        let tx = g.assert_final_tx(i, &sigs)?;
-        return send_truc(env, id, &mut d, "assert-final", tx);
+        let op_sigs = (1..po.assert_final.inputs.len())
+            .map(|j| op_task(g, i, TxKind::AssertFinal, j as u32).map(|t| sign_task(&t, keys.keypair())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(DaemonError::Graph)?;
+        let tx = g.assert_final_tx(i, &sigs, &op_sigs)?;
+        return send_package(env, id, &mut d, "assert-final", tx);
     }
     let Some(fc) = env.confirmations(&po.assert_final.txid()).await?.filter(|c| *c > 0) else { return Ok(()) };
     let final_height = height + 1 - fc;
@@ -500,7 +505,7 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     }
     if height + 1 >= final_height + u64::from(tl.take2) && !d.sent.contains("take2") {
         let tx = g.take2_tx(i, &sigs)?;
-        return send_truc(env, id, &mut d, "take2", tx);
+        return send_package(env, id, &mut d, "take2", tx);
     }
     if d.state != "asserted, waiting T3" && !d.sent.contains("take2") {
         d.state = "asserted, waiting T3".into();

@@ -7,6 +7,8 @@
 
 use bitcoin::consensus::{Decodable, Encodable};
 use bitcoin::p2p::Magic;
+use bitcoin::hashes::Hash;
+use bitcoin::taproot::TapLeafHash;
 use bitcoin::{Amount, Network, OutPoint, ScriptBuf, TxOut, VarInt};
 use musig2::secp::MaybeScalar;
 use musig2::PubNonce;
@@ -24,7 +26,7 @@ const PARAMS_TAG: &[u8; 4] = b"BV2P";
 const GRAPH_TAG: &[u8; 4] = b"BV2G";
 const NONCE_TAG: &[u8; 4] = b"BV2N";
 const PSIG_TAG: &[u8; 4] = b"BV2S";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Upper bound on any count read from the wire (guards allocations on hostile input).
 const MAX_COUNT: u64 = 1 << 20;
@@ -181,8 +183,8 @@ fn write_params(w: &mut W, p: &GraphParams) {
             }
         }
         w.count(o.disprove.disprove_leaves.len());
-        for s in &o.disprove.disprove_leaves {
-            w.script(s);
+        for h in &o.disprove.disprove_leaves {
+            w.bytes(h.as_byte_array());
         }
     }
 }
@@ -229,7 +231,9 @@ fn read_params(r: &mut R<'_>) -> Result<GraphParams, DecodeError> {
             assert_commitments.push((0..m).map(|_| r.script("commitment script")).collect::<Result<Vec<_>, _>>()?);
         }
         let l = r.count("disprove leaves")?;
-        let disprove_leaves = (0..l).map(|_| r.script("disprove leaf")).collect::<Result<Vec<_>, _>>()?;
+        let disprove_leaves = (0..l)
+            .map(|_| r.arr::<32>("disprove leaf hash").map(TapLeafHash::from_byte_array))
+            .collect::<Result<Vec<_>, _>>()?;
         operators.push(OperatorParams {
             key,
             payout_script,

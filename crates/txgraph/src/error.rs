@@ -72,13 +72,24 @@ pub enum GraphError {
     /// No such transaction in the graph.
     #[error("no transaction {0} in this graph")]
     NoSuchTx(String),
-    /// A presigned TRUC transaction would exceed 10,000 vB even before the program's witness.
-    #[error("{tx} weighs at least {weight} WU, above the TRUC limit of 40,000 WU (pack the asserts smaller)")]
-    TooHeavyForTruc {
+    /// A disprove leaf script that does not hash to the graph's leaf.
+    #[error("operator {operator}: the script given for disprove leaf {leaf} is not that leaf (its hash differs)")]
+    WrongLeafScript {
+        /// Operator index.
+        operator: usize,
+        /// Disprove leaf index.
+        leaf: usize,
+    },
+    /// A presigned transaction would exceed its relay limit even before the program's witness
+    /// (40,000 WU for TRUC, 400,000 WU for the others).
+    #[error("{tx} weighs at least {weight} WU, above its limit of {limit} WU (pack the asserts smaller)")]
+    TooHeavy {
         /// Which transaction.
         tx: String,
         /// Its lower-bound weight.
         weight: usize,
+        /// The limit it exceeds.
+        limit: usize,
     },
     /// Taproot tree construction failed.
     #[error("taproot: {0}")]

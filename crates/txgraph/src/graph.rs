@@ -21,15 +21,24 @@ use serde::{Deserialize, Serialize};
 use crate::error::GraphError;
 use crate::musig::Committee;
 use crate::params::{GraphParams, OperatorParams};
-use crate::scripts::{self, Connector};
+use crate::scripts::{self, Connector, Leaf};
 
 /// Version of the transactions presigned with fees paid by a CPFP child (TRUC, BIP-431).
 pub const TRUC: Version = Version(3);
 /// Version of the transactions completed by whoever publishes them (Challenge, Disprove,
 /// timeouts): they add their own inputs and outputs, so they are not bound by TRUC limits.
 pub const OPEN: Version = Version::TWO;
+/// Version of the assert transactions and AssertFinal: presigned in shape (their txids are
+/// fixed at setup) and zero-fee with a P2A anchor like the TRUC ones, but a Groth16 verifier's
+/// assertion needs transactions far above TRUC's 10,000 vB (up to the 400,000 WU standard
+/// limit), so they are plain version 2, bumped by a CPFP child in a package.
+pub const ASSERT_VERSION: Version = Version::TWO;
 /// SIGHASH type of transactions that a third party completes.
 pub const SINGLE_ACP: TapSighashType = TapSighashType::SinglePlusAnyoneCanPay;
+/// SIGHASH type of the committee's Disprove signature: it commits to every input (the stake and
+/// the assert connector, so it is usable only together with a disprove leaf spend) and to the
+/// burn output; the disprover adds its reward output.
+pub const SINGLE: TapSighashType = TapSighashType::Single;
 
 /// Which transaction of the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -54,8 +63,8 @@ pub enum TxKind {
     AssertFinal,
     /// Vault + assert connector -> operator, after T3 without disprove.
     Take2,
-    /// Disprove through leaf `i`.
-    Disprove(u32),
+    /// Disprove: the stake plus the assert connector through any disprove leaf.
+    Disprove,
     /// Slash: no AssertInitial within T2 of Kickoff (nor Take1).
     KickoffTimeout,
     /// Slash: no AssertFinal within T2 of AssertInitial.
@@ -66,7 +75,6 @@ impl fmt::Display for TxKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TxKind::Assert(k) => write!(f, "Assert{k}"),
-            TxKind::Disprove(i) => write!(f, "Disprove{i}"),
             other => write!(f, "{other:?}"),
         }
     }
@@ -98,7 +106,7 @@ impl TaskId {
             TxKind::Assert(k) => (7, k),
             TxKind::AssertFinal => (8, 0),
             TxKind::Take2 => (9, 0),
-            TxKind::Disprove(i) => (10, i),
+            TxKind::Disprove => (10, 0),
             TxKind::KickoffTimeout => (11, 0),
             TxKind::AssertTimeout => (12, 0),
         };
@@ -127,6 +135,9 @@ pub enum SpendPath {
     External,
     /// The vault's n-of-n key path (taproot-tweaked MuSig2 key).
     VaultKeyPath,
+    /// One of the assert connector's disprove leaves, chosen by the disprover when it
+    /// completes the Disprove (no signature: the leaf itself is the authorization).
+    DisproveLeaf,
     /// A tapscript leaf.
     Leaf {
         /// The leaf script.
@@ -204,6 +215,9 @@ impl GraphTx {
                 | TapSighashType::NonePlusAnyoneCanPay
                 | TapSighashType::SinglePlusAnyoneCanPay
         );
+        if info.path == SpendPath::DisproveLeaf {
+            return Err(GraphError::Sighash(format!("{} input {input} is a disprove leaf spend: nobody signs it", self.kind)));
+        }
         let h = match (&info.path, anyone) {
             (SpendPath::Leaf { .. }, false) => cache.taproot_script_spend_signature_hash(
                 input,
@@ -239,6 +253,7 @@ impl GraphTx {
                             if *op == bitcoin::opcodes::all::OP_CHECKSIG || *op == bitcoin::opcodes::all::OP_CHECKSIGVERIFY)
                     })
                     .count(),
+                SpendPath::DisproveLeaf => 0,
                 _ => 1,
             };
             t = t.with_witness(i, vec![vec![0u8; 64]; sigs]);
@@ -321,8 +336,11 @@ pub struct PegOut {
     pub assert_final: GraphTx,
     /// Take2.
     pub take2: GraphTx,
-    /// One Disprove per disprove leaf (input 0 and output 0 only).
-    pub disproves: Vec<GraphTx>,
+    /// Disprove: input 0 the stake (committee, SIGHASH_SINGLE), input 1 the assert connector
+    /// through the disprover's leaf; output 0 the burn, the disprover adds its reward output.
+    pub disprove: GraphTx,
+    /// AssertFinal:0, the assert connector: Take2's leaf, then every disprove leaf (by hash).
+    pub assert_connector: Connector,
     /// Slash when the operator does not start asserting.
     pub kickoff_timeout: GraphTx,
     /// Slash when the operator does not finish asserting.
@@ -334,9 +352,7 @@ impl PegOut {
     pub fn transactions(&self) -> Vec<&GraphTx> {
         let mut v = vec![&self.kickoff, &self.challenge, &self.take1, &self.assert_initial];
         v.extend(self.asserts.iter());
-        v.extend([&self.assert_final, &self.take2]);
-        v.extend(self.disproves.iter());
-        v.extend([&self.kickoff_timeout, &self.assert_timeout]);
+        v.extend([&self.assert_final, &self.take2, &self.disprove, &self.kickoff_timeout, &self.assert_timeout]);
         v
     }
 
@@ -350,7 +366,7 @@ impl PegOut {
             TxKind::Assert(k) => self.asserts.get(k as usize)?,
             TxKind::AssertFinal => &self.assert_final,
             TxKind::Take2 => &self.take2,
-            TxKind::Disprove(i) => self.disproves.get(i as usize)?,
+            TxKind::Disprove => &self.disprove,
             TxKind::KickoffTimeout => &self.kickoff_timeout,
             TxKind::AssertTimeout => &self.assert_timeout,
             _ => return None,
@@ -452,41 +468,42 @@ struct OpConnectors {
     stake: Connector,
     /// AssertInitial:0: [assert_final: nofn, timeout: <T2> CSV nofn]
     carry: Connector,
-    /// AssertInitial:1..: per (k, j): [nofn + op + commitment]
+    /// AssertInitial:1..: per (k, j): [op + commitment]
     commitments: Vec<Vec<Connector>>,
-    /// Assert_k:0: [nofn]
+    /// Assert_k:0: [op]
     assert_out: Connector,
-    /// AssertFinal:0: [take2: <T3> CSV nofn, disprove_0, ..]
+    /// AssertFinal:0: [take2: <T3> CSV nofn, disprove_0 (by hash), ..]
     assert_conn: Connector,
+    /// AssertFinal:1, the stake: [nofn] (Take2 or Disprove)
+    stake_out: Connector,
 }
 
 /// What the graph adds around the program's scripts, for the chunker's weight budget (checked
 /// against built transactions by a unit test; see docs/graph.md).
 pub mod budget {
-    /// Witness items the graph adds to each assert input (operator and committee signatures).
-    pub const ASSERT_INPUT_EXTRA_ITEMS: usize = 2;
-    /// Script bytes the graph adds to each commitment leaf
-    /// (`<nofn> CHECKSIGVERIFY <op> CHECKSIGVERIFY .. OP_1`).
-    pub const ASSERT_INPUT_EXTRA_SCRIPT_BYTES: usize = 69;
-    /// Witness bytes of the two 64-byte signatures with their length prefixes.
-    pub const ASSERT_INPUT_EXTRA_WITNESS_BYTES: usize = 130;
+    /// Witness items the graph adds to each assert input (the operator's signature).
+    pub const ASSERT_INPUT_EXTRA_ITEMS: usize = 1;
+    /// Script bytes the graph adds to each commitment leaf (`<op> CHECKSIGVERIFY .. OP_1`).
+    pub const ASSERT_INPUT_EXTRA_SCRIPT_BYTES: usize = 35;
+    /// Witness bytes of the 64-byte signature with its length prefix.
+    pub const ASSERT_INPUT_EXTRA_WITNESS_BYTES: usize = 65;
     /// Control block of a commitment leaf (each commitment output has a single leaf).
     pub const ASSERT_INPUT_CONTROL_BLOCK: usize = 33;
     /// Weight of an assert transaction without its inputs (fewer than 253 inputs): version,
     /// locktime, counts, one P2TR output, the P2A anchor, segwit marker and flag.
     pub const ASSERT_TX_BASE_WEIGHT: usize = 266;
-    /// Witness items the graph adds to a disprove leaf spend (committee signature).
-    pub const DISPROVE_EXTRA_ITEMS: usize = 1;
-    /// Script bytes the graph adds to a disprove leaf (`<nofn> CHECKSIGVERIFY`).
-    pub const DISPROVE_EXTRA_SCRIPT_BYTES: usize = 34;
-    /// Witness bytes of the 65-byte SINGLE|ANYONECANPAY signature with its length prefix.
-    pub const DISPROVE_EXTRA_WITNESS_BYTES: usize = 66;
-    /// Weight of a Disprove without its leaf input's witness, completed with one P2TR key-path
-    /// funding input and one P2TR change output.
-    pub const DISPROVE_BASE_WEIGHT: usize = 700;
-    /// Largest weight of a presigned TRUC transaction (BIP-431: 10,000 vB), witness included:
-    /// the chunker must pack assert transactions below it.
+    /// Weight of a Disprove without the disprove leaf's witness items, script and control
+    /// block: both inputs, the committee-signed stake input's witness, the burn, and one P2TR
+    /// reward output the disprover adds.
+    pub const DISPROVE_BASE_WEIGHT: usize = 770;
+    /// Largest weight of a presigned TRUC transaction (BIP-431: 10,000 vB), witness included.
     pub const TRUC_MAX_WEIGHT: usize = 40_000;
+    /// Largest standard transaction weight (Bitcoin Core's MAX_STANDARD_TX_WEIGHT): every
+    /// assert, AssertFinal and Disprove stays at or below it.
+    pub const STANDARD_MAX_WEIGHT: usize = 400_000;
+    /// Room kept below [`STANDARD_MAX_WEIGHT`] when packing assert transactions, for the CPFP
+    /// child of each (Core's cluster limit is 101,000 vB for parent and child together).
+    pub const ASSERT_PACKAGE_MARGIN: usize = 2_000;
 }
 
 /// Leaf indices in the connectors (documented in docs/graph.md).
@@ -507,6 +524,10 @@ pub mod leaf {
     pub const CARRY_TIMEOUT: usize = 1;
     /// Assert connector: Take2 after T3; disprove leaf i is at i + 1.
     pub const ASSERT_TAKE2: usize = 0;
+    /// Index in the assert connector of disprove leaf `i`.
+    pub const fn disprove(i: usize) -> usize {
+        i + 1
+    }
     /// Deposit output: PegInConfirm (n-of-n + depositor).
     pub const DEPOSIT_CONFIRM: usize = 0;
     /// Deposit output: refund after the timelock.
@@ -616,11 +637,14 @@ impl Graph {
 
         for po in &peg_outs {
             for t in po.transactions() {
-                if t.tx.version == TRUC {
-                    let w = t.min_weight();
-                    if w > budget::TRUC_MAX_WEIGHT {
-                        return Err(GraphError::TooHeavyForTruc { tx: format!("operator {}: {}", po.operator, t.kind), weight: w });
-                    }
+                let limit = match t.tx.version {
+                    TRUC => budget::TRUC_MAX_WEIGHT,
+                    _ if t.kind == TxKind::AssertFinal || matches!(t.kind, TxKind::Assert(_)) => budget::STANDARD_MAX_WEIGHT,
+                    _ => continue,
+                };
+                let w = t.min_weight();
+                if w > limit {
+                    return Err(GraphError::TooHeavy { tx: format!("operator {}: {}", po.operator, t.kind), weight: w, limit });
                 }
             }
         }
@@ -733,21 +757,19 @@ impl Graph {
         let d = TapSighashType::Default;
         push(TxKind::Take1, 3, d, &mut v)?;
         push(TxKind::AssertInitial, 1, d, &mut v)?;
-        for (k, a) in po.asserts.iter().enumerate() {
-            push(TxKind::Assert(k as u32), a.inputs.len(), d, &mut v)?;
-        }
-        push(TxKind::AssertFinal, po.assert_final.inputs.len(), d, &mut v)?;
-        push(TxKind::Take2, 2, d, &mut v)?;
-        for i in 0..po.disproves.len() {
-            push(TxKind::Disprove(i as u32), 1, SINGLE_ACP, &mut v)?;
-        }
+        // Input 0 (the carry) only: SIGHASH_DEFAULT commits to every assert output it joins.
+        push(TxKind::AssertFinal, 1, d, &mut v)?;
+        push(TxKind::Take2, po.take2.inputs.len(), d, &mut v)?;
+        // Input 0 (the stake) only: the leaf spend of input 1 needs no signature.
+        push(TxKind::Disprove, 1, SINGLE, &mut v)?;
         push(TxKind::KickoffTimeout, 1, SINGLE_ACP, &mut v)?;
         push(TxKind::AssertTimeout, 1, SINGLE_ACP, &mut v)?;
         Ok(v)
     }
 
     /// Operator `i`'s own signatures, in the order they are made: Challenge (at setup, with
-    /// SINGLE|ANYONECANPAY) and, when it acts, Kickoff, AssertInitial and every assert input.
+    /// SINGLE|ANYONECANPAY) and, when it acts, Kickoff, AssertInitial, every assert input and
+    /// AssertFinal's assert inputs (1..).
     pub fn operator_tasks(&self, i: usize) -> Result<Vec<SigningTask>, GraphError> {
         let po = self.peg_out(i)?;
         let op = Some(i as u32);
@@ -761,6 +783,9 @@ impl Graph {
             for j in 0..a.inputs.len() {
                 v.push(self.task(TaskId { operator: op, tx: TxKind::Assert(k as u32), input: j as u32 }, Signer::Operator, d)?);
             }
+        }
+        for j in 1..po.assert_final.inputs.len() {
+            v.push(self.task(TaskId { operator: op, tx: TxKind::AssertFinal, input: j as u32 }, Signer::Operator, d)?);
         }
         Ok(v)
     }
@@ -850,7 +875,6 @@ impl Graph {
         &self,
         i: usize,
         k: usize,
-        sigs: &Signatures,
         operator_sigs: &[schnorr::Signature],
         commitment_witnesses: Vec<Vec<Vec<u8>>>,
     ) -> Result<Transaction, GraphError> {
@@ -869,17 +893,27 @@ impl Graph {
             )));
         }
         for (j, mut items) in commitment_witnesses.into_iter().enumerate() {
-            let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Assert(k as u32), input: j as u32 })?;
             items.push(operator_sigs[j].as_ref().to_vec());
-            items.push(s);
             t = t.with_witness(j, items);
         }
         Ok(t.tx)
     }
 
-    /// AssertFinal, fully presigned.
-    pub fn assert_final_tx(&self, i: usize, sigs: &Signatures) -> Result<Transaction, GraphError> {
-        self.all_committee(i, TxKind::AssertFinal, sigs)
+    /// AssertFinal: the committee's presigned carry input and the operator's signatures of the
+    /// assert outputs (inputs 1.., in order).
+    pub fn assert_final_tx(&self, i: usize, sigs: &Signatures, operator_sigs: &[schnorr::Signature]) -> Result<Transaction, GraphError> {
+        let po = self.peg_out(i)?;
+        let mut t = po.assert_final.clone();
+        let n = t.inputs.len() - 1;
+        if operator_sigs.len() != n {
+            return Err(GraphError::Signatures(format!("AssertFinal joins {n} asserts, got {} operator signatures", operator_sigs.len())));
+        }
+        let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::AssertFinal, input: 0 })?;
+        t = t.with_witness(0, vec![s]);
+        for (j, sig) in operator_sigs.iter().enumerate() {
+            t = t.with_witness(j + 1, vec![sig.as_ref().to_vec()]);
+        }
+        Ok(t.tx)
     }
 
     /// Take2, fully presigned.
@@ -898,18 +932,35 @@ impl Graph {
         self.all_committee(i, TxKind::AssertTimeout, sigs)
     }
 
-    /// Disprove through leaf `leaf` with the leaf's witness (bottom first): input 0 and output 0
-    /// (the burn); the disprover adds its fee input and its reward output.
-    pub fn disprove_tx(&self, i: usize, leaf: usize, sigs: &Signatures, leaf_witness: Vec<Vec<u8>>) -> Result<Transaction, GraphError> {
+    /// Disprove through disprove leaf `leaf`, whose script the disprover brings (it must hash
+    /// to the graph's leaf) with the leaf's witness (bottom first). Inputs: 0 the stake (the
+    /// committee's SIGHASH_SINGLE signature), 1 the assert connector through the leaf; output 0
+    /// the burn. The disprover appends its reward output (paying the fee from the reward); it
+    /// cannot add inputs, since the committee's signature commits to both.
+    pub fn disprove_tx(
+        &self,
+        i: usize,
+        leaf: usize,
+        script: &ScriptBuf,
+        sigs: &Signatures,
+        leaf_witness: Vec<Vec<u8>>,
+    ) -> Result<Transaction, GraphError> {
         let po = self.peg_out(i)?;
-        let t = po
-            .disproves
-            .get(leaf)
-            .ok_or(GraphError::OutOfRange { what: "disprove leaf", index: leaf, len: po.disproves.len() })?;
-        let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Disprove(leaf as u32), input: 0 })?;
-        let mut items = leaf_witness;
-        items.push(s);
-        Ok(t.clone().with_witness(0, items).tx)
+        let hashes = &self.params.operators[i].disprove.disprove_leaves;
+        let want = hashes.get(leaf).ok_or(GraphError::OutOfRange { what: "disprove leaf", index: leaf, len: hashes.len() })?;
+        if TapLeafHash::from_script(script, LeafVersion::TapScript) != *want {
+            return Err(GraphError::WrongLeafScript { operator: i, leaf });
+        }
+        let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::Disprove, input: 0 })?;
+        let mut t = po.disprove.clone().with_witness(0, vec![s]);
+        let mut w = Witness::new();
+        for item in leaf_witness {
+            w.push(item);
+        }
+        w.push(script.as_bytes());
+        w.push(po.assert_connector.control_block(leaf::disprove(leaf)).serialize());
+        t.tx.input[1].witness = w;
+        Ok(t.tx)
     }
 
     fn all_committee(&self, i: usize, kind: TxKind, sigs: &Signatures) -> Result<Transaction, GraphError> {
@@ -931,7 +982,8 @@ pub fn sig_bytes(sig: &schnorr::Signature, ty: TapSighashType) -> Vec<u8> {
 fn get(sigs: &Signatures, id: TaskId) -> Result<Vec<u8>, GraphError> {
     let s = sigs.get(&id).ok_or_else(|| GraphError::Signatures(format!("missing signature for {id}")))?;
     let ty = match id.tx {
-        TxKind::Disprove(_) | TxKind::KickoffTimeout | TxKind::AssertTimeout | TxKind::Challenge => SINGLE_ACP,
+        TxKind::Disprove => SINGLE,
+        TxKind::KickoffTimeout | TxKind::AssertTimeout | TxKind::Challenge => SINGLE_ACP,
         _ => TapSighashType::Default,
     };
     Ok(sig_bytes(s, ty))
@@ -956,12 +1008,12 @@ fn build_peg_out<C: Verification>(
     for per_tx in &ds.assert_commitments {
         let mut row = Vec::with_capacity(per_tx.len());
         for c in per_tx {
-            row.push(Connector::new(secp, vec![scripts::signed_commitment(Some(nofn), &opk, c)])?);
+            row.push(Connector::new(secp, vec![scripts::signed_commitment(None, &opk, c)])?);
         }
         commitments.push(row);
     }
-    let mut assert_leaves = vec![scripts::csv_checksig(tl.take2, nofn)];
-    assert_leaves.extend(ds.disprove_leaves.iter().map(|l| scripts::disprove_leaf(nofn, l)));
+    let mut assert_leaves = vec![Leaf::Script(scripts::csv_checksig(tl.take2, nofn))];
+    assert_leaves.extend(ds.disprove_leaves.iter().map(|h| Leaf::Hash(*h)));
     let c = OpConnectors {
         claim: claim_connector(secp, op)?,
         challenge: Connector::new(secp, vec![scripts::checksig(&opk), scripts::csv_checksig(tl.take1, nofn)])?,
@@ -971,8 +1023,9 @@ fn build_peg_out<C: Verification>(
         )?,
         carry: Connector::new(secp, vec![scripts::checksig(nofn), scripts::csv_checksig(tl.assert_timeout, nofn)])?,
         commitments,
-        assert_out: Connector::new(secp, vec![scripts::checksig(nofn)])?,
-        assert_conn: Connector::new(secp, assert_leaves)?,
+        assert_out: Connector::new(secp, vec![scripts::checksig(&opk)])?,
+        assert_conn: Connector::with_leaves(secp, assert_leaves)?,
+        stake_out: Connector::new(secp, vec![scripts::checksig(nofn)])?,
     };
 
     // Kickoff
@@ -1075,7 +1128,7 @@ fn build_peg_out<C: Verification>(
         let value = sub(sum(infos.iter().map(|i| i.prevout.value), "assert")?, fees.anchor_value, "assert output")?;
         asserts.push(GraphTx {
             kind: TxKind::Assert(k as u32),
-            tx: tx(TRUC, ins, vec![output(value, c.assert_out.script_pubkey(), name(&format!("assert {k} output")))?, anchor(params)]),
+            tx: tx(ASSERT_VERSION, ins, vec![output(value, c.assert_out.script_pubkey(), name(&format!("assert {k} output")))?, anchor(params)]),
             inputs: infos,
         });
     }
@@ -1090,36 +1143,55 @@ fn build_peg_out<C: Verification>(
         af_in.push(txin(a.outpoint(0), NO_LOCK));
         af_info.push(InputInfo { prevout: a.tx.output[0].clone(), path: SpendPath::leaf(&c.assert_out, 0) });
     }
-    let conn_d_value = sub(sum(af_info.iter().map(|i| i.prevout.value), "assert final")?, fees.anchor_value, "assert connector")?;
+    let joined = sum(af_info.iter().map(|i| i.prevout.value), "assert final")?;
+    let stake_value = sub(sub(joined, fees.connector_value, "assert final")?, fees.anchor_value, "stake output")?;
     let assert_final = GraphTx {
         kind: TxKind::AssertFinal,
-        tx: tx(TRUC, af_in, vec![output(conn_d_value, c.assert_conn.script_pubkey(), name("assert connector"))?, anchor(params)]),
+        tx: tx(
+            ASSERT_VERSION,
+            af_in,
+            vec![
+                output(fees.connector_value, c.assert_conn.script_pubkey(), name("assert connector"))?,
+                output(stake_value, c.stake_out.script_pubkey(), name("stake after the asserts"))?,
+                anchor(params),
+            ],
+        ),
         inputs: af_info,
     };
-    let conn_d = |l| InputInfo { prevout: assert_final.tx.output[0].clone(), path: SpendPath::leaf(&c.assert_conn, l) };
+    let conn_d = InputInfo { prevout: assert_final.tx.output[0].clone(), path: SpendPath::leaf(&c.assert_conn, leaf::ASSERT_TAKE2) };
+    let stake_in = InputInfo { prevout: assert_final.tx.output[1].clone(), path: SpendPath::leaf(&c.stake_out, 0) };
 
     // Take2
-    let take2_in = vec![vault_in.clone(), conn_d(leaf::ASSERT_TAKE2)];
+    let take2_in = vec![vault_in.clone(), conn_d, stake_in.clone()];
     let take2_value = sub(sum(take2_in.iter().map(|i| i.prevout.value), "take2")?, fees.anchor_value, "take2")?;
     let take2 = GraphTx {
         kind: TxKind::Take2,
         tx: tx(
             TRUC,
-            vec![txin(vault_outpoint, NO_LOCK), txin(assert_final.outpoint(0), Sequence::from_height(tl.take2))],
+            vec![
+                txin(vault_outpoint, NO_LOCK),
+                txin(assert_final.outpoint(0), Sequence::from_height(tl.take2)),
+                txin(assert_final.outpoint(1), NO_LOCK),
+            ],
             vec![output(take2_value, op.payout_script.clone(), name("take2 payout"))?, anchor(params)],
         ),
         inputs: take2_in,
     };
 
-    // Disproves
-    let burn_d = sub(conn_d_value, op.disprover_reward, &name("disprove burn (assert connector minus reward)"))?;
-    let disproves = (0..ds.disprove_leaves.len())
-        .map(|l| GraphTx {
-            kind: TxKind::Disprove(l as u32),
-            tx: tx(OPEN, vec![txin(assert_final.outpoint(0), NO_LOCK)], vec![burn(burn_d)]),
-            inputs: vec![conn_d(l + 1)],
-        })
-        .collect();
+    // Disprove: one transaction for every leaf. The committee's signature on the stake input
+    // commits to both prevouts, so it only works next to a spend of the assert connector, and
+    // the only such spend other than Take2 (which needs the committee's own signature) is
+    // through a disprove leaf.
+    let disprove_in = add(stake_value, fees.connector_value, "disprove inputs")?;
+    let burn_d = sub(disprove_in, op.disprover_reward, &name("disprove burn (stake and connector minus reward)"))?;
+    let disprove = GraphTx {
+        kind: TxKind::Disprove,
+        tx: tx(OPEN, vec![txin(assert_final.outpoint(1), NO_LOCK), txin(assert_final.outpoint(0), NO_LOCK)], vec![burn(burn_d)]),
+        inputs: vec![
+            stake_in,
+            InputInfo { prevout: assert_final.tx.output[0].clone(), path: SpendPath::DisproveLeaf },
+        ],
+    };
 
     // Timeouts
     let kickoff_timeout = GraphTx {
@@ -1153,7 +1225,8 @@ fn build_peg_out<C: Verification>(
         asserts,
         assert_final,
         take2,
-        disproves,
+        disprove,
+        assert_connector: c.assert_conn,
         kickoff_timeout,
         assert_timeout,
     })

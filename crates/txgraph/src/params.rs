@@ -1,6 +1,7 @@
 //! Parameters of a deposit graph: who signs, how much, which timelocks, which fees, and the
 //! disprove program's scripts taken as plain data.
 
+use bitcoin::taproot::TapLeafHash;
 use bitcoin::{Amount, Network, OutPoint, ScriptBuf, TxOut};
 use secp256k1::PublicKey;
 use serde::{Deserialize, Serialize};
@@ -101,18 +102,20 @@ pub struct ClaimCommitment {
 ///
 /// * `assert_commitments[k][j]` is the script of input `j` of assert transaction `k`: it consumes
 ///   its witness items (Winternitz signatures of some committed values), checks them and leaves
-///   nothing. The graph wraps it with `<n-of-n> CHECKSIGVERIFY <operator> CHECKSIGVERIFY ... OP_1`
-///   so only the operator can assert and only through the presigned assert transactions.
-/// * `disprove_leaves[i]` consumes its witness (the committed values' signatures copied from the
-///   assert transactions) and leaves exactly one true element if and only if some committed value
-///   is wrong. The graph wraps it as `<n-of-n> CHECKSIGVERIFY ...` in the assert connector's
-///   taptree, next to the Take2 leaf.
+///   nothing. The graph wraps it with `<operator> CHECKSIGVERIFY ... OP_1` so only the operator
+///   can assert, and only in the transaction it signs.
+/// * `disprove_leaves[i]` is the tapleaf hash of a script that consumes its witness (the
+///   committed values' signatures copied from the assert transactions) and leaves exactly one
+///   true element if and only if some committed value is wrong. The leaves sit bare in the
+///   assert connector's taptree, next to the Take2 leaf: the graph needs only their hashes (a
+///   Groth16 verifier has thousands of leaves, gigabytes of script); a disprover brings the
+///   script of the one leaf it spends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisproveScripts {
     /// Per assert transaction, per input: the commitment check.
     pub assert_commitments: Vec<Vec<ScriptBuf>>,
-    /// One leaf per verification step.
-    pub disprove_leaves: Vec<ScriptBuf>,
+    /// One leaf hash per verification step.
+    pub disprove_leaves: Vec<TapLeafHash>,
 }
 
 impl DisproveScripts {

@@ -4,6 +4,7 @@
 //! the graph adds around that data, in the chunker's and the assert packer's terms, so that every
 //! leaf's Disprove spend and every assert transaction the graph builds stays standard.
 
+use bitcoin::taproot::{LeafVersion, TapLeafHash};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::setup::Disprove;
@@ -11,25 +12,23 @@ use bitvm2_disprove::setup::Disprove;
 use crate::graph::budget;
 use crate::params::DisproveScripts;
 
-/// Chunk limits for disprove leaves spent by this graph's Disprove transactions: the graph
-/// adds `<n-of-n> OP_CHECKSIGVERIFY` and a signature item to every leaf.
+/// Chunk limits for disprove leaves spent by this graph's Disprove transaction: the leaves are
+/// bare (no signature), the Disprove around them weighs [`budget::DISPROVE_BASE_WEIGHT`], and
+/// the assert connector holds one more leaf (Take2's).
 pub fn chunk_limits() -> ChunkLimits {
     ChunkLimits {
-        max_spend_weight: 400_000
-            - budget::DISPROVE_EXTRA_SCRIPT_BYTES
-            - budget::DISPROVE_EXTRA_WITNESS_BYTES
-            - 8,
+        max_spend_weight: budget::STANDARD_MAX_WEIGHT - 8,
         spend_base_weight: budget::DISPROVE_BASE_WEIGHT,
         other_leaves: 1,
         ..ChunkLimits::default()
     }
 }
 
-/// Assert transactions as the graph builds them: TRUC (at most 10,000 vB), each input wrapped
-/// with the committee's and the operator's signature checks.
+/// Assert transactions as the graph builds them: version 2 up to the standard weight (minus
+/// room for the CPFP child), each input wrapped with the operator's signature check.
 pub fn assert_shape() -> AssertShape {
     AssertShape {
-        max_tx_weight: budget::TRUC_MAX_WEIGHT - 400,
+        max_tx_weight: budget::STANDARD_MAX_WEIGHT - budget::ASSERT_PACKAGE_MARGIN,
         reserved_items: budget::ASSERT_INPUT_EXTRA_ITEMS,
         reserved_script_bytes: budget::ASSERT_INPUT_EXTRA_SCRIPT_BYTES + 1,
         reserved_witness_bytes: budget::ASSERT_INPUT_EXTRA_WITNESS_BYTES,
@@ -48,6 +47,6 @@ pub fn disprove_scripts(d: &Disprove) -> DisproveScripts {
             .iter()
             .map(|tx| tx.iter().map(|i| i.script.clone()).collect())
             .collect(),
-        disprove_leaves: gd.disprove_leaves,
+        disprove_leaves: gd.disprove_leaves.iter().map(|s| TapLeafHash::from_script(s, LeafVersion::TapScript)).collect(),
     }
 }

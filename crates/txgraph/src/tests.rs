@@ -57,6 +57,7 @@ fn connectors_make_paths_exclusive_and_only_the_owner_takes() {
         let conn_a = po.kickoff.outpoint(0);
         let conn_b = po.kickoff.outpoint(1);
         let conn_d = po.assert_final.outpoint(0);
+        let stake_d = po.assert_final.outpoint(1);
         // Challenge kills Take1.
         assert_eq!(spends(&po.challenge), vec![conn_a]);
         assert!(spends(&po.take1).contains(&conn_a));
@@ -64,11 +65,10 @@ fn connectors_make_paths_exclusive_and_only_the_owner_takes() {
         assert!(spends(&po.take1).contains(&conn_b));
         assert_eq!(spends(&po.assert_initial), vec![conn_b]);
         assert_eq!(spends(&po.kickoff_timeout), vec![conn_b]);
-        // Disprove kills Take2.
+        // Disprove kills Take2: both need the assert connector and the stake after the asserts.
         assert!(spends(&po.take2).contains(&conn_d));
-        for d in &po.disproves {
-            assert_eq!(spends(d), vec![conn_d]);
-        }
+        assert!(spends(&po.take2).contains(&stake_d));
+        assert_eq!(spends(&po.disprove), vec![stake_d, conn_d]);
         // Only this operator's Take1/Take2 spend the vault, and they pay this operator.
         let payout = &f.operator_params(i, f.params().operators[i].kickoff_funding.clone()).payout_script;
         for t in [&po.take1, &po.take2] {
@@ -80,31 +80,50 @@ fn connectors_make_paths_exclusive_and_only_the_owner_takes() {
         assert_eq!(po.take2.tx.input[1].sequence, Sequence::from_height(f.timelocks.take2));
         assert_eq!(po.kickoff_timeout.tx.input[0].sequence, Sequence::from_height(f.timelocks.assert_timeout));
         assert_eq!(po.assert_timeout.tx.input[0].sequence, Sequence::from_height(f.timelocks.assert_timeout));
-        // Presigned fee-by-child transactions are TRUC with an anchor and pay no fee themselves.
-        for t in [&po.kickoff, &po.take1, &po.assert_initial, &po.assert_final, &po.take2] {
+        // Presigned fee-by-child transactions carry an anchor and pay no fee themselves: TRUC,
+        // except the asserts and AssertFinal (version 2: a Groth16 assertion is far above TRUC's
+        // 10,000 vB).
+        for t in [&po.kickoff, &po.take1, &po.assert_initial, &po.take2] {
             assert_eq!(t.tx.version, TRUC, "{}", t.kind);
+        }
+        for t in po.asserts.iter().chain([&po.assert_final]) {
+            assert_eq!(t.tx.version, crate::graph::ASSERT_VERSION, "{}", t.kind);
+        }
+        for t in po.asserts.iter().chain([&po.kickoff, &po.take1, &po.assert_initial, &po.assert_final, &po.take2]) {
             assert!(t.tx.output.iter().any(|o| o.script_pubkey == ScriptBuf::new_p2a()), "{}", t.kind);
             assert_eq!(t.fee().unwrap(), Amount::ZERO, "{}", t.kind);
         }
-        // Disprove leaf i sits at leaf index i + 1, next to Take2.
-        assert_eq!(po.disproves.len(), f.programs[i].disprove_scripts().disprove_leaves.len());
-        let _ = leaf::ASSERT_TAKE2;
+        // Disprove leaf l sits at leaf index l + 1 of the assert connector, next to Take2, and
+        // its control block proves the program's leaf script.
+        let prog = &f.programs[i];
+        let n = prog.disprove_scripts().disprove_leaves.len();
+        assert_eq!(po.assert_connector.len(), n + 1);
+        let secp = Secp256k1::new();
+        let out = po.assert_connector.output_key().to_x_only_public_key();
+        for l in 0..n {
+            let cb = po.assert_connector.control_block(leaf::disprove(l));
+            assert!(cb.verify_taproot_commitment(&secp, out, &prog.disprove_leaf(l)));
+        }
+        assert!(po.assert_connector.control_block(leaf::ASSERT_TAKE2).verify_taproot_commitment(&secp, out, po.assert_connector.leaf(leaf::ASSERT_TAKE2)));
     }
     // The two operators' graphs spend the same vault (only one can ever take it).
     assert_eq!(g.peg_outs[0].take1.tx.input[0].previous_output, g.peg_outs[1].take2.tx.input[0].previous_output);
 }
 
 #[test]
-fn assert_transactions_too_heavy_for_truc_are_refused() {
+fn assert_transactions_above_the_standard_weight_are_refused() {
     let f = fixture();
     let mut p = f.params();
-    // One assert input whose commitment script alone is 45 kB: no TRUC transaction can carry it.
-    let big = bitcoin::ScriptBuf::from_bytes(vec![0x61; 45_000]); // OP_NOP x 45,000
-    p.operators[0].disprove.assert_commitments[1][0] = big;
+    // A 45 kB commitment script is fine for a version 2 assert (above TRUC's 40,000 WU).
+    p.operators[0].disprove.assert_commitments[1][0] = bitcoin::ScriptBuf::from_bytes(vec![0x61; 45_000]);
+    Graph::build(p.clone()).unwrap();
+    // Ten such inputs (450 kB of script) exceed the standard 400,000 WU.
+    p.operators[0].disprove.assert_commitments[1] = vec![bitcoin::ScriptBuf::from_bytes(vec![0x61; 45_000]); 10];
     match Graph::build(p).unwrap_err() {
-        GraphError::TooHeavyForTruc { tx, weight } => {
+        GraphError::TooHeavy { tx, weight, limit } => {
             assert_eq!(tx, "operator 0: Assert1");
-            assert!(weight > 45_000);
+            assert!(weight > 450_000);
+            assert_eq!(limit, 400_000);
         }
         e => panic!("unexpected {e}"),
     }
@@ -152,9 +171,24 @@ fn full_presign_gives_valid_signatures_for_every_task() {
         let take1 = g.take1_tx(op, &sigs).unwrap();
         assert_eq!(take1.input[0].witness.len(), 1);
         assert_eq!(take1.input[0].witness.nth(0).unwrap().len(), 64);
-        let d = g.disprove_tx(op, 0, &sigs, f.programs[op].disprove_witness(&f.programs[op].honest_values(), 0)).unwrap();
-        assert_eq!(d.input[0].witness.nth(3).unwrap().len(), 65, "SINGLE|ACP signature has its type byte");
-        assert_eq!(*d.input[0].witness.nth(3).unwrap().last().unwrap(), TapSighashType::SinglePlusAnyoneCanPay as u8);
+        let prog = &f.programs[op];
+        let d = g.disprove_tx(op, 0, &prog.disprove_leaf(0), &sigs, prog.disprove_witness(&prog.honest_values(), 0)).unwrap();
+        assert_eq!(d.input[0].witness.nth(0).unwrap().len(), 65, "SINGLE signature has its type byte");
+        assert_eq!(*d.input[0].witness.nth(0).unwrap().last().unwrap(), TapSighashType::Single as u8);
+        assert_eq!(d.input[1].witness.len(), 3 + 2, "leaf items, script, control block");
+        // Another leaf's script under this index, or a foreign script, is refused.
+        assert_eq!(
+            g.disprove_tx(op, 0, &prog.disprove_leaf(1), &sigs, vec![]).unwrap_err(),
+            GraphError::WrongLeafScript { operator: op, leaf: 0 }
+        );
+        // The Disprove signature commits to the assert connector: with a foreign second input
+        // it is not valid.
+        let task = s.tasks.iter().find(|t| t.id.tx == TxKind::Disprove).unwrap();
+        let mut other = g.peg_out(op).unwrap().disprove.clone();
+        other.inputs[1].prevout.value += Amount::from_sat(1);
+        assert_ne!(other.sighash(0, crate::graph::SINGLE).unwrap(), task.sighash);
+        // Committee tasks no longer grow with the program: 11 per peg-out graph.
+        assert_eq!(s.tasks.len(), 11);
     }
     // The depositor's check before PegInConfirm: complete and valid, or the culprit task named.
     let s0 = session(&g, 0, 7);
@@ -298,7 +332,7 @@ fn encodings_round_trip() {
     // Params binary.
     let b = encode_params(g.params());
     assert_eq!(&decode_params(&b).unwrap(), g.params());
-    assert_eq!(decode_params(&b[..b.len() - 1]).unwrap_err(), DecodeError::Truncated("disprove leaf"));
+    assert_eq!(decode_params(&b[..b.len() - 1]).unwrap_err(), DecodeError::Truncated("disprove leaf hash"));
     let mut long = b.clone();
     long.push(0);
     assert_eq!(decode_params(&long).unwrap_err(), DecodeError::Trailing(1));
@@ -402,7 +436,7 @@ fn default_amounts_build_and_deposit_fee_is_exact() {
     // Vault value is preserved to the operator (minus anchors, which are zero by default).
     assert_eq!(
         g.peg_outs[0].take2.tx.output[0].value,
-        f.deposit_amount + g.peg_outs[0].assert_final.tx.output[0].value
+        f.deposit_amount + g.peg_outs[0].assert_final.tx.output[0].value + g.peg_outs[0].assert_final.tx.output[1].value
     );
 }
 
@@ -435,7 +469,7 @@ fn budget_constants_match_built_transactions() {
         .collect();
     let wit = prog.assert_witnesses(&prog.honest_values()).remove(0);
     let program_items: Vec<usize> = wit[0].iter().map(Vec::len).collect();
-    let tx = g.assert_tx(0, 0, &sigs, &op_sigs, wit).unwrap();
+    let tx = g.assert_tx(0, 0, &op_sigs, wit).unwrap();
     let w0 = &tx.input[0].witness;
     assert_eq!(w0.len(), program_items.len() + ASSERT_INPUT_EXTRA_ITEMS + 2);
     let extra: usize = (program_items.len()..program_items.len() + ASSERT_INPUT_EXTRA_ITEMS).map(|i| 1 + w0.nth(i).unwrap().len()).sum();
@@ -446,25 +480,14 @@ fn budget_constants_match_built_transactions() {
     }
     assert_eq!(bare.weight().to_wu() as usize - 164 * bare.input.len() + 2, ASSERT_TX_BASE_WEIGHT);
 
-    // A Disprove completed with a P2TR coin.
-    let d = g.disprove_tx(0, 0, &sigs, prog.disprove_witness(&prog.honest_values(), 0)).unwrap();
-    let leaf_wrapped = match &po.disproves[0].inputs[0].path {
-        crate::graph::SpendPath::Leaf { script, .. } => script.clone(),
-        _ => unreachable!(),
-    };
-    assert_eq!(leaf_wrapped.len() - ds.disprove_leaves[0].len(), DISPROVE_EXTRA_SCRIPT_BYTES);
-    let n = d.input[0].witness.len();
-    assert_eq!(n, 3 + DISPROVE_EXTRA_ITEMS + 2);
-    assert_eq!(1 + d.input[0].witness.nth(3).unwrap().len(), DISPROVE_EXTRA_WITNESS_BYTES);
-    let coin = crate::FundingInput {
-        outpoint: OutPoint::null(),
-        txout: bitcoin::TxOut { value: Amount::from_sat(100_000), script_pubkey: f.depositor_script() },
-    };
-    let (mut full, prevouts) =
-        crate::wallet::add_funding(d, &[po.disproves[0].inputs[0].prevout.clone()], &coin, f.depositor_script(), Amount::from_sat(1_000)).unwrap();
-    crate::wallet::sign_p2tr_keypath(&mut full, 1, &prevouts, &f.depositor).unwrap();
-    let leaf_witness_weight = full.input[0].witness.size();
+    // A Disprove completed with the disprover's P2TR reward output.
+    let d = g.disprove_tx(0, 0, &prog.disprove_leaf(0), &sigs, prog.disprove_witness(&prog.honest_values(), 0)).unwrap();
+    let prevouts: Vec<bitcoin::TxOut> = po.disprove.inputs.iter().map(|i| i.prevout.clone()).collect();
+    let full = crate::wallet::add_reward(d, &prevouts, f.depositor_script(), Amount::from_sat(1_000)).unwrap();
+    let leaf_witness_weight = full.input[1].witness.size();
     assert_eq!(full.weight().to_wu() as usize - leaf_witness_weight, DISPROVE_BASE_WEIGHT);
+    assert_eq!(full.output[1].value, prevouts[0].value + prevouts[1].value - full.output[0].value - Amount::from_sat(1_000));
+    let _ = ds;
 }
 
 proptest! {

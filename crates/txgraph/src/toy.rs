@@ -13,6 +13,7 @@ use bitcoin::opcodes::all::{
     OP_SHA256, OP_SWAP, OP_TOALTSTACK, OP_BOOLOR, OP_VERIFY,
 };
 use bitcoin::script::Builder;
+use bitcoin::taproot::{LeafVersion, TapLeafHash};
 use bitcoin::secp256k1::{Keypair, Secp256k1, SecretKey};
 use bitcoin::{Amount, Network, OutPoint, ScriptBuf, Txid, TxOut};
 
@@ -112,6 +113,11 @@ impl ToyProgram {
             .push_opcode(OP_ENDIF)
     }
 
+    /// Disprove leaf `leaf` (step `leaf + 2`), the script a disprover brings.
+    pub fn disprove_leaf(&self, leaf: usize) -> ScriptBuf {
+        self.leaf_script(leaf + 2)
+    }
+
     /// Disprove leaf for step `i` (`2 <= i < bits`): witness `[p_{i-2}, p_{i-1}, p_i]`.
     fn leaf_script(&self, i: usize) -> ScriptBuf {
         let mut b = self.decode(Builder::new(), i).push_opcode(OP_TOALTSTACK);
@@ -132,7 +138,9 @@ impl ToyProgram {
             assert_commitments.push((i..i + m).map(|j| self.commit_script(j)).collect());
             i += m;
         }
-        DisproveScripts { assert_commitments, disprove_leaves: (2..self.bits()).map(|i| self.leaf_script(i)).collect() }
+        let disprove_leaves =
+            (2..self.bits()).map(|i| TapLeafHash::from_script(&self.leaf_script(i), LeafVersion::TapScript)).collect();
+        DisproveScripts { assert_commitments, disprove_leaves }
     }
 
     /// The honest values.

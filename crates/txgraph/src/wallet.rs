@@ -1,6 +1,7 @@
 //! Small helpers for the coins parties bring themselves: BIP-86 key-path signing, CPFP children
-//! for TRUC transactions, and funding of transactions signed SINGLE|ANYONECANPAY. Pure: the
-//! caller supplies keys, coins and randomness.
+//! for the zero-fee presigned transactions, funding of transactions signed
+//! SINGLE|ANYONECANPAY, and the disprover's reward output. Pure: the caller supplies keys,
+//! coins and randomness.
 
 use bitcoin::key::TapTweak;
 use bitcoin::secp256k1::{Keypair, Message, Secp256k1};
@@ -8,7 +9,6 @@ use bitcoin::sighash::{Prevouts, SighashCache};
 use bitcoin::{Amount, ScriptBuf, Sequence, TapSighashType, Transaction, TxIn, TxOut, Witness, XOnlyPublicKey};
 
 use crate::error::GraphError;
-use crate::graph::{TRUC};
 use crate::params::FundingInput;
 
 /// BIP-86 key-path-only P2TR script for a key.
@@ -31,7 +31,7 @@ pub fn sign_p2tr_keypath(tx: &mut Transaction, input: usize, prevouts: &[TxOut],
 
 use bitcoin::hashes::Hash;
 
-/// A TRUC child that spends `parent`'s P2A anchor and `funding` and pays `fee` for the package;
+/// A child (of the parent's version: a TRUC parent needs a TRUC child) that spends `parent`'s P2A anchor and `funding` and pays `fee` for the package;
 /// the rest goes to `change_script`. Returns the child (funding input unsigned, at index 1) and
 /// its prevouts (for signing).
 pub fn cpfp_child(parent: &Transaction, funding: &FundingInput, change_script: ScriptBuf, fee: Amount) -> Result<(Transaction, Vec<TxOut>), GraphError> {
@@ -53,7 +53,7 @@ pub fn cpfp_child(parent: &Transaction, funding: &FundingInput, change_script: S
         return Err(GraphError::BelowDust { what: "cpfp change".into(), value: change, dust });
     }
     let tx = Transaction {
-        version: TRUC,
+        version: parent.version,
         lock_time: bitcoin::absolute::LockTime::ZERO,
         input: vec![
             TxIn { previous_output: bitcoin::OutPoint { txid: parent.compute_txid(), vout: vout as u32 }, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() },
@@ -85,4 +85,23 @@ pub fn add_funding(mut tx: Transaction, prevouts: &[TxOut], funding: &FundingInp
     let mut all = prevouts.to_vec();
     all.push(funding.txout.clone());
     Ok((tx, all))
+}
+
+/// Appends the disprover's reward output to a Disprove (whose committee signature commits to
+/// its inputs, so no fee input can be added): everything the inputs (`prevouts`) leave after
+/// the burn, minus `fee`, to `reward_script`.
+pub fn add_reward(mut tx: Transaction, prevouts: &[TxOut], reward_script: ScriptBuf, fee: Amount) -> Result<Transaction, GraphError> {
+    let ins = prevouts.iter().map(|o| o.value).try_fold(Amount::ZERO, |a, v| a.checked_add(v));
+    let outs = tx.output.iter().map(|o| o.value).try_fold(Amount::ZERO, |a, v| a.checked_add(v));
+    let (ins, outs) = ins.zip(outs).ok_or_else(|| GraphError::Amount("reward: overflow".into()))?;
+    let reward = ins
+        .checked_sub(outs)
+        .and_then(|x| x.checked_sub(fee))
+        .ok_or_else(|| GraphError::Amount(format!("reward: inputs {ins} minus outputs {outs} do not cover the fee {fee}")))?;
+    let dust = reward_script.minimal_non_dust();
+    if reward < dust {
+        return Err(GraphError::BelowDust { what: "disprover reward".into(), value: reward, dust });
+    }
+    tx.output.push(TxOut { value: reward, script_pubkey: reward_script });
+    Ok(tx)
 }

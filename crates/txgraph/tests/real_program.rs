@@ -17,7 +17,7 @@ use bitvm2_txgraph::graph::{budget, claim_funding_script, kickoff_funding_amount
 use bitvm2_txgraph::program::{assert_shape, chunk_limits, disprove_scripts};
 use bitvm2_txgraph::musig::presign_in_process;
 use bitvm2_txgraph::toy::{test_key, Fixture};
-use bitvm2_txgraph::wallet::{add_funding, cpfp_child, p2tr_script, sign_p2tr_keypath};
+use bitvm2_txgraph::wallet::{add_funding, add_reward, cpfp_child, p2tr_script, sign_p2tr_keypath};
 use bitvm2_txgraph::{ClaimCommitment, FundingInput, Graph, Session, Signatures, SigningTask, TxKind};
 
 /// The real program, planned for this graph's shapes (what the graph adds, TRUC asserts).
@@ -61,7 +61,8 @@ fn funding(c: &Funded) -> FundingInput {
 impl World {
     fn new() -> Result<World> {
         let node = Regtest::start()?;
-        let f = Fixture::new("real-program", 3, 1, 2, 2);
+        let mut f = Fixture::new("real-program", 3, 1, 2, 2);
+        f.stake = Amount::from_sat(2_000_000);
         let operator_wots = OperatorKeys::new([7; 32], b"real-program graph");
         let d = real_program(&operator_wots)?;
         let program = disprove_scripts(&d);
@@ -94,6 +95,8 @@ impl World {
         let mut params = f.params_with(vec![funding(&dep_coin)], vec![FundingInput { outpoint: OutPoint { txid, vout: 0 }, txout: claim }]);
         params.operators[0].disprove = program;
         params.operators[0].claim = claim_commitment;
+        // The reward pays the Disprove's fee (about 97 kvB here).
+        params.operators[0].disprover_reward = Amount::from_sat(400_000);
         let g = Graph::build(params)?;
 
         // The operator fronts a withdrawal: a real payout to the user, confirmed.
@@ -176,27 +179,30 @@ impl World {
         for (k, w) in self.d.assert_witnesses(&signed).into_iter().enumerate() {
             let n = w.len();
             let op_sigs = (0..n).map(|j| self.op_sig(TxKind::Assert(k as u32), j as u32)).collect::<Result<Vec<_>>>()?;
-            let tx = self.g.assert_tx(0, k, &self.sigs, &op_sigs, w)?;
-            ensure!(tx.weight().to_wu() as usize <= budget::TRUC_MAX_WEIGHT, "assert {k} weighs {}", tx.weight());
+            let tx = self.g.assert_tx(0, k, &op_sigs, w)?;
+            ensure!(tx.weight().to_wu() as usize <= budget::STANDARD_MAX_WEIGHT - budget::ASSERT_PACKAGE_MARGIN, "assert {k} weighs {}", tx.weight());
             eprintln!("assert {k}: {n} inputs, {} WU", tx.weight().to_wu());
             self.publish_truc(&tx)?;
-            // What a verifier reads: each input's witness without the graph's four items.
+            // What a verifier reads: each input's witness without the graph's items (operator
+            // signature, script, control block).
             let mined = self.node.get_tx(&tx.compute_txid())?;
+            let graph_items = budget::ASSERT_INPUT_EXTRA_ITEMS + 2;
             from_chain.push(
-                mined.input.iter().map(|i| { let v: Vec<Vec<u8>> = i.witness.iter().map(<[u8]>::to_vec).collect(); v[..v.len() - 4].to_vec() }).collect(),
+                mined.input.iter().map(|i| { let v: Vec<Vec<u8>> = i.witness.iter().map(<[u8]>::to_vec).collect(); v[..v.len() - graph_items].to_vec() }).collect(),
             );
         }
-        self.publish_truc(&self.g.assert_final_tx(0, &self.sigs)?)?;
+        let n = self.g.peg_out(0)?.assert_final.inputs.len();
+        let op_sigs = (1..n).map(|j| self.op_sig(TxKind::AssertFinal, j as u32)).collect::<Result<Vec<_>>>()?;
+        self.publish_truc(&self.g.assert_final_tx(0, &self.sigs, &op_sigs)?)?;
         Ok(from_chain)
     }
 
+    /// The Disprove through `step`'s leaf; the disprover's reward pays the fee.
     fn disprove(&self, step: usize, witness: Vec<Vec<u8>>) -> Result<Transaction> {
         let po = self.g.peg_out(0)?;
-        let tx = self.g.disprove_tx(0, step, &self.sigs, witness)?;
-        let (mut tx, all) = add_funding(tx, &[po.disproves[step].inputs[0].prevout.clone()], &self.coin()?, p2tr_script(self.wallet.x_only_public_key().0), Amount::from_sat(300_000))?;
-        let last = tx.input.len() - 1;
-        sign_p2tr_keypath(&mut tx, last, &all, &self.wallet)?;
-        Ok(tx)
+        let tx = self.g.disprove_tx(0, step, &self.d.leaf_scripts[step], &self.sigs, witness)?;
+        let prevouts: Vec<TxOut> = po.disprove.inputs.iter().map(|i| i.prevout.clone()).collect();
+        Ok(add_reward(tx, &prevouts, p2tr_script(self.wallet.x_only_public_key().0), Amount::from_sat(250_000))?)
     }
 }
 

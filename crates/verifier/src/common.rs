@@ -192,6 +192,13 @@ pub fn complete_with_wallet(t: &StoreTx<'_>, keys: &NodeKeys, tx: Transaction, p
     Ok(tx)
 }
 
+/// Completes a Disprove with the verifier's reward output, paying the fee (2 sat/vB, at least
+/// OPEN_FEE) from the reward: the committee's signature commits to the inputs.
+pub fn reward_to_wallet(keys: &NodeKeys, tx: Transaction, prevouts: &[bitcoin::TxOut]) -> Result<Transaction, HandlerError> {
+    let fee = OPEN_FEE.max(Amount::from_sat((tx.vsize() as u64 + 50) * 2));
+    bitvm2_txgraph::wallet::add_reward(tx, prevouts, wallet_script(keys), fee).map_err(bad)
+}
+
 /// Queues transactions (a package, parents first) for broadcast: watched and in the outbox,
 /// in the caller's transaction; the watcher sends them on its next poll and keeps them sent.
 pub fn queue(t: &StoreTx<'_>, txs: &[Transaction], label: &str) -> Result<Txid, HandlerError> {

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use common::{
-    all_records, check_graph, complete_with_wallet, load_record, nonce_set, queue, save_record, sign_round, DaemonError, Env,
+    all_records, check_graph, complete_with_wallet, load_record, reward_to_wallet, nonce_set, queue, save_record, sign_round, DaemonError, Env,
     GraphRecord,
 };
 use protocol::*;
@@ -430,11 +430,12 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
             tracing::info!(graph = gid, operator = i, "asserts read back: every step correct, nothing to disprove");
         }
         Some((leaf, witness)) => {
-            let base = g.disprove_tx(i, leaf, &sigs, witness)?;
-            let prevout = po.disproves[leaf].inputs[0].prevout.clone();
+            let script = d.leaf_scripts[leaf].clone();
+            let base = g.disprove_tx(i, leaf, &script, &sigs, witness)?;
+            let prevouts: Vec<bitcoin::TxOut> = po.disprove.inputs.iter().map(|x| x.prevout.clone()).collect();
             let keys = &env.ctx.keys;
             let tx = env.ctx.store.transaction(|t| {
-                let tx = complete_with_wallet(t, keys, base, &[prevout]).map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                let tx = reward_to_wallet(keys, base, &prevouts).map_err(|e| DaemonError::Wallet(e.to_string()))?;
                 w.disprove = Some(tx.clone());
                 w.disprove_leaf = Some(leaf);
                 t.kv_put(NS_WATCH, &key, &encode(&w))?;

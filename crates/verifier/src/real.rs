@@ -111,7 +111,7 @@ pub fn strip(p: &bitvm2_txgraph::GraphParams) -> bitvm2_txgraph::GraphParams {
 }
 
 /// The committed values as the mined asserts reveal them (each input's witness without the
-/// graph's four items: operator and committee signatures, script, control block).
+/// graph's items: the operator's signature, script, control block).
 pub fn read_from_chain(d: &Disprove, asserts: &[Transaction]) -> Result<SignedAssertion, String> {
     let w: Vec<Vec<Vec<Vec<u8>>>> = asserts
         .iter()
@@ -120,7 +120,7 @@ pub fn read_from_chain(d: &Disprove, asserts: &[Transaction]) -> Result<SignedAs
                 .iter()
                 .map(|i| {
                     let v: Vec<Vec<u8>> = i.witness.iter().map(<[u8]>::to_vec).collect();
-                    v[..v.len().saturating_sub(4)].to_vec()
+                    v[..v.len().saturating_sub(bitvm2_txgraph::graph::budget::ASSERT_INPUT_EXTRA_ITEMS + 2)].to_vec()
                 })
                 .collect()
         })
