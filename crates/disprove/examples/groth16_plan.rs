@@ -3,9 +3,10 @@
 //! footprint estimated from the measured per-commitment cost, the largest leaf, and times.
 //! Leaves are planned (cost model + chunker), not generated.
 //!
-//! `cargo run --release -p bitvm2-disprove --example groth16_plan -- [public inputs] [checked] [hash] [compact] [stack=N] [breakdown] [generate [exhaustive]]`
+//! `cargo run --release -p bitvm2-disprove --example groth16_plan -- [public inputs] [checked] [hash] [compact] [stack=N] [breakdown] [generate [exhaustive]] [hashes]`
 //! (`generate`: also build every leaf, assert a real proof, search it, run every leaf;
-//! `exhaustive` with `generate`: corrupt every commitment in turn, the search must find each)
+//! `exhaustive` with `generate`: corrupt every commitment in turn, the search must find each;
+//! `hashes`: time and peak memory of the hashed setup against the full one, in one run)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,6 +106,9 @@ fn main() -> anyhow::Result<()> {
     println!("| commitments | {} ({} Fq elements) | 378 |", plan.commitments.len(), fq_committed);
     println!("| assert data (upper estimate: every signature and its standard check; `generate` gives the packed layout) | {assert_wu} WU = {} vB | ~1.21M vB (739k + 470k vB txs) |", assert_wu / 4);
     println!("| all leaf scripts (estimated) | {:.1} MB | ~1 GB |", script_total as f64 / 1e6);
+    if args.iter().any(|s| s == "hashes") {
+        hashes(&planned)?;
+    }
     if args.iter().any(|s| s == "generate") {
         let proof = Groth16::<Bn254>::prove(&pk, circuit.clone(), &mut rng)?;
         generate(planned, &vp, &pvk, &proof, &circuit.public_inputs())?;
@@ -130,16 +134,6 @@ fn generate(
     let keys = OperatorKeys::new([3; 32], b"groth16-plan");
     let pks = keys.public_keys(&planned);
     let t_keys = t.elapsed();
-    let bar = |done: usize, total: usize| {
-        // A progress bar on stderr, redrawn every 5% or so.
-        if done == total || done % (total / 20).max(1) < 32 {
-            let filled = 40 * done / total;
-            eprint!("\r  leaves [{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(40 - filled));
-            if done == total {
-                eprintln!();
-            }
-        }
-    };
     let d = planned.with_keys_progress(pks, AssertShape::default(), &bar)?;
     let t_gen = t.elapsed();
     let bytes: usize = d.leaf_scripts.iter().map(|l| l.len()).sum();
@@ -186,6 +180,125 @@ fn generate(
     if std::env::args().any(|a| a == "exhaustive") {
         exhaustive(&d, &keys.sign(&d, &honest))?;
     }
+    Ok(())
+}
+
+/// A progress bar on stderr, redrawn every 5% or so.
+fn bar(done: usize, total: usize) {
+    if done == total || done % (total / 20).max(1) < 32 {
+        let filled = 40 * done / total;
+        eprint!("\r  leaves [{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(40 - filled));
+        if done == total {
+            eprintln!();
+        }
+    }
+}
+
+/// Peak resident memory of this process since the last [`reset_peak`] (VmHWM), and the
+/// resident memory now (VmRSS), in bytes.
+fn memory() -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = status.lines().find(|l| l.starts_with(name)).ok_or_else(|| anyhow::anyhow!("no {name} in /proc/self/status"))?;
+        Ok(line[name.len()..].trim().trim_end_matches("kB").trim().parse::<u64>()? * 1024)
+    };
+    Ok((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// Start a new peak-memory measurement (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak() -> anyhow::Result<()> {
+    Ok(std::fs::write("/proc/self/clear_refs", "5")?)
+}
+
+/// CPU seconds (user + system, every thread) this process has used.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').ok_or_else(|| anyhow::anyhow!("bad /proc/self/stat"))? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Ok((f[11].parse::<u64>()? + f[12].parse::<u64>()?) as f64 / 100.0)
+}
+
+/// Wall time, CPU time and peak memory of `f` (the peak is reset first; also the resident
+/// memory before).
+fn measure<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, f64, f64, u64, u64)> {
+    reset_peak()?;
+    let before = memory()?.1;
+    let (t, cpu) = (Instant::now(), cpu_seconds()?);
+    let out = f()?;
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds()? - cpu);
+    Ok((out, wall, cpu, memory()?.0, before))
+}
+
+/// The hashed setup (`Planned::with_keys_hashed`) against the full one (`with_keys_progress`)
+/// for the same keys, one after the other in this process: wall and CPU time, peak resident
+/// memory; the hashes must agree, and a sample of leaves regenerated from the hashed instance
+/// must equal the full build's and the reference builder's.
+fn hashes(planned: &Planned) -> anyhow::Result<()> {
+    use bitcoin::taproot::{LeafVersion, TapLeafHash};
+    use bitvm2_disprove::layout::AssertShape;
+    use bitvm2_disprove::leaf::build_leaf_with;
+    use bitvm2_disprove::setup::OperatorKeys;
+    const MB: f64 = 1e6;
+    println!();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("Leaf hashes for the graph ({threads} threads; peak = VmHWM of the process during the step, reset before it):");
+    let keys = OperatorKeys::new([3; 32], b"groth16-plan");
+    let (pks, wall, cpu, _, _) = measure(|| Ok(keys.public_keys(planned)))?;
+    println!("  operator's Winternitz public keys (operator side only): {wall:.2} s wall, {cpu:.1} s CPU");
+    let (_, wall, cpu, peak, before) = measure(|| Ok(planned.leaf_parts().shared_ops()))?;
+    let parts = planned.leaf_parts();
+    println!(
+        "  key-independent leaf parts (once per process and program): {wall:.2} s wall, {cpu:.1} s CPU, peak {:.0} MB (resident before {:.0} MB); {} shared op scripts ({:.1} MB) serve {} of {} ops",
+        peak as f64 / MB,
+        before as f64 / MB,
+        parts.shared_scripts(),
+        parts.shared_bytes() as f64 / MB,
+        parts.shared_ops(),
+        planned.program.ops.len()
+    );
+    let shape = AssertShape::default();
+    let (hashed, h_wall, h_cpu, h_peak, h_before) = measure(|| Ok(planned.clone().with_keys_hashed(pks.clone(), shape, &bar)?))?;
+    println!("  hashed setup (leaf hashes + assert layout): {h_wall:.2} s wall, {h_cpu:.1} s CPU, peak {:.0} MB (resident before {:.0} MB)", h_peak as f64 / MB, h_before as f64 / MB);
+    let (full, f_wall, f_cpu, f_peak, f_before) = measure(|| Ok(planned.clone().with_keys_progress(pks.clone(), shape, &bar)?))?;
+    let bytes: usize = full.leaf_scripts.iter().map(|s| s.len()).sum();
+    println!(
+        "  full setup (every leaf script, {:.0} MB, + hashes + assert layout): {f_wall:.2} s wall, {f_cpu:.1} s CPU, peak {:.0} MB (resident before {:.0} MB)",
+        bytes as f64 / MB,
+        f_peak as f64 / MB,
+        f_before as f64 / MB
+    );
+    println!(
+        "  hashed / full: wall {:.2}, CPU {:.2}, peak {:.3} (peak above the resident memory before: {:.0} MB / {:.0} MB)",
+        h_wall / f_wall,
+        h_cpu / f_cpu,
+        h_peak as f64 / f_peak as f64,
+        h_peak.saturating_sub(h_before) as f64 / MB,
+        f_peak.saturating_sub(f_before) as f64 / MB
+    );
+    anyhow::ensure!(hashed.leaf_hashes() == full.leaf_hashes(), "the hashed and the full setup disagree on a leaf hash");
+    // A spread sample of leaves: regenerated from the hashed instance = the full build's =
+    // the reference builder's, and the hash is that of the script.
+    let n = full.plan.steps.len();
+    let ws = planned.model.working_space_for(planned.plan.limits.encoding);
+    let sample: Vec<usize> = (0..64).map(|i| i * (n - 1) / 63).collect();
+    let t = Instant::now();
+    for &s in &sample {
+        let script = hashed.leaf_script(s)?;
+        anyhow::ensure!(script == full.leaf_scripts[s], "leaf {s}: regenerated script differs from the full build's");
+        anyhow::ensure!(TapLeafHash::from_script(&script, LeafVersion::TapScript) == hashed.leaf_hashes()[s], "leaf {s}: hash");
+    }
+    let per_leaf = t.elapsed().as_secs_f64() / sample.len() as f64;
+    for &s in &sample {
+        let st = &planned.plan.steps[s];
+        let ks: Vec<_> = st.leaf_values().iter().map(|&v| &pks[planned.plan.commitment_of(v).expect("committed")]).collect();
+        anyhow::ensure!(build_leaf_with(&planned.program, st, &ks, ws, planned.plan.limits.encoding).script == full.leaf_scripts[s], "leaf {s}: reference builder differs");
+    }
+    println!(
+        "  all {n} hashes agree; {} sampled leaves regenerated from the hashed instance ({:.1} ms each) equal the full build's and the reference builder's",
+        sample.len(),
+        per_leaf * 1e3
+    );
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use bitvm2_script::builder::Fragment;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::varint_len;
-use crate::wots::{verify_script_drop, WotsPublicKey};
+use crate::wots::{verify_script_drop, KeyTemplate, WotsParams, WotsPublicKey};
 
 /// Shape and limits of an assert transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,8 +122,30 @@ pub fn commitment_script(keys: &[&WotsPublicKey]) -> ScriptBuf {
     f.into_script()
 }
 
-fn input_weight(shape: &AssertShape, keys: &[&WotsPublicKey]) -> (ScriptBuf, usize, usize) {
-    let script = commitment_script(keys);
+/// [`commitment_script`] from one signature-check template per parameters (built on first
+/// use): the same bytes, without generating every check again.
+#[derive(Default)]
+struct Checks(Vec<(WotsParams, KeyTemplate)>);
+
+impl Checks {
+    fn script(&mut self, keys: &[&WotsPublicKey]) -> ScriptBuf {
+        let mut bytes = Vec::new();
+        for pk in keys.iter().rev() {
+            let i = match self.0.iter().position(|(p, _)| *p == pk.params) {
+                Some(i) => i,
+                None => {
+                    self.0.push((pk.params, KeyTemplate::new(pk.params, verify_script_drop)));
+                    self.0.len() - 1
+                }
+            };
+            self.0[i].1.fill(&mut bytes, pk);
+        }
+        ScriptBuf::from_bytes(bytes)
+    }
+}
+
+fn input_weight(shape: &AssertShape, checks: &mut Checks, keys: &[&WotsPublicKey]) -> (ScriptBuf, usize, usize) {
+    let script = checks.script(keys);
     let items: usize = keys.iter().map(|k| k.params.witness_items()).sum();
     let sig_bytes: usize = keys.iter().map(|k| k.params.max_witness_bytes()).sum();
     let script_len = script.len() + shape.reserved_script_bytes;
@@ -163,6 +185,7 @@ pub fn pack(keys: &[WotsPublicKey], shape: AssertShape) -> Result<AssertLayout, 
         working.push((pk.params, w));
         w
     };
+    let mut checks = Checks::default();
     let mut txs: Vec<AssertTx> = Vec::new();
     let mut cur = AssertTx { inputs: Vec::new(), weight: shape.base_weight };
     let mut c = 0;
@@ -183,7 +206,7 @@ pub fn pack(keys: &[WotsPublicKey], shape: AssertShape) -> Result<AssertLayout, 
         // Shrink it until it fits the current transaction, or open a new one.
         loop {
             let refs: Vec<&WotsPublicKey> = keys[c..end].iter().collect();
-            let (script, witness_items, weight) = input_weight(&shape, &refs);
+            let (script, witness_items, weight) = input_weight(&shape, &mut checks, &refs);
             if cur.weight + weight <= shape.max_tx_weight {
                 cur.weight += weight;
                 cur.inputs.push(AssertInput { commitments: (c..end).collect(), script, witness_items, weight });
@@ -243,6 +266,9 @@ mod tests {
                 prop_assert_eq!(tx.weight, shape.base_weight + tx.inputs.iter().map(|i| i.weight).sum::<usize>());
                 for inp in &tx.inputs {
                     prop_assert!(inp.witness_items + shape.reserved_items <= shape.max_input_items);
+                    // The script from templates is the reference script.
+                    let refs: Vec<&WotsPublicKey> = inp.commitments.iter().map(|&c| &ks[c]).collect();
+                    prop_assert_eq!(&inp.script, &commitment_script(&refs));
                     let items: Vec<Vec<u8>> = inp.commitments.iter().flat_map(|&c| sigs[c].to_witness()).collect();
                     let r = bitvm2_script::exec::execute(&inp.script, &items, &Default::default());
                     prop_assert!(r.outcome.is_ok(), "{:?}", r.outcome);
@@ -252,7 +278,7 @@ mod tests {
             // no transaction could have taken the first value of the next one
             for pair in layout.txs.windows(2) {
                 let next = pair[1].inputs[0].commitments[0];
-                let (_, _, w1) = input_weight(&shape, &[&ks[next]]);
+                let (_, _, w1) = input_weight(&shape, &mut Checks::default(), &[&ks[next]]);
                 prop_assert!(pair[0].weight + w1 > max_w);
             }
         }

@@ -25,14 +25,19 @@
 //! So the leaf ends with exactly one item: 1 (spendable) iff an input is non-canonical, an
 //! output differs or a claim fails; with honest values it ends with 0 (`EvalFalse`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bitcoin::hashes::{sha256, Hash};
 use bitcoin::opcodes::all::*;
 use bitvm2_script::arith::{nibbles_to_limbs, Layout};
 use bitvm2_script::builder::Fragment;
 use bitvm2_script::hash::blake3_of_bigints;
 
-use crate::chunk::Step;
-use crate::program::{field, push_val, CommitMode, Operand, Program, ValueId, ValueKind};
-use crate::wots::{compact_packing, leaf_verify_script, LeafEncoding, WotsPublicKey};
+use crate::chunk::{Plan, Step};
+use crate::parallel::par_map;
+use crate::program::{field, push_val, CommitMode, OpNode, Operand, Program, ValueId, ValueKind};
+use crate::wots::{compact_packing, leaf_verify_script, KeyTemplate, LeafEncoding, WotsPublicKey};
 
 /// `d OP_PICK`, with the one-byte forms for small depths.
 pub(crate) fn pick(f: Fragment, d: usize) -> Fragment {
@@ -250,8 +255,52 @@ pub fn build_leaf(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: Work
 }
 
 /// Build the leaf of `step` for the signature encoding `enc` (its witness must carry the
-/// signatures as `WotsSignature::to_leaf_witness` encodes them).
+/// signatures as `WotsSignature::to_leaf_witness` encodes them). Every piece is built on the
+/// spot; [`LeafParts::build`] gives the same bytes from pieces built once per plan.
 pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace, enc: LeafEncoding) -> Leaf {
+    build(prog, step, keys, ws, enc, &Fresh(enc), Vec::new())
+}
+
+/// Where the leaf generator takes its pieces from: built on the spot ([`Fresh`]) or from a
+/// plan's [`LeafParts`]. Each method appends its piece to `f`.
+trait Pieces {
+    /// The leaf check of a signature of a `kind` value under `key` ([`leaf_verify_script`]).
+    fn check(&self, f: Fragment, key: &WotsPublicKey, kind: ValueKind) -> Fragment;
+    /// The script of operation `index` of the program.
+    fn op(&self, f: Fragment, index: usize, node: &OpNode) -> Fragment;
+    /// `[limbs] -> [limbs < p]`: the canonical check of one committed element.
+    fn canonical(&self, f: Fragment) -> Fragment;
+    /// [`hash_to_digest`] of `kind`.
+    fn digest(&self, f: Fragment, kind: ValueKind) -> Fragment;
+}
+
+/// Every piece built when asked for.
+struct Fresh(LeafEncoding);
+
+impl Pieces for Fresh {
+    fn check(&self, f: Fragment, key: &WotsPublicKey, kind: ValueKind) -> Fragment {
+        f.append(&leaf_verify_script(key, self.0, kind.commit))
+    }
+    fn op(&self, f: Fragment, _: usize, node: &OpNode) -> Fragment {
+        f.append(&node.op.script())
+    }
+    fn canonical(&self, f: Fragment) -> Fragment {
+        f.append(&canonical_check())
+    }
+    fn digest(&self, f: Fragment, kind: ValueKind) -> Fragment {
+        f.append(&hash_to_digest(kind, self.0))
+    }
+}
+
+/// `[limbs] -> [limbs < p]` for one committed element in the decode layout.
+fn canonical_check() -> Fragment {
+    let dlayout = ValueKind::decode_layout();
+    dlayout.push(field().modulus()).append(&Layout::less_than(&dlayout))
+}
+
+/// The leaf builder over `pieces`, writing into `buf` (cleared; its capacity is reused).
+fn build(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace, enc: LeafEncoding, pieces: &dyn Pieces, mut buf: Vec<u8>) -> Leaf {
+    buf.clear();
     let values = step.leaf_values();
     assert_eq!(values.len(), keys.len(), "one key per leaf value");
     let fld = field();
@@ -259,10 +308,11 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
     let dlayout = ValueKind::decode_layout();
     assert_eq!(dlayout.limbs(), flayout.limbs(), "decoded and field layouts must have the same limb count");
     let l = flayout.limbs();
-    let to_limbs = nibbles_to_limbs(&dlayout);
+    // Only the standard encoding regroups digits into limbs in the leaf.
+    let to_limbs = (enc == LeafEncoding::Standard).then(|| nibbles_to_limbs(&dlayout));
     let kind = |v: &ValueId| prog.values[*v].kind;
 
-    let mut t = Tracker { entries: Vec::new(), f: Fragment::new(), peak: 0 };
+    let mut t = Tracker { entries: Vec::new(), f: Fragment::from_bytes(buf), peak: 0 };
     for (j, node) in prog.ops[step.ops.clone()].iter().enumerate() {
         let h = node.op.hint_items();
         if h > 0 {
@@ -284,11 +334,12 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
     for i in (0..values.len()).rev() {
         let k = kind(&values[i]);
         t.peak = t.peak.max(remaining + alt + ws.per_value_check);
-        t.append(&leaf_verify_script(keys[i], enc, k.commit));
+        t.emit(|f| pieces.check(f, keys[i], k));
         let items = match (k.commit, enc) {
             (CommitMode::Direct, LeafEncoding::Standard) => {
+                let to_limbs = to_limbs.as_ref().expect("built for the standard encoding");
                 for _ in 0..k.elems {
-                    t.append(&to_limbs);
+                    t.append(to_limbs);
                     t.emit(|f| (0..l).fold(f, |f, _| f.op(OP_TOALTSTACK)));
                 }
                 k.elems * l
@@ -320,7 +371,7 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
             let n = digest_items(kind(v), enc);
             t.copy(Slot::Preimage(*v));
             t.note(ws.per_hash);
-            t.append(&hash_to_digest(kind(v), enc));
+            t.emit(|f| pieces.digest(f, kind(v)));
             t.replace_top(1, n);
             t.copy(Slot::Digest(*v));
             t.append(&equal_items_verify(n));
@@ -331,13 +382,11 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
         }
     }
     // 3. ok = every element of every committed input is canonical (< p)
-    let p = fld.modulus().clone();
     let mut have_ok = false;
     for v in &step.inputs {
         for e in 0..kind(v).elems {
             t.copy_part(Slot::Committed(*v), e * l, l);
-            t.append(&dlayout.push(&p));
-            t.append(&Layout::less_than(&dlayout));
+            t.emit(|f| pieces.canonical(f));
             t.replace_top(1, 1);
             t.note(l);
             if have_ok {
@@ -381,7 +430,7 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
             consumed += 1;
         }
         t.note(ws.per_op);
-        t.append(&node.op.script());
+        t.emit(|f| pieces.op(f, opi, node));
         for _ in 0..consumed {
             t.entries.pop();
         }
@@ -422,7 +471,7 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
             CommitMode::Hash { .. } => {
                 let n = digest_items(k, enc);
                 t.note(ws.per_hash);
-                t.append(&hash_to_digest(k, enc));
+                t.emit(|f| pieces.digest(f, k));
                 t.replace_top(1, n);
                 t.copy(Slot::Digest(*v));
                 t.append(&equal_items(n));
@@ -451,6 +500,124 @@ pub fn build_leaf_with(prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws:
     t.emit(|f| drop_n(f.op(OP_ELSE), below).push_int(1).op(OP_ENDIF));
     t.entries = saved;
     Leaf { script: t.f.into_script(), peak_estimate: t.peak }
+}
+
+/// The key-independent pieces of a plan's leaves, built once and shared by every key set
+/// (every operator's graph): per graph only the Winternitz public keys and the per-step glue
+/// (operand copies, parking, comparisons) are new. Holds the operation scripts that more than
+/// one operation shares (deduplicated by content: operations with the same script but their
+/// own `Op` instance are common), each committed kind's signature check as a template whose
+/// public-key pushes are filled in per key, the canonical check and the digest hashes.
+/// The bytes of a leaf are exactly those of [`build_leaf_with`].
+pub struct LeafParts {
+    enc: LeafEncoding,
+    /// Per operation of the program: its script in `shared`, if shared.
+    ops: Vec<Option<usize>>,
+    shared: Vec<Fragment>,
+    checks: Vec<(ValueKind, KeyTemplate)>,
+    canonical: Fragment,
+    digests: Vec<(ValueKind, Fragment)>,
+}
+
+impl std::fmt::Debug for LeafParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LeafParts({:?}: {} shared op scripts, {} bytes, serving {} of {} ops)", self.enc, self.shared.len(), self.shared_bytes(), self.shared_ops(), self.ops.len())
+    }
+}
+
+impl LeafParts {
+    /// The pieces of `plan`'s leaves over `prog` (every operation's script is built once, on
+    /// every core, to find the shared ones).
+    pub fn new(prog: &Program, plan: &Plan) -> Self {
+        let enc = plan.limits.encoding;
+        let mut kinds: Vec<ValueKind> = Vec::new();
+        for &v in &plan.commitments {
+            if !kinds.contains(&prog.values[v].kind) {
+                kinds.push(prog.values[v].kind);
+            }
+        }
+        // Scripts by content digest; a script is kept once a second operation has it.
+        let seen: Mutex<HashMap<[u8; 32], Option<Fragment>>> = Mutex::default();
+        let digests = par_map(
+            &prog.ops,
+            &|node| {
+                let f = node.op.script();
+                let d = sha256::Hash::hash(f.as_bytes()).to_byte_array();
+                let mut seen = seen.lock().expect("no panics while held");
+                match seen.get_mut(&d) {
+                    None => {
+                        seen.insert(d, None);
+                    }
+                    Some(kept) => {
+                        kept.get_or_insert(f);
+                    }
+                }
+                d
+            },
+            &|_, _| {},
+        );
+        let mut shared = Vec::new();
+        let mut index: HashMap<[u8; 32], usize> = HashMap::new();
+        for (d, f) in seen.into_inner().expect("no panics while held") {
+            if let Some(f) = f {
+                index.insert(d, shared.len());
+                shared.push(f);
+            }
+        }
+        LeafParts {
+            enc,
+            ops: digests.iter().map(|d| index.get(d).copied()).collect(),
+            shared,
+            checks: kinds.iter().map(|&k| (k, KeyTemplate::new(k.wots_params(), |pk| leaf_verify_script(pk, enc, k.commit)))).collect(),
+            canonical: canonical_check(),
+            digests: kinds.iter().filter(|k| k.commit != CommitMode::Direct).map(|&k| (k, hash_to_digest(k, enc))).collect(),
+        }
+    }
+
+    /// The leaf of `step` (the same bytes as [`build_leaf_with`] under the plan's encoding),
+    /// written into `buf` (its capacity is reused: generating many leaves with one buffer per
+    /// thread allocates nothing per leaf but the result).
+    pub fn build(&self, prog: &Program, step: &Step, keys: &[&WotsPublicKey], ws: WorkingSpace, buf: Vec<u8>) -> Leaf {
+        assert_eq!(self.ops.len(), prog.ops.len(), "leaf parts of another program");
+        build(prog, step, keys, ws, self.enc, self, buf)
+    }
+
+    /// Number of shared operation scripts held.
+    pub fn shared_scripts(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Bytes of the shared operation scripts held.
+    pub fn shared_bytes(&self) -> usize {
+        self.shared.iter().map(|f| f.len()).sum()
+    }
+
+    /// Number of the program's operations whose script is shared.
+    pub fn shared_ops(&self) -> usize {
+        self.ops.iter().filter(|o| o.is_some()).count()
+    }
+}
+
+impl Pieces for LeafParts {
+    fn check(&self, f: Fragment, key: &WotsPublicKey, kind: ValueKind) -> Fragment {
+        let (_, t) = self.checks.iter().find(|(k, _)| *k == kind).expect("a template for every committed kind");
+        let mut bytes = f.into_script().into_bytes();
+        t.fill(&mut bytes, key);
+        Fragment::from_bytes(bytes)
+    }
+    fn op(&self, f: Fragment, index: usize, node: &OpNode) -> Fragment {
+        match self.ops[index] {
+            Some(s) => f.append(&self.shared[s]),
+            None => f.append(&node.op.script()),
+        }
+    }
+    fn canonical(&self, f: Fragment) -> Fragment {
+        f.append(&self.canonical)
+    }
+    fn digest(&self, f: Fragment, kind: ValueKind) -> Fragment {
+        let (_, d) = self.digests.iter().find(|(k, _)| *k == kind).expect("a digest hash for every hashed kind");
+        f.append(d)
+    }
 }
 
 /// Witness of a leaf: `hints` (per operation of the step, in order), the preimages of the

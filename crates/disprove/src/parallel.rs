@@ -3,6 +3,17 @@
 /// `items.map(f)` on every available core (workers take chunks of 32 in turn; the results come
 /// back in order), calling `progress(done, total)` from the workers as chunks finish.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync), progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<R> {
+    par_map_with(items, &|| (), &|_, x| f(x), progress)
+}
+
+/// [`par_map`] where each worker has its own state made by `init` (e.g. a buffer reused from
+/// item to item) that `f` gets with every item.
+pub fn par_map_with<T: Sync, S, R: Send>(
+    items: &[T],
+    init: &(dyn Fn() -> S + Sync),
+    f: &(dyn Fn(&mut S, &T) -> R + Sync),
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     const CHUNK: usize = 32;
     let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
@@ -13,10 +24,11 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync), prog
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
+                    let mut state = init();
                     loop {
                         let c = next.fetch_add(1, Ordering::Relaxed);
                         let Some(part) = chunks.get(c) else { break };
-                        out.push((c, part.iter().map(f).collect::<Vec<R>>()));
+                        out.push((c, part.iter().map(|x| f(&mut state, x)).collect::<Vec<R>>()));
                         progress(done.fetch_add(part.len(), Ordering::Relaxed) + part.len(), items.len());
                     }
                     out
@@ -46,5 +58,21 @@ mod tests {
             assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>());
             assert_eq!(last.load(Ordering::Relaxed), n);
         }
+    }
+
+    #[test]
+    fn each_worker_keeps_its_state() {
+        // Each worker counts the items it has seen: the counts of one worker run 1, 2, ..., so
+        // count k is seen at most as often as count k - 1, and count 1 once per busy worker.
+        let items: Vec<usize> = (0..1000).collect();
+        let out = par_map_with(&items, &|| 0usize, &|seen, x| {
+            *seen += 1;
+            (*x, *seen)
+        }, &|_, _| {});
+        assert_eq!(out.iter().map(|p| p.0).collect::<Vec<_>>(), items);
+        let times = |k: usize| out.iter().filter(|p| p.1 == k).count();
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        assert!((1..=workers).contains(&times(1)));
+        assert!((2..=1000).all(|k| times(k) <= times(k - 1)));
     }
 }

@@ -105,9 +105,11 @@ impl ValueKind {
     }
 }
 
-/// The BN254 base field of `bitvm2_script` (29-bit limbs).
-pub fn field() -> PrimeField {
-    bn254_fq()
+/// The BN254 base field of `bitvm2_script` (29-bit limbs), set up once (leaf generation asks
+/// for it thousands of times, and setting it up parses the modulus).
+pub fn field() -> &'static PrimeField {
+    static FIELD: std::sync::OnceLock<PrimeField> = std::sync::OnceLock::new();
+    FIELD.get_or_init(bn254_fq)
 }
 
 /// Canonical big-endian bytes of a field element.

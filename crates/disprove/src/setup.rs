@@ -3,14 +3,18 @@
 //! the assert witnesses, recompute natively, find the wrong step and the witness of its leaf)
 //! and the plain data the transaction graph consumes ([`GraphData`]).
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use bitcoin::taproot::{LeafVersion, TapLeafHash};
 use bitcoin::ScriptBuf;
 use bitvm2_script::exec::encode_num;
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape};
+use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape, Step};
 use crate::layout::{pack, AssertLayout, AssertShape, LayoutError};
-use crate::leaf::{build_leaf_with, leaf_witness};
-use crate::parallel::par_map;
+use crate::leaf::{leaf_witness, LeafParts};
+use crate::parallel::{par_map, par_map_with};
 use crate::program::{val_stack, CommitMode, Committed, Operand, Program, ProgramError, Val, ValueId};
 use crate::wots::{be_bytes_of_digits, digits_of_be_bytes, WotsError, WotsParams, WotsPublicKey, WotsSecret, WotsSignature};
 
@@ -58,6 +62,9 @@ pub struct Planned {
     pub model: CostModel,
     /// The steps and commitments.
     pub plan: Plan,
+    /// The key-independent leaf pieces, built on first use from the fields above and shared by
+    /// clones (a daemon plans once and clones per graph).
+    parts: Arc<OnceLock<Arc<LeafParts>>>,
 }
 
 impl Planned {
@@ -65,12 +72,23 @@ impl Planned {
     pub fn new(program: Program, limits: ChunkLimits) -> Result<Self, SetupError> {
         let model = CostModel::measure(&program)?;
         let plan = chunk(&program, &model, limits)?;
-        Ok(Planned { program, model, plan })
+        Ok(Planned { program, model, plan, parts: Arc::default() })
     }
 
     /// Winternitz parameters of every commitment (by commitment index).
     pub fn commitment_params(&self) -> Vec<WotsParams> {
         self.plan.commitments.iter().map(|&v| self.program.values[v].kind.wots_params()).collect()
+    }
+
+    /// The key-independent pieces of the leaves, built on the first call (every operation's
+    /// script once, on every core: about a second for a Groth16 verifier) and shared by every
+    /// clone of this plan, so that per key set only the key-dependent parts are generated.
+    pub fn leaf_parts(&self) -> &LeafParts {
+        self.parts_arc()
+    }
+
+    fn parts_arc(&self) -> &Arc<LeafParts> {
+        self.parts.get_or_init(|| Arc::new(LeafParts::new(&self.program, &self.plan)))
     }
 
     /// Generate leaves and assert layout for the operator's public keys.
@@ -82,6 +100,23 @@ impl Planned {
     /// any thread) as leaves are finished, for long generations (a Groth16 verifier has
     /// thousands of leaves).
     pub fn with_keys_progress(self, keys: Vec<WotsPublicKey>, shape: AssertShape, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Disprove, SetupError> {
+        let leaves = self.generate(&keys, progress, true)?;
+        self.into_disprove(keys, shape, leaves)
+    }
+
+    /// Like [`Planned::with_keys_progress`] but keeps only every leaf's [`TapLeafHash`] (all
+    /// the transaction graph needs for the taproot tree): each leaf is generated, hashed and
+    /// dropped, so memory stays at one leaf per thread on top of the plan instead of every
+    /// script (1.75 GB for a Groth16 verifier). [`Disprove::leaf_script`] regenerates a leaf
+    /// when it is to be spent; [`Disprove::leaf_scripts`] stays empty.
+    pub fn with_keys_hashed(self, keys: Vec<WotsPublicKey>, shape: AssertShape, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Disprove, SetupError> {
+        let leaves = self.generate(&keys, progress, false)?;
+        self.into_disprove(keys, shape, leaves)
+    }
+
+    /// Check the keys against the plan, then generate every leaf on every core (one reused
+    /// buffer per thread): its script if `keep_scripts`, its hash and its peak estimate, by step.
+    fn generate(&self, keys: &[WotsPublicKey], progress: &(dyn Fn(usize, usize) + Sync), keep_scripts: bool) -> Result<Vec<GeneratedLeaf>, SetupError> {
         let params = self.commitment_params();
         if keys.len() != params.len() {
             return Err(SetupError::KeyCount { got: keys.len(), expected: params.len() });
@@ -91,27 +126,47 @@ impl Planned {
                 return Err(SetupError::KeyParams { index: i, got: k.params, expected: *p });
             }
         }
-        let enc = self.plan.limits.encoding;
-        let ws = self.model.working_space_for(enc);
-        let steps = &self.plan.steps;
-        let index: std::collections::HashMap<ValueId, usize> = self.plan.commitments.iter().enumerate().map(|(i, &v)| (v, i)).collect();
-        let build = |st: &crate::chunk::Step| {
+        let parts = self.parts_arc();
+        let ws = self.model.working_space_for(self.plan.limits.encoding);
+        let index: HashMap<ValueId, usize> = self.plan.commitments.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+        let build = |buf: &mut Vec<u8>, st: &Step| {
             let ks: Vec<&WotsPublicKey> = st.leaf_values().iter().map(|v| &keys[index[v]]).collect();
-            build_leaf_with(&self.program, st, &ks, ws, enc)
+            let leaf = parts.build(&self.program, st, &ks, ws, std::mem::take(buf));
+            let hash = TapLeafHash::from_script(&leaf.script, LeafVersion::TapScript);
+            let kept = keep_scripts.then(|| ScriptBuf::from_bytes(leaf.script.as_bytes().to_vec()));
+            *buf = leaf.script.into_bytes();
+            (kept, hash, leaf.peak_estimate)
         };
-        let leaves = par_map(steps, &build, progress);
+        Ok(par_map_with(&self.plan.steps, &Vec::new, &build, progress))
+    }
+
+    /// The instance from its generated leaves.
+    fn into_disprove(self, keys: Vec<WotsPublicKey>, shape: AssertShape, leaves: Vec<GeneratedLeaf>) -> Result<Disprove, SetupError> {
         let layout = pack(&keys, shape)?;
+        let parts = self.parts_arc().clone();
+        let mut leaf_scripts = Vec::new();
+        let (mut leaf_hashes, mut leaf_peak_estimates) = (Vec::with_capacity(leaves.len()), Vec::with_capacity(leaves.len()));
+        for (script, hash, peak) in leaves {
+            leaf_scripts.extend(script);
+            leaf_hashes.push(hash);
+            leaf_peak_estimates.push(peak);
+        }
         Ok(Disprove {
             program: self.program,
             model: self.model,
             plan: self.plan,
             keys,
-            leaf_scripts: leaves.iter().map(|l| l.script.clone()).collect(),
-            leaf_peak_estimates: leaves.iter().map(|l| l.peak_estimate).collect(),
+            leaf_scripts,
+            leaf_peak_estimates,
             layout,
+            leaf_hashes,
+            parts,
         })
     }
 }
+
+/// A generated leaf: its script (if kept), tapleaf hash and peak-stack estimate.
+type GeneratedLeaf = (Option<ScriptBuf>, TapLeafHash, usize);
 
 /// Everything a verifier (and the operator) derives for one peg-out graph.
 #[derive(Debug, Clone)]
@@ -124,12 +179,17 @@ pub struct Disprove {
     pub plan: Plan,
     /// Operator's Winternitz public keys, by commitment index.
     pub keys: Vec<WotsPublicKey>,
-    /// One disprove leaf per step.
+    /// One disprove leaf per step ([`Planned::with_keys`]), or none when only the hashes are
+    /// kept ([`Planned::with_keys_hashed`]; use [`Disprove::leaf_script`]).
     pub leaf_scripts: Vec<ScriptBuf>,
     /// Static peak-stack estimate per leaf.
     pub leaf_peak_estimates: Vec<usize>,
     /// The assert transactions.
     pub layout: AssertLayout,
+    /// Tapleaf hash of every leaf.
+    leaf_hashes: Vec<TapLeafHash>,
+    /// The pieces that regenerate a leaf.
+    parts: Arc<LeafParts>,
 }
 
 /// The operator's Winternitz key material: a master secret and a domain (e.g. graph id).
@@ -238,8 +298,11 @@ pub struct AssertInputData {
 pub struct GraphData {
     /// Assert transactions, each a list of inputs.
     pub assert_txs: Vec<Vec<AssertInputData>>,
-    /// Disprove leaf scripts, one per step.
+    /// Disprove leaf scripts, one per step (empty for an instance that keeps only hashes,
+    /// [`Planned::with_keys_hashed`]).
     pub disprove_leaves: Vec<ScriptBuf>,
+    /// Tapleaf hash of every disprove leaf, one per step: all the taproot tree needs.
+    pub disprove_leaf_hashes: Vec<TapLeafHash>,
 }
 
 impl Disprove {
@@ -258,7 +321,28 @@ impl Disprove {
                 })
                 .collect(),
             disprove_leaves: self.leaf_scripts.clone(),
+            disprove_leaf_hashes: self.leaf_hashes.clone(),
         }
+    }
+
+    /// Tapleaf hash (BIP-341, tapscript leaf version) of every disprove leaf, by step, whether
+    /// the scripts are held or not.
+    pub fn leaf_hashes(&self) -> &[TapLeafHash] {
+        &self.leaf_hashes
+    }
+
+    /// The disprove leaf of `step`: the held script, or generated again (the same bytes; a
+    /// few milliseconds) when only hashes are kept, e.g. to spend the leaf [`Disprove::find_fault`]
+    /// names.
+    pub fn leaf_script(&self, step: usize) -> Result<ScriptBuf, SetupError> {
+        let st = self.plan.steps.get(step).ok_or(SetupError::NoStep(step))?;
+        if let Some(s) = self.leaf_scripts.get(step) {
+            return Ok(s.clone());
+        }
+        let keys: Vec<&WotsPublicKey> =
+            st.leaf_values().iter().map(|&v| &self.keys[self.plan.commitment_of(v).expect("leaf values are committed")]).collect();
+        let ws = self.model.working_space_for(self.plan.limits.encoding);
+        Ok(self.parts.build(&self.program, st, &keys, ws, Vec::new()).script)
     }
 
     /// The signature witness items of every assert input: `[tx][input] -> items`.
@@ -473,7 +557,7 @@ impl Disprove {
     /// Shape of the transaction spending a leaf (the plan's base weight; control block depth
     /// from the leaf count and the plan's other leaves).
     pub fn spend_shape(&self) -> SpendShape {
-        self.plan.limits.spend_shape(self.leaf_scripts.len())
+        self.plan.limits.spend_shape(self.plan.steps.len())
     }
 }
 
@@ -560,21 +644,7 @@ mod tests {
     /// limits, a corrupted commitment makes its leaf spendable.
     #[test]
     fn compact_leaves_of_an_fq6_product_run_within_the_limits() {
-        use crate::bn254::{fq2_val, hinted_mul, Tower};
-        let tower = Tower::new(hinted_mul(), CommitMode::Direct);
-        let mut prog = Program::new("fq6-compact");
-        let a = [0, 1, 2].map(|i| prog.input(format!("a{i}"), 2));
-        let b = [0, 1, 2].map(|i| prog.input(format!("b{i}"), 2));
-        let out = tower.fq6_mul(&mut prog, "mul6", a, b);
-        let fq2 = |i: u64| {
-            ark_bn254::Fq2::new(crate::programs::fq_from_label("fq6-compact", 2 * i), crate::programs::fq_from_label("fq6-compact", 2 * i + 1))
-        };
-        let inputs: Vec<Val> = (0..6).map(|i| fq2_val(&fq2(i))).collect();
-        let vals = prog.evaluate(&inputs).unwrap();
-        for id in out {
-            let v = vals[id].clone();
-            prog.claim(id, v);
-        }
+        let (prog, inputs) = fq6_program("fq6-compact");
         let limits = ChunkLimits { encoding: LeafEncoding::Compact, ..Default::default() };
         let planned = Planned::new(prog.clone(), limits).unwrap();
         let standard = Planned::new(prog, ChunkLimits::default()).unwrap();
@@ -601,6 +671,98 @@ mod tests {
         *bad[last].last_mut().unwrap() ^= 1;
         let fault = d.find_fault(&keys.sign(&d, &bad)).expect("a corrupted product is caught");
         assert!(run_leaf(&d, fault.step, &fault.witness).success());
+    }
+
+    /// An Fq6 product over the tower's Fq2 operations (several share one script) with its
+    /// result claimed, and its inputs (derived from `label`).
+    fn fq6_program(label: &str) -> (Program, Vec<Val>) {
+        use crate::bn254::{fq2_val, hinted_mul, Tower};
+        let tower = Tower::new(hinted_mul(), CommitMode::Direct);
+        let mut prog = Program::new(label);
+        let a = [0, 1, 2].map(|i| prog.input(format!("a{i}"), 2));
+        let b = [0, 1, 2].map(|i| prog.input(format!("b{i}"), 2));
+        let out = tower.fq6_mul(&mut prog, "mul6", a, b);
+        let fq = |i: u64| crate::programs::fq_from_label(label, i);
+        let inputs: Vec<Val> = (0..6).map(|i| fq2_val(&ark_bn254::Fq2::new(fq(2 * i), fq(2 * i + 1)))).collect();
+        let vals = prog.evaluate(&inputs).unwrap();
+        for id in out {
+            let v = vals[id].clone();
+            prog.claim(id, v);
+        }
+        (prog, inputs)
+    }
+
+    /// The hashed setup keeps exactly the tapleaf hashes of the full build's scripts and no
+    /// script; `leaf_script` gives every leaf byte for byte (and the full build's scripts are
+    /// those of the reference builder `build_leaf_with`); reading an assertion, the search,
+    /// the witnesses and the spends work on the hashed instance as on the full one. Programs
+    /// with one-element, two-element and hash-committed values and with shared operation
+    /// scripts, under both encodings.
+    #[test]
+    fn hashed_setup_matches_the_full_build() {
+        use crate::leaf::build_leaf_with;
+        use bitcoin::taproot::{LeafVersion, TapLeafHash};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let mut shared = 0;
+        for enc in [LeafEncoding::Standard, LeafEncoding::Compact] {
+            let (p, r) = root_program(10, "setup-hashed", MulMode::Hinted(4)).unwrap();
+            let (h, hr) = pair_program(6, "setup-hashed", MulMode::Hinted(4), CommitMode::Hash { bytes: 20 }).unwrap();
+            let (fq6, fq6_inputs) = fq6_program("fq6-hashed");
+            let cases = [(p, vec![vec![r]], 150_000), (h, vec![vec![hr]], 400_000), (fq6, fq6_inputs, 400_000)];
+            for (prog, inputs, max_spend_weight) in cases {
+                let name = format!("{} {enc:?}", prog.name);
+                let planned = Planned::new(prog, ChunkLimits { encoding: enc, max_spend_weight, ..Default::default() }).unwrap();
+                let keys = OperatorKeys::new([9; 32], b"hashed");
+                let pks = keys.public_keys(&planned);
+                let full = planned.clone().with_keys(pks.clone(), AssertShape::default()).unwrap();
+                let done = AtomicUsize::new(0);
+                let hashed = planned.clone().with_keys_hashed(pks, AssertShape::default(), &|d, _| {
+                    done.fetch_max(d, Ordering::Relaxed);
+                }).unwrap();
+                shared += planned.leaf_parts().shared_ops();
+                let n = full.plan.steps.len();
+                assert_eq!(done.load(Ordering::Relaxed), n, "{name}: progress reaches the total");
+                assert!(hashed.leaf_scripts.is_empty(), "{name}: no script held");
+                assert_eq!(hashed.leaf_hashes(), full.leaf_hashes(), "{name}");
+                assert_eq!(hashed.leaf_peak_estimates, full.leaf_peak_estimates, "{name}");
+                assert_eq!(hashed.layout, full.layout, "{name}");
+                let ws = planned.model.working_space_for(enc);
+                for s in 0..n {
+                    let script = &full.leaf_scripts[s];
+                    assert_eq!(full.leaf_hashes()[s], TapLeafHash::from_script(script, LeafVersion::TapScript), "{name} leaf {s}");
+                    assert_eq!(&hashed.leaf_script(s).unwrap(), script, "{name} leaf {s}");
+                    assert_eq!(&full.leaf_script(s).unwrap(), script, "{name} leaf {s}");
+                    let st = &planned.plan.steps[s];
+                    let ks: Vec<&WotsPublicKey> = st.leaf_values().iter().map(|&v| &full.keys[full.plan.commitment_of(v).unwrap()]).collect();
+                    assert_eq!(&build_leaf_with(&planned.program, st, &ks, ws, enc).script, script, "{name} leaf {s}: reference builder");
+                }
+                assert!(matches!(hashed.leaf_script(n), Err(SetupError::NoStep(_))));
+                let (gf, gh) = (full.graph_data(), hashed.graph_data());
+                assert_eq!(gh.disprove_leaf_hashes, gf.disprove_leaf_hashes, "{name}");
+                assert_eq!(gh.assert_txs, gf.assert_txs, "{name}");
+                assert!(gh.disprove_leaves.is_empty() && gf.disprove_leaves.len() == n, "{name}");
+                assert_eq!(hashed.spend_shape(), full.spend_shape(), "{name}");
+                // The verifier's side on the hashed instance.
+                let honest = hashed.honest_commitments(&inputs).unwrap();
+                let a = hashed.read_assertion(&hashed.assert_witnesses(&keys.sign(&hashed, &honest))).unwrap();
+                assert_eq!(hashed.find_fault(&a), None, "{name}");
+                for s in 0..n {
+                    let w = hashed.leaf_witness(s, &a).unwrap();
+                    let r = execute(&hashed.leaf_script(s).unwrap(), &w, &ExecOptions::default());
+                    assert_eq!(r.final_stack, vec![Vec::<u8>::new()], "{name} leaf {s}: {:?}", r.outcome);
+                }
+                for c in 0..honest.len() {
+                    let mut bad = honest.clone();
+                    *bad[c].last_mut().unwrap() ^= 1;
+                    let a = hashed.read_assertion(&hashed.assert_witnesses(&keys.sign(&hashed, &bad))).unwrap();
+                    let fault = hashed.find_fault(&a).unwrap_or_else(|| panic!("{name}: commitment {c} corrupted went unnoticed"));
+                    assert_eq!(Some(&fault), full.find_fault(&a).as_ref(), "{name}: commitment {c}");
+                    let r = execute(&hashed.leaf_script(fault.step).unwrap(), &fault.witness, &ExecOptions::default());
+                    assert!(r.success(), "{name}: commitment {c}: leaf {} not spendable", fault.step);
+                }
+            }
+        }
+        assert!(shared > 0, "some leaves take shared operation scripts");
     }
 
     #[test]

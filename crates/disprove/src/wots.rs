@@ -333,6 +333,56 @@ pub fn leaf_verify_script(pk: &WotsPublicKey, enc: LeafEncoding, commit: CommitM
     }
 }
 
+/// A script built from one Winternitz public key (a signature check), with the key's chain
+/// ends cut out: filling in a key is a copy and a few 20-byte writes instead of generating the
+/// check again (tens of thousands of checks per Groth16 graph).
+pub(crate) struct KeyTemplate {
+    bytes: Vec<u8>,
+    /// `(offset, chain)`: where chain end `chain` of the key goes.
+    slots: Vec<(usize, usize)>,
+}
+
+impl KeyTemplate {
+    /// The template of `build` for keys of `params`, found by building the script for a probe
+    /// key and locating its chain ends (pushed as `0x14 <20 bytes>`). Panics unless filling in
+    /// a second probe key gives exactly the script `build` makes for it (a script that depends
+    /// on the key in any other way cannot be a template).
+    pub(crate) fn new(params: WotsParams, build: impl Fn(&WotsPublicKey) -> Fragment) -> Self {
+        use bitcoin::hashes::{sha256, Hash};
+        let probe = |tag: u8| WotsPublicKey {
+            params,
+            chains: (0..params.chains() as u32)
+                .map(|j| {
+                    let h = sha256::Hash::hash(&[&b"key-template-probe"[..], &[tag], &j.to_be_bytes()].concat()).to_byte_array();
+                    h[..HASH_LEN].try_into().expect("20 of 32 bytes")
+                })
+                .collect(),
+        };
+        let a = probe(0);
+        let bytes = build(&a).as_bytes().to_vec();
+        let chain_of: std::collections::HashMap<&[u8], usize> = a.chains.iter().enumerate().map(|(j, c)| (&c[..], j)).collect();
+        let slots = (0..bytes.len().saturating_sub(HASH_LEN))
+            .filter(|&o| bytes[o] == HASH_LEN as u8)
+            .filter_map(|o| chain_of.get(&bytes[o + 1..o + 1 + HASH_LEN]).map(|&j| (o + 1, j)))
+            .collect();
+        let t = KeyTemplate { bytes, slots };
+        let b = probe(1);
+        let mut filled = Vec::new();
+        t.fill(&mut filled, &b);
+        assert!(filled == build(&b).as_bytes(), "the script depends on the key only through its chain ends");
+        t
+    }
+
+    /// Append the script for `key` (of the template's parameters) to `out`.
+    pub(crate) fn fill(&self, out: &mut Vec<u8>, key: &WotsPublicKey) {
+        let at = out.len();
+        out.extend_from_slice(&self.bytes);
+        for &(o, j) in &self.slots {
+            out[at + o..at + o + HASH_LEN].copy_from_slice(&key.chains[j]);
+        }
+    }
+}
+
 /// Message digits (most significant first) of a big-endian byte string, `msg_digits` of them
 /// (the leading digits are taken from the high nibbles; missing ones are zero).
 pub fn digits_of_be_bytes(bytes: &[u8], msg_digits: usize) -> Vec<u8> {
@@ -457,6 +507,33 @@ mod tests {
         }
         assert_eq!(WotsParams::for_bits(256).leaf_witness_items(LeafEncoding::Compact, CommitMode::Direct), 76);
         assert_eq!(WotsParams::for_bits(160).leaf_witness_items(LeafEncoding::Compact, CommitMode::Hash { bytes: 20 }), 49);
+    }
+
+    /// A check filled in from its template is the check built for the key, for every kind of
+    /// commitment, both leaf encodings and the assert check, for derived keys and for keys whose
+    /// chain ends look like pushes (0x14 bytes) or are all zero.
+    #[test]
+    fn key_templates_give_the_built_scripts() {
+        type Build = Box<dyn Fn(&WotsPublicKey) -> Fragment>;
+        for (bits, commit) in [(256, CommitMode::Direct), (512, CommitMode::Direct), (160, CommitMode::Hash { bytes: 20 })] {
+            let params = WotsParams::for_bits(bits);
+            let builds: Vec<Build> = vec![
+                Box::new(move |pk| leaf_verify_script(pk, LeafEncoding::Standard, commit)),
+                Box::new(move |pk| leaf_verify_script(pk, LeafEncoding::Compact, commit)),
+                Box::new(verify_script_drop),
+            ];
+            for build in builds {
+                let t = KeyTemplate::new(params, &build);
+                let mut keys: Vec<WotsPublicKey> = (0..4).map(|i| key(bits, 100 + i).public_key()).collect();
+                keys.push(WotsPublicKey { params, chains: vec![[0x14; HASH_LEN]; params.chains()] });
+                keys.push(WotsPublicKey { params, chains: vec![[0; HASH_LEN]; params.chains()] });
+                for pk in &keys {
+                    let mut filled = vec![0xab];
+                    t.fill(&mut filled, pk);
+                    assert_eq!(&filled[1..], build(pk).as_bytes(), "{bits} bits, {commit:?}");
+                }
+            }
+        }
     }
 
     fn run(pk: &WotsPublicKey, sig: &WotsSignature) -> bitvm2_script::exec::ExecReport {

@@ -125,7 +125,7 @@ pub struct CheckedFqMul {
 impl CheckedFqMul {
     /// The checked multiplication over the BN254 base field.
     pub fn new() -> Result<Self, MulCheckError> {
-        let inner = CheckedMul::new(&field())?;
+        let inner = CheckedMul::new(field())?;
         let frag = Arc::new(inner.mul());
         let hint_count = inner.mul_hint_count();
         Ok(CheckedFqMul { inner, frag, hint_count })
