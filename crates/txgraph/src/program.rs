@@ -4,7 +4,6 @@
 //! the graph adds around that data, in the chunker's and the assert packer's terms, so that every
 //! leaf's Disprove spend and every assert transaction the graph builds stays standard.
 
-use bitcoin::taproot::{LeafVersion, TapLeafHash};
 use bitvm2_disprove::chunk::ChunkLimits;
 use bitvm2_disprove::layout::AssertShape;
 use bitvm2_disprove::setup::Disprove;
@@ -47,6 +46,6 @@ pub fn disprove_scripts(d: &Disprove) -> DisproveScripts {
             .iter()
             .map(|tx| tx.iter().map(|i| i.script.clone()).collect())
             .collect(),
-        disprove_leaves: gd.disprove_leaves.iter().map(|s| TapLeafHash::from_script(s, LeafVersion::TapScript)).collect(),
+        disprove_leaves: gd.disprove_leaf_hashes,
     }
 }

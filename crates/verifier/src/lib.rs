@@ -430,7 +430,7 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
             tracing::info!(graph = gid, operator = i, "asserts read back: every step correct, nothing to disprove");
         }
         Some((leaf, witness)) => {
-            let script = d.leaf_scripts[leaf].clone();
+            let script = d.leaf_script(leaf).map_err(|e| DaemonError::Graph(e.to_string()))?;
             let base = g.disprove_tx(i, leaf, &script, &sigs, witness)?;
             let prevouts: Vec<bitcoin::TxOut> = po.disprove.inputs.iter().map(|x| x.prevout.clone()).collect();
             let keys = &env.ctx.keys;

@@ -33,7 +33,7 @@ pub fn shape() -> AssertShape {
 
 /// The operator's program instance from its Winternitz public keys.
 pub fn disprove(keys: Vec<WotsPublicKey>) -> Result<Disprove, String> {
-    planned()?.with_keys(keys, shape()).map_err(|e| e.to_string())
+    planned()?.with_keys_hashed(keys, shape(), &|_, _| {}).map_err(|e| e.to_string())
 }
 
 /// What the graph takes.
