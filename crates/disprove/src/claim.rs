@@ -1,24 +1,29 @@
 //! The operator's withdrawal claim, committed with Winternitz in Kickoff.
 //!
-//! A peg-out graph already fixes the deposit, the operator and the checkpoint, so what an
-//! operator chooses when it claims is the withdrawal it fronted: the payout txid, the amount and
-//! the destination. Kickoff reveals one Winternitz signature (4-bit digits) per claim field
-//! `x0..x5` of the statement's public inputs, each over a message as wide as the field's span:
-//! 16 bytes (32 message + 3 checksum chains) for x0, x1, x3, x4, 8 bytes (16 + 2) for the amount
-//! x2 and 3 bytes (6 + 2) for x5, 166 chains in all (six 16-byte messages took 210).
+//! A peg-out graph already fixes the deposit and the operator, so what an operator chooses when
+//! it claims is the withdrawal it fronted (the payout txid, the amount and the destination) and
+//! the checkpoint its statement proof starts from: the parent of the block that confirmed the
+//! payout, so that the proof's header chain starts at the payout block however long after the
+//! graph's setup the withdrawal happens. Kickoff reveals one Winternitz signature (4-bit digits)
+//! per claim field `x0..x5, x9, x10` of the statement's public inputs, each over a message as
+//! wide as the field's span: 16 bytes (32 message + 3 checksum chains) for x0, x1, x3, x4, x9,
+//! x10, 8 bytes (16 + 2) for the amount x2 and 3 bytes (6 + 2) for x5, 236 chains in all (472
+//! witness items). The statement's x6..x8 (the deposit outpoint) are fixed per graph and are not
+//! committed here.
 //! Watchtowers read the fields back from the Kickoff witness ([`ClaimPublicKey::read`]) and
-//! check the payout on chain against the withdrawal request; the Groth16 proof that answers a
-//! challenge has the same six fields as its public inputs `x0..x5`, so a disprove leaf can bind
-//! them to what the Kickoff committed. Because the keys are one-time, an operator that signs a
-//! second claim with them hands anyone two signatures of one key, and a node must refuse to do
-//! so (the daemons record every Winternitz use).
+//! check the payout on chain against the withdrawal request, and the checkpoint against the
+//! payout's block on their own chain; the Groth16 proof that answers a challenge has the same
+//! fields as its public inputs, so a disprove leaf can bind them to what the Kickoff committed.
+//! Because the keys are one-time, an operator that signs a second claim with them hands anyone
+//! two signatures of one key, and a node must refuse to do so (the daemons record every
+//! Winternitz use).
 //!
 //! # Packing (the statement's, `bitvm2-statement` `claim` module)
 //!
 //! The claim bytes, in order: payout txid (32 bytes, internal byte order), amount in satoshis
 //! (u64 little-endian), destination (35 bytes: the scriptPubKey length `L` in `1..=34`, then the
-//! scriptPubKey zero-padded to 34 bytes). Field `x_k` is a span of these bytes read
-//! **little-endian**:
+//! scriptPubKey zero-padded to 34 bytes), checkpoint block hash (32 bytes, internal byte order).
+//! Field `x_k` is a span of these bytes read **little-endian**:
 //!
 //! | field | bytes |
 //! |---|---|
@@ -28,8 +33,11 @@
 //! | x3 | destination `[0..16)` |
 //! | x4 | destination `[16..32)` |
 //! | x5 | destination `[32..35)` |
+//! | x9 | checkpoint `[0..16)` |
+//! | x10 | checkpoint `[16..32)` |
 //!
-//! The Winternitz message of field `k` is the integer `x_k` as **big-endian bytes of its span's
+//! ([`FIELD_INPUTS`] maps each claim field to its public input.) The Winternitz message of
+//! field `k` is the integer `x_k` as **big-endian bytes of its span's
 //! width** ([`FIELD_MESSAGE_LENS`]: the span reversed), so the digits the verifying script
 //! leaves are `x_k`'s hex digits, most significant deepest: the same convention as every other
 //! committed value of this crate (`bitvm2_script::arith::nibbles_to_limbs` takes them as they
@@ -39,28 +47,32 @@
 //! destination length is in `1..=34` and the destination padding is zero;
 //! [`ClaimPublicKey::read`] refuses anything else (the statement cannot be proven for it
 //! either), and the Kickoff script checks the signatures only, so such a Kickoff is on chain but
-//! unreadable, which verifiers treat as a fault.
+//! unreadable, which verifiers treat as a fault. Every checkpoint value is canonical.
 //!
 //! A claim without payout (fault injection in the operator) commits [`ClaimFields::no_payout`]:
-//! all-zero txid, amount 0, destination `OP_RETURN`. It is a canonical claim and reads back like
-//! any other; no withdrawal request is paid by it, which is what makes it a fault.
+//! all-zero txid, amount 0, destination `OP_RETURN`, all-zero checkpoint. It is a canonical
+//! claim and reads back like any other; no withdrawal request is paid by it, which is what makes
+//! it a fault.
 
 use bitcoin::hashes::Hash;
 use bitcoin::opcodes::all::OP_RETURN;
-use bitcoin::{Amount, ScriptBuf, Txid};
+use bitcoin::{Amount, BlockHash, ScriptBuf, Txid};
 use bitvm2_script::builder::Fragment;
 use bitvm2_script::winternitz::{self, Params, PublicKey, SecretKey, Signature, WinternitzError, HASH_LEN};
 
-/// Domain separator of claim keys inside an operator's Winternitz master secret (v3: one key
-/// per claim field, as wide as its span; v2 signed every field as 16 bytes; v1 signed the
-/// payout txid only).
-const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v3";
+/// Domain separator of claim keys inside an operator's Winternitz master secret (v4: the
+/// checkpoint x9, x10 committed too; v3 had one key per field x0..x5, as wide as its span; v2
+/// signed every field as 16 bytes; v1 signed the payout txid only).
+const CLAIM_DOMAIN: &[u8] = b"bitvm2/claim/v4";
 
-/// Number of claim fields the Kickoff commits (the statement's public inputs `x0..x5`).
-pub const CLAIM_FIELDS: usize = 6;
+/// Number of claim fields the Kickoff commits (the statement's public inputs `x0..x5`, `x9`,
+/// `x10`).
+pub const CLAIM_FIELDS: usize = 8;
+/// The statement's public-input index `i` of each claim field (`x_i`), in commitment order.
+pub const FIELD_INPUTS: [usize; CLAIM_FIELDS] = [0, 1, 2, 3, 4, 5, 9, 10];
 /// Bytes of each field's Winternitz message: the width of its span in the claim bytes (x2 is
 /// the 8-byte amount, x5 the last 3 destination bytes, the others 16 bytes).
-pub const FIELD_MESSAGE_LENS: [usize; CLAIM_FIELDS] = [16, 16, 8, 16, 16, 3];
+pub const FIELD_MESSAGE_LENS: [usize; CLAIM_FIELDS] = [16, 16, 8, 16, 16, 3, 16, 16];
 /// The widest field message: every field is below `2^128`.
 pub const MAX_FIELD_MESSAGE_LEN: usize = 16;
 /// Longest destination scriptPubKey the statement packs (P2TR and P2WSH are 34 bytes).
@@ -73,18 +85,22 @@ pub const FIELD_NAMES: [&str; CLAIM_FIELDS] = [
     "x3 (destination bytes 0..16)",
     "x4 (destination bytes 16..32)",
     "x5 (destination bytes 32..35)",
+    "x9 (checkpoint block hash bytes 0..16)",
+    "x10 (checkpoint block hash bytes 16..32)",
 ];
 
-/// Length of the claim bytes: txid 32, amount 8, destination 1 + 34.
-const CLAIM_BYTES: usize = 32 + 8 + 1 + MAX_DESTINATION_LEN;
+/// Length of the claim bytes: txid 32, amount 8, destination 1 + 34, checkpoint 32.
+const CLAIM_BYTES: usize = 32 + 8 + 1 + MAX_DESTINATION_LEN + 32;
 const OFF_AMOUNT: usize = 32;
 const OFF_DEST_LEN: usize = 40;
 const OFF_DEST: usize = 41;
-/// Offset of each field's span in the claim bytes (the statement's spans of x0..x5; their
-/// lengths are [`FIELD_MESSAGE_LENS`]).
-const FIELD_OFFSETS: [usize; CLAIM_FIELDS] = [0, 16, OFF_AMOUNT, OFF_DEST_LEN, OFF_DEST_LEN + 16, OFF_DEST_LEN + 32];
+const OFF_CHECKPOINT: usize = OFF_DEST + MAX_DESTINATION_LEN;
+/// Offset of each field's span in the claim bytes (the statement's spans of x0..x5, x9, x10;
+/// their lengths are [`FIELD_MESSAGE_LENS`]).
+const FIELD_OFFSETS: [usize; CLAIM_FIELDS] =
+    [0, 16, OFF_AMOUNT, OFF_DEST_LEN, OFF_DEST_LEN + 16, OFF_DEST_LEN + 32, OFF_CHECKPOINT, OFF_CHECKPOINT + 16];
 
-/// The six Winternitz messages of a claim, x0 first, each [`FIELD_MESSAGE_LENS`]`[k]` bytes.
+/// The Winternitz messages of a claim, x0 first, each [`FIELD_MESSAGE_LENS`]`[k]` bytes.
 pub type ClaimMessages = [Vec<u8>; CLAIM_FIELDS];
 
 /// Why a claim could not be made or read.
@@ -105,8 +121,9 @@ pub enum ClaimError {
         /// The field's message length.
         want: usize,
     },
-    /// A serialized key with another number of field keys.
-    #[error("claim key has {got} field keys, expected {CLAIM_FIELDS}")]
+    /// A serialized key with another number of field keys (6: a key of the format before the
+    /// checkpoint was committed).
+    #[error("claim key has {got} field keys, this claim format has {CLAIM_FIELDS} (x0..x5 and the checkpoint x9, x10; a 6-field key predates the committed checkpoint)")]
     FieldCount {
         /// Field keys announced.
         got: usize,
@@ -168,7 +185,8 @@ fn field_key_len(k: usize) -> usize {
     5 + HASH_LEN * params(k).total_digits()
 }
 
-/// What the operator claims in Kickoff: the payout it made and the withdrawal it paid.
+/// What the operator claims in Kickoff: the payout it made, the withdrawal it paid and the
+/// checkpoint its statement proof starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimFields {
     /// The operator's payout transaction.
@@ -177,20 +195,25 @@ pub struct ClaimFields {
     pub amount: Amount,
     /// The withdrawal destination (1..=34 bytes).
     pub destination: ScriptBuf,
+    /// The parent of the block that confirmed the payout (the statement's x9, x10): verifiers
+    /// accept it only if it is exactly that on their own chain.
+    pub checkpoint: BlockHash,
 }
 
 impl ClaimFields {
     /// The claim of an operator that made no payout (fault injection): all-zero txid, amount 0,
-    /// destination `OP_RETURN` (pays nobody). Canonical: it signs and reads back.
+    /// destination `OP_RETURN` (pays nobody), all-zero checkpoint. Canonical: it signs and reads
+    /// back.
     pub fn no_payout() -> Self {
         ClaimFields {
             payout_txid: Txid::all_zeros(),
             amount: Amount::ZERO,
             destination: ScriptBuf::from_bytes(vec![OP_RETURN.to_u8()]),
+            checkpoint: BlockHash::all_zeros(),
         }
     }
 
-    /// The six Winternitz messages: field `x_k` as a big-endian integer of
+    /// The Winternitz messages: field `x_k` as a big-endian integer of
     /// [`FIELD_MESSAGE_LENS`]`[k]` bytes (see the module doc). Refuses an empty destination or
     /// one longer than 34 bytes.
     pub fn packed(&self) -> Result<ClaimMessages, ClaimError> {
@@ -203,6 +226,7 @@ impl ClaimFields {
         bytes[OFF_AMOUNT..OFF_AMOUNT + 8].copy_from_slice(&self.amount.to_sat().to_le_bytes());
         bytes[OFF_DEST_LEN] = script.len() as u8;
         bytes[OFF_DEST..OFF_DEST + script.len()].copy_from_slice(script);
+        bytes[OFF_CHECKPOINT..].copy_from_slice(self.checkpoint.as_byte_array());
         Ok(core::array::from_fn(|k| {
             let (off, len) = (FIELD_OFFSETS[k], FIELD_MESSAGE_LENS[k]);
             bytes[off..off + len].iter().rev().copied().collect()
@@ -227,17 +251,17 @@ impl ClaimFields {
         if len == 0 || len > MAX_DESTINATION_LEN {
             return Err(ClaimError::DestinationLength(len));
         }
-        if bytes[OFF_DEST + len..].iter().any(|b| *b != 0) {
+        if bytes[OFF_DEST + len..OFF_CHECKPOINT].iter().any(|b| *b != 0) {
             return Err(ClaimError::DestinationPadding);
         }
-        let mut txid = [0u8; 32];
-        txid.copy_from_slice(&bytes[..32]);
+        let arr32 = |off: usize| -> [u8; 32] { bytes[off..off + 32].try_into().expect("32-byte span") };
         let mut sat = [0u8; 8];
         sat.copy_from_slice(&bytes[OFF_AMOUNT..OFF_AMOUNT + 8]);
         Ok(ClaimFields {
-            payout_txid: Txid::from_byte_array(txid),
+            payout_txid: Txid::from_byte_array(arr32(0)),
             amount: Amount::from_sat(u64::from_le_bytes(sat)),
             destination: ScriptBuf::from_bytes(bytes[OFF_DEST..OFF_DEST + len].to_vec()),
+            checkpoint: BlockHash::from_byte_array(arr32(OFF_CHECKPOINT)),
         })
     }
 }
@@ -265,7 +289,7 @@ impl ClaimSecretKey {
     }
 
     /// Signs `claim` and returns the Kickoff witness items of the claim commitment (bottom
-    /// first: field x0's signature deepest, x5's on top). Refuses a destination the statement
+    /// first: field x0's signature deepest, x10's on top). Refuses a destination the statement
     /// cannot pack (empty or longer than 34 bytes).
     pub fn sign(&self, claim: &ClaimFields) -> Result<Vec<Vec<u8>>, ClaimError> {
         let messages = claim.packed()?;
@@ -283,7 +307,7 @@ impl ClaimSecretKey {
 pub struct ClaimPublicKey([PublicKey; CLAIM_FIELDS]);
 
 impl ClaimPublicKey {
-    /// The commitment script for the graph's Kickoff input: verifies the six signatures (x5's,
+    /// The commitment script for the graph's Kickoff input: verifies the eight signatures (x10's,
     /// on top of the witness, first) and leaves nothing (the graph adds the operator's own
     /// signature check around it). It checks signatures only, not the packing (see the module
     /// doc).
@@ -292,7 +316,7 @@ impl ClaimPublicKey {
         Fragment::concat(&parts).into_script()
     }
 
-    /// The six signed messages (big-endian field values, [`FIELD_MESSAGE_LENS`] bytes), read
+    /// The signed messages (big-endian field values, [`FIELD_MESSAGE_LENS`] bytes), read
     /// from the claim commitment's witness items as found in a Kickoff on chain; every chain of
     /// every field is checked against this key. The packing is not checked (see
     /// [`ClaimPublicKey::read`]).
@@ -339,7 +363,7 @@ impl ClaimPublicKey {
     }
 
     /// Number of witness items the claim commitment takes (two per chain: 35 chains for a
-    /// 16-byte field, 18 for the amount, 8 for x5; 332 items).
+    /// 16-byte field, 18 for the amount, 8 for x5; 472 items).
     pub fn witness_items(&self) -> usize {
         (0..CLAIM_FIELDS).map(field_items).sum()
     }
@@ -413,6 +437,7 @@ mod tests {
             payout_txid: Txid::from_byte_array(core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(1))),
             amount: Amount::from_sat(sat),
             destination: dest,
+            checkpoint: BlockHash::from_byte_array(core::array::from_fn(|i| (i as u8).wrapping_mul(53) ^ 0xa5)),
         }
     }
 
@@ -432,7 +457,17 @@ mod tests {
         let mut dest = vec![c.destination.len() as u8];
         dest.extend_from_slice(c.destination.as_bytes());
         dest.resize(35, 0);
-        [le(&t[..16]), le(&t[16..]), c.amount.to_sat() as u128, le(&dest[..16]), le(&dest[16..32]), le(&dest[32..])]
+        let cp = c.checkpoint.as_byte_array();
+        [
+            le(&t[..16]),
+            le(&t[16..]),
+            c.amount.to_sat() as u128,
+            le(&dest[..16]),
+            le(&dest[16..32]),
+            le(&dest[32..]),
+            le(&cp[..16]),
+            le(&cp[16..]),
+        ]
     }
 
     #[test]
@@ -502,7 +537,7 @@ mod tests {
         }
         assert!(!execute(&script, &swapped, &ExecOptions::default()).success());
         // Missing or extra items.
-        assert!(matches!(sk.public_key().read(&w[1..]), Err(ClaimError::ItemCount { got, want: 332 }) if got == 331));
+        assert!(matches!(sk.public_key().read(&w[1..]), Err(ClaimError::ItemCount { got, want: 472 }) if got == 471));
         assert!(!execute(&script, &w[2..], &ExecOptions::default()).success());
     }
 
@@ -579,40 +614,56 @@ mod tests {
     fn key_bytes_round_trip_and_foreign_keys_are_refused() {
         let pk = ClaimSecretKey::derive(&[1; 32], b"g").public_key();
         let bytes = pk.to_bytes();
-        // Four 16-byte keys (5 + 35 * 20), the amount's (5 + 18 * 20) and x5's (5 + 8 * 20).
-        assert_eq!(bytes.len(), 1 + 4 * 705 + 365 + 165);
+        // Six 16-byte keys (5 + 35 * 20), the amount's (5 + 18 * 20) and x5's (5 + 8 * 20).
+        assert_eq!(bytes.len(), 1 + 6 * 705 + 365 + 165);
         assert_eq!(ClaimPublicKey::from_bytes(&bytes).unwrap(), pk);
-        let keys_of = |lens: [usize; CLAIM_FIELDS]| -> Vec<u8> {
-            let mut out = vec![6u8];
-            for (k, len) in lens.into_iter().enumerate() {
+        let keys_of = |lens: &[usize]| -> Vec<u8> {
+            let mut out = vec![lens.len() as u8];
+            for (k, &len) in lens.iter().enumerate() {
                 out.extend(SecretKey::derive(&[1; 32], &[k as u8], Params::new(4, len).unwrap()).public_key().to_bytes());
             }
             out
         };
-        assert!(ClaimPublicKey::from_bytes(&keys_of(FIELD_MESSAGE_LENS)).is_ok());
-        // Foreign parameters: six keys over 32-byte messages (the v1 claim's), named at x0.
+        assert!(ClaimPublicKey::from_bytes(&keys_of(&FIELD_MESSAGE_LENS)).is_ok());
+        // The v3 format (x0..x5 only, without the checkpoint) is refused by its field count,
+        // and the error says why.
+        let v3 = keys_of(&[16, 16, 8, 16, 16, 3]);
+        let e = ClaimPublicKey::from_bytes(&v3).unwrap_err();
+        assert_eq!(e, ClaimError::FieldCount { got: 6 });
+        assert!(e.to_string().contains("checkpoint"), "{e}");
+        // A v3 key announced as eight fields ends after x5: missing bytes.
+        let mut v3_as_8 = v3.clone();
+        v3_as_8[0] = 8;
+        assert!(matches!(ClaimPublicKey::from_bytes(&v3_as_8), Err(ClaimError::KeyLength { .. })));
+        // Foreign parameters: keys over 32-byte messages (the v1 claim's), named at x0.
         let field_key = |field, message_len, want| ClaimError::FieldParameters { field, digit_bits: 4, message_len, want };
-        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([32; 6])), Err(field_key(FIELD_NAMES[0], 32, 16)));
-        // The v2 format (every field 16 bytes) is refused at the amount key.
-        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16; 6])), Err(field_key(FIELD_NAMES[2], 16, 8)));
-        // Right lengths in the wrong places: x5's 3-byte key in x2's slot and back.
-        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16, 16, 3, 16, 16, 8])), Err(field_key(FIELD_NAMES[2], 3, 8)));
-        assert_eq!(ClaimPublicKey::from_bytes(&keys_of([16, 16, 8, 16, 16, 8])), Err(field_key(FIELD_NAMES[5], 8, 3)));
-        // x5's key with 3-bit digits (the header is checked per key).
-        let at = bytes.len() - field_key_len(5);
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[32; 8])), Err(field_key(FIELD_NAMES[0], 32, 16)));
+        // Every field 16 bytes (the v2 widths) is refused at the amount key.
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[16; 8])), Err(field_key(FIELD_NAMES[2], 16, 8)));
+        // Right lengths in the wrong places: x5's 3-byte key in x2's slot and back, and the
+        // checkpoint's keys narrower than 16 bytes.
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[16, 16, 3, 16, 16, 8, 16, 16])), Err(field_key(FIELD_NAMES[2], 3, 8)));
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[16, 16, 8, 16, 16, 8, 16, 16])), Err(field_key(FIELD_NAMES[5], 8, 3)));
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[16, 16, 8, 16, 16, 3, 8, 16])), Err(field_key(FIELD_NAMES[6], 8, 16)));
+        assert_eq!(ClaimPublicKey::from_bytes(&keys_of(&[16, 16, 8, 16, 16, 3, 16, 3])), Err(field_key(FIELD_NAMES[7], 3, 16)));
+        // x10's key with 3-bit digits (the header is checked per key).
+        let at = bytes.len() - field_key_len(7);
         let mut last_foreign = bytes.clone();
         last_foreign[at] = 3;
         assert_eq!(
             ClaimPublicKey::from_bytes(&last_foreign),
-            Err(ClaimError::FieldParameters { field: FIELD_NAMES[5], digit_bits: 3, message_len: 3, want: 3 })
+            Err(ClaimError::FieldParameters { field: FIELD_NAMES[7], digit_bits: 3, message_len: 16, want: 16 })
         );
         // The v1 format (one 32-byte key) starts with its digit width, 4: a wrong field count.
         let v1 = SecretKey::derive(&[1; 32], b"g", Params::new(4, 32).unwrap()).public_key().to_bytes();
         assert_eq!(ClaimPublicKey::from_bytes(&v1), Err(ClaimError::FieldCount { got: 4 }));
-        // Five or seven field keys, trailing or missing bytes, nothing.
-        let mut five = bytes[..at].to_vec();
-        five[0] = 5;
-        assert_eq!(ClaimPublicKey::from_bytes(&five), Err(ClaimError::FieldCount { got: 5 }));
+        // Seven or nine field keys, trailing or missing bytes, nothing.
+        let mut seven = bytes[..at].to_vec();
+        seven[0] = 7;
+        assert_eq!(ClaimPublicKey::from_bytes(&seven), Err(ClaimError::FieldCount { got: 7 }));
+        let mut nine = bytes.clone();
+        nine[0] = 9;
+        assert_eq!(ClaimPublicKey::from_bytes(&nine), Err(ClaimError::FieldCount { got: 9 }));
         let mut long = bytes.clone();
         long.push(0);
         assert!(matches!(ClaimPublicKey::from_bytes(&long), Err(ClaimError::KeyLength { .. })));
@@ -624,17 +675,26 @@ mod tests {
     fn fields_are_signed_at_their_spans_width() {
         let pk = ClaimSecretKey::derive(&[7; 32], b"graph-a").public_key();
         let chains: Vec<usize> = pk.field_keys().iter().map(|k| k.params().total_digits()).collect();
-        assert_eq!(chains, [35, 35, 18, 35, 35, 8]);
+        assert_eq!(chains, [35, 35, 18, 35, 35, 8, 35, 35]);
         for (k, key) in pk.field_keys().iter().enumerate() {
             assert_eq!(key.params().message_len(), FIELD_MESSAGE_LENS[k]);
         }
-        assert_eq!(pk.witness_items(), 2 * 166);
+        assert_eq!(pk.witness_items(), 2 * 236);
         // The amount's message is the 8-byte big-endian amount; x5's the last 3 destination
         // bytes reversed (zero for every destination of at most 31 bytes).
         let m = claim(p2tr(), 0x0102_0304_0506_0708).packed().unwrap();
         assert_eq!(m[2], 0x0102_0304_0506_0708u64.to_be_bytes());
         assert_eq!(m[5], [0xab, 0xab, 0xab]);
         assert_eq!(claim(p2wpkh(), 1).packed().unwrap()[5], [0, 0, 0]);
+        // The checkpoint's messages are its two 16-byte halves (internal byte order), each
+        // reversed: x9 = bytes [0..16) read little-endian.
+        let c = claim(p2tr(), 1);
+        let cp = c.checkpoint.to_byte_array();
+        let m = c.packed().unwrap();
+        assert_eq!(m[6], cp[..16].iter().rev().copied().collect::<Vec<u8>>());
+        assert_eq!(m[7], cp[16..].iter().rev().copied().collect::<Vec<u8>>());
+        assert_eq!(ClaimFields::no_payout().packed().unwrap()[6..], [vec![0; 16], vec![0; 16]]);
+        assert_eq!(FIELD_INPUTS, [0, 1, 2, 3, 4, 5, 9, 10]);
     }
 
     #[test]
@@ -693,11 +753,12 @@ mod tests {
     }
 
     fn claim_strategy() -> impl Strategy<Value = ClaimFields> {
-        (any::<[u8; 32]>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 1..=MAX_DESTINATION_LEN)).prop_map(
-            |(t, sat, script)| ClaimFields {
+        (any::<[u8; 32]>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 1..=MAX_DESTINATION_LEN), any::<[u8; 32]>()).prop_map(
+            |(t, sat, script, cp)| ClaimFields {
                 payout_txid: Txid::from_byte_array(t),
                 amount: Amount::from_sat(sat),
                 destination: ScriptBuf::from_bytes(script),
+                checkpoint: BlockHash::from_byte_array(cp),
             },
         )
     }

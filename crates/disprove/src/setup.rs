@@ -228,9 +228,15 @@ impl OperatorKeys {
     /// Sign the given committed messages (by commitment index) - honest or not. Each must have
     /// its kind's length (`ValueKind::committed_len`).
     pub fn sign(&self, d: &Disprove, committed: &[Committed]) -> SignedAssertion {
+        self.sign_with_keys(&d.keys, committed)
+    }
+
+    /// [`OperatorKeys::sign`] given the public keys by commitment index (e.g.
+    /// [`OperatorKeys::public_keys`] of a plan) instead of a [`Disprove`] with every leaf.
+    pub fn sign_with_keys(&self, keys: &[WotsPublicKey], committed: &[Committed]) -> SignedAssertion {
         let sigs = committed
             .iter()
-            .zip(&d.keys)
+            .zip(keys)
             .enumerate()
             .map(|(i, (c, pk))| {
                 self.secret(i, pk.params)

@@ -303,11 +303,12 @@ fn send_package(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transact
     Ok(())
 }
 
-/// What the Kickoff of duty `d` claims: its payout and the request's amount and destination,
-/// or [`ClaimFields::no_payout`] for a claim without a withdrawal (fault injection); with a
+/// What the Kickoff of duty `d` claims: its payout, the request's amount and destination and
+/// the checkpoint (the parent of the payout's confirming block, read from our node), or
+/// [`ClaimFields::no_payout`] for a claim without a withdrawal (fault injection); with a
 /// [`kind::MISCLAIM`] switch for the request, the amount plus the switch's extra satoshis
 /// (fault injection: the payout itself pays the request as asked).
-fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError> {
+async fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError> {
     let (Some(rid), Some(payout)) = (&d.request, d.payout) else { return Ok(ClaimFields::no_payout()) };
     let (rec, extra) = env.ctx.store.with(|t| Ok((t.kv_get(NS_WITHDRAWALS, rid)?, t.kv_get(NS_MISCLAIMS, rid)?)))?;
     let rec: WithdrawalRecord = rec
@@ -322,7 +323,11 @@ fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError> {
             .ok_or_else(|| DaemonError::Graph(format!("misclaim of {rid}: {} + {extra} sat overflows", r.amount)))?;
         tracing::warn!(duty = rid, requested = %r.amount, committed = %amount, "fault injection: the Kickoff commits another amount than the request's");
     }
-    Ok(ClaimFields { payout_txid: payout.txid, amount, destination: r.destination })
+    let confirmations = env.confirmations(&payout.txid).await?.unwrap_or(0);
+    let checkpoint = bitvm2_verifier::checkpoint::payout_checkpoint(&env.rpc, &payout.txid, confirmations)
+        .await?
+        .ok_or_else(|| DaemonError::Graph(format!("the block that confirmed payout {} was not found", payout.txid)))?;
+    Ok(ClaimFields { payout_txid: payout.txid, amount, destination: r.destination, checkpoint })
 }
 
 async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
@@ -397,8 +402,9 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if !d.sent.contains("kickoff") {
         let sig = sign_task(&op_task(g, i, TxKind::Kickoff, 0).map_err(DaemonError::Graph)?, keys.keypair());
         // The Kickoff commits (Winternitz) to the withdrawal claim: payout txid, amount and
-        // destination of the request; a claim without payout commits one that pays nobody.
-        let claimed = claimed_fields(env, &d)?;
+        // destination of the request, and the checkpoint (the payout block's parent); a claim
+        // without payout commits one that pays nobody.
+        let claimed = claimed_fields(env, &d).await?;
         let messages = claimed.packed().map_err(|e| DaemonError::Graph(format!("claim: {e}")))?;
         // One-time keys (one per claim field): every message is recorded before anything is
         // signed; another message for a used key is refused (nothing is signed then).

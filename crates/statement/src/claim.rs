@@ -27,8 +27,10 @@
 //! non-zero padding byte is not a claim ([`Claim::from_public_inputs`] refuses it, and the
 //! circuit cannot be satisfied with it).
 //!
-//! x0..x5 are what the operator commits (Winternitz) in Kickoff; x6..x10 are fixed when the
-//! peg-out graph is set up, so a verifier script can fold `IC_6..IC_10` into one constant point.
+//! x0..x5 and x9, x10 are what the operator commits (Winternitz) in Kickoff (the checkpoint is
+//! the parent of the payout's block, chosen when the operator claims); x6..x8 are fixed when
+//! the peg-out graph is set up, so the verifier program folds `IC_6..IC_8` into one constant
+//! point (`crate::program`).
 //! Concatenated in input order, the bytes form the [`FIELDS_LEN`]-byte string of
 //! [`Claim::field_bytes`], which is the circuit's private copy of the claim.
 
@@ -74,7 +76,8 @@ pub const PUBLIC_INPUT_SPANS: [(usize, usize); NUM_PUBLIC_INPUTS] = [
     (OFF_CHECKPOINT + 16, 16),
 ];
 
-/// What the operator claims in Kickoff, plus the deposit and checkpoint fixed at setup.
+/// What the operator claims in Kickoff (payout, amount, destination, checkpoint), plus the
+/// deposit fixed at setup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     /// The deposit the operator wants to take.
@@ -85,7 +88,7 @@ pub struct Claim {
     pub destination: ScriptBuf,
     /// The operator's payout transaction.
     pub payout_txid: Txid,
-    /// The checkpoint block the header chain starts from.
+    /// The checkpoint block the header chain starts from (the parent of the payout's block).
     pub checkpoint: BlockHash,
 }
 

@@ -6,7 +6,9 @@
 //! included by Merkle path in a block that extends the checkpoint through headers with valid
 //! proof-of-work, at least k confirmations deep), native witness generation from real blocks,
 //! and Groth16 key setup (files named by a content hash of the circuit parameters), proving and
-//! verification. See docs/statement.md.
+//! verification. The `program` module turns the verifying key into the disprove program of the
+//! Groth16 verifier for one deposit and binds its committed public inputs to the Kickoff's
+//! claim. See docs/statement.md.
 
 pub mod circuit;
 pub mod claim;
@@ -14,6 +16,7 @@ pub mod fixture;
 pub mod gadgets;
 pub mod keys;
 pub mod params;
+pub mod program;
 pub mod witness;
 
 pub use circuit::StatementCircuit;

@@ -73,7 +73,7 @@ impl World {
         let op = f.operators[0];
         let op_script = p2tr_script(op.x_only_public_key().0);
         let coin = node.fund(&addr(&op_script))?;
-        // The Kickoff commits the claim (payout txid, amount, destination) with Winternitz keys of
+        // The Kickoff commits the claim (payout txid, amount, destination, checkpoint) with Winternitz keys of
         // the operator's.
         let claim_key = ClaimSecretKey::derive(&[9; 32], b"real-program peg-out graph");
         let claim_commitment = ClaimCommitment { script: claim_key.public_key().script() };
@@ -109,12 +109,15 @@ impl World {
             output: vec![TxOut { value: pay_coin.txout.value - Amount::from_sat(5_000), script_pubkey: user }],
         };
         sign_p2tr_keypath(&mut payout_tx, 0, &[pay_coin.txout.clone()], &op)?;
+        let payout_txid = node.send(&payout_tx)?;
+        let payout_block = node.confirm(&payout_txid)?;
         let payout = ClaimFields {
-            payout_txid: node.send(&payout_tx)?,
+            payout_txid,
             amount: payout_tx.output[0].value,
             destination: payout_tx.output[0].script_pubkey.clone(),
+            // The statement's header chain starts at the payout block.
+            checkpoint: node.block(&payout_block)?.header.prev_blockhash,
         };
-        node.confirm(&payout.payout_txid)?;
 
         let mut rng = bitcoin::secp256k1::rand::thread_rng();
         let s = Session::new(g.committee().clone(), g.id(), g.peg_out_committee_tasks(0)?, [1; 32])?;

@@ -7,6 +7,7 @@
 //! protocol messages ([`protocol`]), graph records, wallet, signing and the daemon loop
 //! ([`common`]). `docs/protocol.md` describes the protocol.
 
+pub mod checkpoint;
 pub mod common;
 pub mod program;
 pub mod protocol;
@@ -79,7 +80,12 @@ pub fn handle_common(t: &StoreTx<'_>, side_system: Option<&XOnlyPublicKey>, msg:
             w.verify(key).map_err(bad)?;
             // The Kickoff must be able to commit the destination (the statement packs 1..=34
             // bytes): refuse a request no operator could claim back.
-            ClaimFields { payout_txid: Txid::all_zeros(), amount: w.request.amount, destination: w.request.destination.clone() }
+            ClaimFields {
+                payout_txid: Txid::all_zeros(),
+                amount: w.request.amount,
+                destination: w.request.destination.clone(),
+                checkpoint: bitcoin::BlockHash::all_zeros(),
+            }
                 .packed()
                 .map_err(|e| HandlerError::Refused(format!("withdrawal cannot be claimed: {e}")))?;
             let id = hex::encode(w.request.id());
@@ -299,8 +305,10 @@ pub fn match_claim<'a>(committed: &ClaimFields, mine: &'a [WithdrawalRecord]) ->
 
 /// Why a kickoff of operator `i` in graph `gid` is not backed by a valid payout (`None`: valid).
 /// The Kickoff commits (Winternitz, read from the mined Kickoff's witness) the payout txid, the
-/// amount and the destination; they must be a request's announced payout, amount and
-/// destination ([`match_claim`]), and that payout must pay them and be confirmed.
+/// amount, the destination and the checkpoint; the first three must be a request's announced
+/// payout, amount and destination ([`match_claim`]), that payout must pay them and be
+/// confirmed, and the checkpoint must be the parent of the payout's block on our chain
+/// ([`checkpoint::check_checkpoint`]).
 async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Option<String>, DaemonError> {
     let recs: Vec<WithdrawalRecord> = env.ctx.store.with(|t| t.kv_list(NS_WITHDRAWALS))?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
     let mine: Vec<_> = recs.into_iter().filter(|r| r.signed.request.graph_id.to_string() == gid && r.signed.request.operator == i).collect();
@@ -326,7 +334,10 @@ async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Op
     let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
     if let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? {
         if u.txout.script_pubkey == req.destination && u.txout.value == req.amount && u.confirmations >= finality {
-            return Ok(None);
+            let parent = checkpoint::payout_checkpoint(&env.rpc, &p.txid, u.confirmations)
+                .await?
+                .ok_or_else(|| DaemonError::Graph(format!("the block that confirmed payout {} was not found on our chain", p.txid)))?;
+            return Ok(checkpoint::check_checkpoint(&committed, &parent).err());
         }
     }
     Ok(Some(format!("the Kickoff commits payout {p}, which does not pay the request's destination and amount with enough confirmations")))
@@ -466,7 +477,12 @@ mod tests {
     }
 
     fn claim(payout: u8, amount: u64, destination: ScriptBuf) -> ClaimFields {
-        ClaimFields { payout_txid: Txid::from_byte_array([payout; 32]), amount: Amount::from_sat(amount), destination }
+        ClaimFields {
+            payout_txid: Txid::from_byte_array([payout; 32]),
+            amount: Amount::from_sat(amount),
+            destination,
+            checkpoint: bitcoin::BlockHash::from_byte_array([0xcc; 32]),
+        }
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn scripts(d: &Disprove) -> DisproveScripts {
 pub struct ProgramKeys {
     /// Winternitz public keys of every committed value.
     pub keys: Vec<WotsPublicKey>,
-    /// Claim key (hex of `ClaimPublicKey::to_bytes`): the Kickoff commits the withdrawal claim (payout txid, amount, destination) with it.
+    /// Claim key (hex of `ClaimPublicKey::to_bytes`): the Kickoff commits the withdrawal claim (payout txid, amount, destination, checkpoint) with it.
     pub claim_key: String,
 }
 
