@@ -4,10 +4,13 @@
 //! claim back from the mined Kickoff, finds that no request asks that amount and challenges;
 //! the recorded reason names the amount mismatch.
 //!
-//! What follows today: the daemons' disprove tree is the first program's (no public-input
-//! binding leaves, `bitvm2_disprove::binding`, in it), and op0's asserts of that program are
-//! honest, so nothing is disproved and op0 takes the vault by Take2 after T3. The test pins
-//! that outcome so a change to it is seen.
+//! What follows depends on the program the graphs carry:
+//! - the statement program (the Groth16 verifier of the payout statement with its public-input
+//!   binding leaves): op0 proves its real payout (the request's amount), the verifiers find the
+//!   asserted x2 differs from the Kickoff's and spend the x2 binding leaf: disproved, slashed;
+//! - the small horner program, which has no binding leaves and proves nothing about payouts:
+//!   op0's asserts are honest, nothing is disproved and Take2 pays op0 (pinned so that a change
+//!   is seen).
 
 mod common;
 
@@ -15,15 +18,25 @@ use anyhow::{ensure, Context, Result};
 use bitcoin::hex::DisplayHex;
 use bitcoin::{Amount, OutPoint};
 use bitvm2_cli::demo::{user_script, Demo};
+use bitvm2_node::ProgramKind;
 use bitvm2_verifier::protocol::{encode, kind, MisclaimMsg, WithdrawalRequest};
 use common::bitvm2_exe;
-use serde_json::json;
+use serde_json::{json, Value};
 
-#[test]
-fn kickoff_committing_another_amount_is_challenged_for_the_amount() -> Result<()> {
-    let demo = Demo::start(bitvm2_exe()?, true, false)?;
+struct Outcome {
+    demo: Demo,
+    duty: Value,
+    watch: Vec<Value>,
+    graph: bitvm2_txgraph::Graph,
+    vault: bitcoin::Txid,
+}
+
+/// Deposit, then a withdrawal for op0 with the misclaim switch on; drives until op0's duty is
+/// done and checks the claim read back from the Kickoff and the challenge and its reason.
+fn misclaim(program: ProgramKind) -> Result<Outcome> {
+    let demo = Demo::start_full(bitvm2_exe()?, true, false, program, &[])?;
     let d = &demo.d;
-    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {}).inspect_err(|_| demo.dump_logs())?;
+    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), demo.timelocks, &|_| {}).inspect_err(|_| demo.dump_logs())?;
     let g = &dep.graph;
     let dest = user_script();
     let amount = Amount::from_sat(300_000);
@@ -37,7 +50,7 @@ fn kickoff_committing_another_amount_is_challenged_for_the_amount() -> Result<()
     let state = |dm: &Demo| -> Result<String> {
         Ok(dm.duty_state("op0", |x| x["id"] == json!(id))?.and_then(|x| x["state"].as_str().map(String::from)).unwrap_or_default())
     };
-    demo.drive("op0's duty done", 40, |dm| Ok(state(dm)?.starts_with("done"))).inspect_err(|_| demo.dump_logs())?;
+    demo.drive("op0's duty done", demo.blocks(40), |dm| Ok(state(dm)?.starts_with("done"))).inspect_err(|_| demo.dump_logs())?;
     let duty = demo.duty_state("op0", |x| x["id"] == json!(id))?.context("duty")?;
     let po = g.peg_out(0)?;
 
@@ -50,9 +63,7 @@ fn kickoff_committing_another_amount_is_challenged_for_the_amount() -> Result<()
     let ktx = d.tx(&po.kickoff.txid())?;
     let items: Vec<Vec<u8>> = ktx.input[0].witness.iter().map(<[u8]>::to_vec).collect();
     // Read with the claim key of op0 as v0 stored it (the graph it presigned).
-    let store = bitvm2_node::Store::open(&demo.spec("v0").dir.join("node.sqlite"))?;
-    let rec = store.with(bitvm2_verifier::common::all_records)?.into_iter().find(|(k, _)| *k == g.id().to_string()).context("v0's graph record")?.1;
-    let ck = rec.graph().map_err(anyhow::Error::msg)?.claim_keys[0].clone();
+    let ck = v0_graph(&demo, g)?.claim_key(0).clone();
     let claimed = ck.read(items.get(..ck.witness_items()).context("kickoff witness too short")?)?;
     ensure!(claimed.amount == amount + Amount::from_sat(1) && claimed.destination == dest && claimed.payout_txid == payout.txid, "{claimed:?}");
 
@@ -77,12 +88,57 @@ fn kickoff_committing_another_amount_is_challenged_for_the_amount() -> Result<()
     ensure!(d.tx(&ch)?.input[0].previous_output == po.kickoff.outpoint(0), "challenge does not spend the challenge connector");
     let kh = d.tx_height(&po.kickoff.txid())?.context("kickoff height")?;
     ensure!(d.tx_height(&ch)? == Some(kh + 1), "challenge not mined in the block after the Kickoff");
+    let graph = g.clone();
+    let vault = dep.peg_in_confirm;
+    Ok(Outcome { demo, duty, watch: w, graph, vault })
+}
 
-    // Today's outcome: the asserts are honest, nothing is disproved, Take2 pays op0.
+/// The graph as v0 stored and rebuilt it.
+fn v0_graph(demo: &Demo, g: &bitvm2_txgraph::Graph) -> Result<std::sync::Arc<bitvm2_verifier::real::Built>> {
+    let store = bitvm2_node::Store::open(&demo.spec("v0").dir.join("node.sqlite"))?;
+    let rec = store.with(bitvm2_verifier::common::all_records)?.into_iter().find(|(k, _)| *k == g.id().to_string()).context("v0's graph record")?.1;
+    rec.graph().map_err(anyhow::Error::msg)
+}
+
+#[test]
+fn statement_kickoff_committing_another_amount_is_disproved_by_its_binding_leaf() -> Result<()> {
+    let o = misclaim(ProgramKind::Statement)?;
+    let d = &o.demo.d;
+    let po = o.graph.peg_out(0)?;
+    ensure!(o.duty["state"] == json!("done: disproved, stake slashed"), "op0 ended in {}", o.duty["state"]);
+    let (dis, rec) = o
+        .watch
+        .iter()
+        .find_map(|r| r["disprove"].as_str().and_then(|t| t.parse::<bitcoin::Txid>().ok()).filter(|t| d.confirmations(t).ok().flatten().unwrap_or(0) > 0).map(|t| (t, r)))
+        .context("no mined disprove")?;
+    let leaf = rec["disprove_leaf"].as_u64().context("disprove leaf")? as usize;
+    let built = v0_graph(&o.demo, &o.graph)?;
+    let program_leaves = built.instances[0].disprove.leaf_hashes().len();
+    // The binding leaves follow the program's, in claim-field order (x0..x5, x9, x10): x2 is
+    // the third.
+    ensure!(leaf == program_leaves + 2, "disproved through leaf {leaf}, the x2 binding leaf is {}", program_leaves + 2);
+    // On chain: the assert connector and the stake are spent by a burn; the vault is intact.
+    let dtx = d.tx(&dis)?;
+    ensure!(dtx.input.iter().any(|i| i.previous_output == po.assert_final.outpoint(0)), "the disprove does not spend the assert connector");
+    ensure!(dtx.output[0].script_pubkey.is_op_return(), "the disprove does not burn");
+    ensure!(dtx.input.iter().any(|i| i.previous_output == po.assert_final.outpoint(1)), "the disprove does not take the stake");
+    ensure!(d.utxo(&OutPoint { txid: o.vault, vout: 0 })?.is_some(), "the vault was taken");
+    eprintln!("disproved through binding leaf {leaf} (x2), {} WU", dtx.weight().to_wu());
+    Ok(())
+}
+
+#[test]
+fn horner_kickoff_committing_another_amount_is_challenged_then_takes() -> Result<()> {
+    let o = misclaim(ProgramKind::Horner)?;
+    let d = &o.demo.d;
+    let po = o.graph.peg_out(0)?;
+    let (duty, w) = (&o.duty, &o.watch);
+    // The horner program binds nothing: the asserts are honest, nothing is disproved, Take2
+    // pays op0.
     ensure!(duty["state"] == json!("done: Take2"), "op0 ended in {}", duty["state"]);
     ensure!(w.iter().all(|r| r["disprove"].is_null()), "a disprove was attempted: {w:?}");
     ensure!(w.iter().any(|r| r["asserts_ok"] == json!(true)), "no verifier read the asserts as correct");
     let take2 = d.tx(&po.take2.txid())?;
-    ensure!(take2.input.iter().any(|i| i.previous_output == OutPoint { txid: dep.peg_in_confirm, vout: 0 }), "Take2 does not spend the vault");
+    ensure!(take2.input.iter().any(|i| i.previous_output == OutPoint { txid: o.vault, vout: 0 }), "Take2 does not spend the vault");
     Ok(())
 }

@@ -31,7 +31,7 @@ fn demo_dir(line: &str) -> Option<String> {
 
 #[test]
 fn demo_prints_four_scenarios_as_json_and_leaves_nothing_running() -> Result<()> {
-    let out = Command::new(bitvm2_exe()?).args(["demo", "--json"]).env("RUST_BACKTRACE", "0").output()?;
+    let out = Command::new(bitvm2_exe()?).args(["demo", "--json", "--program", "horner"]).env("RUST_BACKTRACE", "0").output()?;
     let err = String::from_utf8_lossy(&out.stderr);
     ensure!(out.status.success(), "demo failed:\n{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
@@ -54,7 +54,7 @@ fn demo_prints_four_scenarios_as_json_and_leaves_nothing_running() -> Result<()>
 #[test]
 fn demo_interrupted_by_sigint_kills_every_process_it_started() -> Result<()> {
     let mut child = Command::new(bitvm2_exe()?)
-        .args(["demo"])
+        .args(["demo", "--program", "horner"])
         .env("RUST_BACKTRACE", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

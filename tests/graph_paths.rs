@@ -198,8 +198,15 @@ impl World {
         self.publish_truc(&self.g.assert_initial_tx(i, &self.sigs[i], &sig)?)
     }
 
-    /// All asserts with `values` committed, then AssertFinal.
+    /// The assert lanes, then all asserts with `values` committed, then AssertFinal.
     fn asserts(&self, i: usize, values: &[bool]) -> Result<()> {
+        for (l, lane) in self.g.peg_out(i)?.lanes.iter().enumerate() {
+            if self.node.confirmations(&lane.txid())? > 0 {
+                continue;
+            }
+            let sig = sign(&self.op_task(i, TxKind::AssertLane(l as u32), 0)?, &self.f.operators[i]);
+            self.publish_truc(&self.g.assert_lane_tx(i, l, &sig)?)?;
+        }
         let witnesses = self.f.programs[i].assert_witnesses(values);
         for (k, w) in witnesses.into_iter().enumerate() {
             let op_sigs = (0..w.len())
@@ -441,6 +448,8 @@ fn only_the_operator_claims_and_asserts_and_only_with_valid_commitments() -> Res
     let forged = w.g.assert_initial_tx(0, &w.sigs[0], &sign(&ai_task, &intruder))?;
     assert!(package_error(&w, &forged)?.contains("Invalid Schnorr signature"));
     w.assert_initial(0)?;
+    let lane_sig = sign(&w.op_task(0, TxKind::AssertLane(0), 0)?, &w.f.operators[0]);
+    w.publish_truc(&w.g.assert_lane_tx(0, 0, &lane_sig)?)?;
 
     // An assert whose commitment witness opens nothing.
     let mut wit = program.assert_witnesses(&program.honest_values()).remove(0);

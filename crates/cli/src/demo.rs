@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use bitcoin::secp256k1::{Keypair, Secp256k1};
 use bitcoin::{Amount, OutPoint, Txid};
 use bitvm2_harness::Regtest;
-use bitvm2_node::{Config, Member, NodeKeys, PeerClient, Role};
+use bitvm2_node::{Config, Member, NodeKeys, PeerClient, ProgramKind, Role};
 use bitvm2_txgraph::wallet::p2tr_script;
 use bitvm2_txgraph::{Graph, Timelocks};
 use bitvm2_verifier::protocol::{encode, kind, CheatMsg, ForceChallengeMsg, WithdrawalRequest};
@@ -128,18 +128,39 @@ pub struct Demo {
     node: std::cell::RefCell<Option<Regtest>>,
     dir: Option<tempfile::TempDir>,
     keep: bool,
+    /// The disprove program the daemons run.
+    pub program: ProgramKind,
+    /// The timelocks of every graph (in the daemons' configuration too).
+    pub timelocks: Timelocks,
 }
 
 impl Demo {
     /// Starts bitcoind, writes keys and configs, funds every wallet and spawns the five
     /// daemons from `exe` (the `bitvm2` binary); returns once every daemon answers /status.
+    /// The daemons run the small `horner` program (fast; for fault tests).
     pub fn start(exe: PathBuf, json: bool, keep: bool) -> Result<Demo> {
-        Self::start_with_node_args(exe, json, keep, &[])
+        Self::start_full(exe, json, keep, ProgramKind::Horner, &[])
     }
 
     /// Like [`Demo::start`], with extra bitcoind flags (e.g. `-debug=http` to see its HTTP
     /// server's connection handling in `debug.log`).
     pub fn start_with_node_args(exe: PathBuf, json: bool, keep: bool, node_args: &[&str]) -> Result<Demo> {
+        Self::start_full(exe, json, keep, ProgramKind::Horner, node_args)
+    }
+
+    /// Like [`Demo::start`] with the daemons running `program`. The statement program (the
+    /// Groth16 verifier of the payout statement) needs the statement circuit's keys: made once
+    /// per machine and cached ([`statement_keys_dir`]); its challenged operator proves and
+    /// asserts for seconds while blocks go on, so its assert timeout (T2) is 300 blocks.
+    pub fn start_full(exe: PathBuf, json: bool, keep: bool, program: ProgramKind, node_args: &[&str]) -> Result<Demo> {
+        let timelocks = match program {
+            ProgramKind::Horner => Timelocks::REGTEST,
+            ProgramKind::Statement => Timelocks { assert_timeout: 300, ..Timelocks::REGTEST },
+        };
+        let keys_dir = match program {
+            ProgramKind::Horner => None,
+            ProgramKind::Statement => Some(ensure_statement_keys(json)?),
+        };
         let node = Regtest::start_with_args(node_args).context("starting bitcoind (set BITCOIND_EXE or run scripts/demo.sh)")?;
         let dir = tempfile::Builder::new().prefix("bitvm2-demo-").tempdir()?;
         let mut specs = Vec::new();
@@ -152,14 +173,28 @@ impl Demo {
         }
         let mut cfgs = Vec::new();
         for s in &specs {
-            cfgs.push(write_config(s, &specs, &node)?);
+            cfgs.push(write_config(s, &specs, &node, timelocks, keys_dir.as_deref())?);
         }
         let cfg0 = Config::load(&cfgs[0])?;
         let secp = Secp256k1::new();
         let side = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
         let depositor = Keypair::new(&secp, &mut bitcoin::secp256k1::rand::thread_rng());
         let d = Driver::new(&cfg0, *specs[0].keys.keypair())?;
-        let demo = Demo { d, specs, side, depositor, json, exe, children: Default::default(), node: std::cell::RefCell::new(Some(node)), dir: Some(dir), keep };
+        let demo = Demo {
+            d,
+            specs,
+            side,
+            depositor,
+            json,
+            exe,
+            children: Default::default(),
+            node: std::cell::RefCell::new(Some(node)),
+            dir: Some(dir),
+            keep,
+            program,
+            timelocks,
+        };
+        demo.say(&format!("disprove program: {program:?}"));
         demo.say(&format!("bitcoind regtest at {} ; demo dir {}", demo.node().rpc_url(), demo.dir.as_ref().expect("dir").path().display()));
         // Coins: operators front withdrawals and pay CPFP fees, verifiers fund challenges and
         // disproves, the depositor deposits.
@@ -240,7 +275,7 @@ impl Demo {
                     return Ok(());
                 }
             }
-            ensure!(t.elapsed() < Duration::from_secs(20), "{name} did not come up; see {}", self.spec(name).dir.join("daemon.log").display());
+            ensure!(t.elapsed() < Duration::from_secs(60), "{name} did not come up; see {}", self.spec(name).dir.join("daemon.log").display());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -294,7 +329,7 @@ impl Demo {
         let mut blocks = 0;
         let mut idle = Instant::now();
         let mut at_tip_since: Option<Instant> = None;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(if self.program == ProgramKind::Statement { 1_200 } else { 120 });
         loop {
             check_interrupt()?;
             if done(self)? {
@@ -318,6 +353,15 @@ impl Demo {
                 idle = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    /// A scenario's block budget for this program: a Groth16 assertion spans about 25 blocks
+    /// (225 transactions of up to 400,000 WU) and idle blocks go on while the operator proves.
+    pub fn blocks(&self, horner: u64) -> u64 {
+        match self.program {
+            ProgramKind::Horner => horner,
+            ProgramKind::Statement => horner + 400,
         }
     }
 
@@ -355,15 +399,22 @@ impl Demo {
     }
 }
 
-fn write_config(spec: &NodeSpec, all: &[NodeSpec], node: &Regtest) -> Result<PathBuf> {
+fn write_config(spec: &NodeSpec, all: &[NodeSpec], node: &Regtest, tl: Timelocks, statement_keys: Option<&Path>) -> Result<PathBuf> {
     let role = |r: Role| if r == Role::Operator { "operator" } else { "verifier" };
     let mut text = format!(
-        "[node]\nrole = \"{}\"\nkeys_file = \"keys.json\"\nstore_path = \"node.sqlite\"\nlisten = \"127.0.0.1:{}\"\n\n[bitcoind]\nrpc_url = {:?}\ncookie_file = {:?}\npoll_interval_ms = 100\n\n[peer]\nrequest_timeout_ms = 30000\n\n[params]\nfinality_depth = 1\n",
+        "[node]\nrole = \"{}\"\nkeys_file = \"keys.json\"\nstore_path = \"node.sqlite\"\nlisten = \"127.0.0.1:{}\"\n\n[bitcoind]\nrpc_url = {:?}\ncookie_file = {:?}\npoll_interval_ms = 100\n\n[peer]\nrequest_timeout_ms = 30000\n\n[params]\nfinality_depth = 1\ndeposit_refund = {}\ntake1 = {}\nassert_timeout = {}\ntake2 = {}\n",
         role(spec.role),
         spec.port,
         node.rpc_url(),
-        node.cookie_file().display().to_string()
+        node.cookie_file().display().to_string(),
+        tl.deposit_refund,
+        tl.take1,
+        tl.assert_timeout,
+        tl.take2,
     );
+    if let Some(dir) = statement_keys {
+        text += &format!("program = \"statement\"\nstatement_keys_dir = {:?}\n", dir.display().to_string());
+    }
     for s in all {
         text += &format!("\n[[committee]]\nname = {:?}\nrole = \"{}\"\npubkey = \"{}\"\nurl = \"http://127.0.0.1:{}\"\n", s.name, role(s.role), s.keys.public_key(), s.port);
     }
@@ -394,14 +445,40 @@ fn spawn(exe: &Path, spec: &NodeSpec, side: &Keypair) -> Result<Child> {
     cmd.spawn().with_context(|| format!("starting {}", spec.name))
 }
 
+/// Where the statement circuit's keys are cached: `$BITVM2_CACHE_DIR/statement` (default
+/// `~/.cache/bitvm2/statement`).
+pub fn statement_keys_dir() -> PathBuf {
+    let cache = std::env::var_os("BITVM2_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        base.join("bitvm2")
+    });
+    cache.join("statement")
+}
+
+/// Makes sure the statement circuit's keys exist (generated once per machine, named by the
+/// circuit's content hash) and returns their folder.
+pub fn ensure_statement_keys(json: bool) -> Result<PathBuf> {
+    let dir = statement_keys_dir();
+    let params = bitvm2_verifier::real::statement_params();
+    let (pk, vk) = bitvm2_statement::keys::key_paths(&dir, &params);
+    if !(pk.exists() && vk.exists()) {
+        let say = |s: &str| if json { eprintln!("{s}") } else { println!("{s}") };
+        say(&format!("statement circuit {}: generating its Groth16 keys once (a minute or two) into {}", params.id(), dir.display()));
+        let t = Instant::now();
+        let (_, files) = bitvm2_statement::keys::load_or_setup(&dir, &params, &mut rand::rngs::OsRng).context("statement key setup")?;
+        say(&format!("statement keys written in {:.0} s: {}", t.elapsed().as_secs_f64(), files.pk_path.display()));
+    }
+    Ok(dir)
+}
+
 /// Runs the demo with this binary as the daemons' executable.
-pub fn run(json_out: bool, keep: bool) -> Result<()> {
+pub fn run(json_out: bool, keep: bool, program: ProgramKind) -> Result<()> {
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
         libc::signal(libc::SIGTERM, on_signal as *const () as usize);
     }
     let t_all = Instant::now();
-    let demo = Demo::start(std::env::current_exe()?, json_out, keep)?;
+    let demo = Demo::start_full(std::env::current_exe()?, json_out, keep, program, &[])?;
     match scenarios(&demo) {
         Ok(rows) => print_table(&rows, json_out, t_all.elapsed()),
         Err(e) => {
@@ -415,7 +492,7 @@ pub fn run(json_out: bool, keep: bool) -> Result<()> {
 pub fn scenarios(demo: &Demo) -> Result<Vec<Row>> {
     let depositor = &demo.depositor;
     let mut rows = Vec::new();
-    let tl = Timelocks::REGTEST;
+    let tl = demo.timelocks;
     let d = &demo.d;
     let h0 = d.height()?;
 
@@ -491,8 +568,20 @@ pub fn honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
 pub fn assert_rows(demo: &Demo, g: &Graph, i: usize) -> Result<Vec<TxRow>> {
     let po = g.peg_out(i)?;
     let mut v = vec![demo.tx_row("AssertInitial", &po.assert_initial.txid())?];
-    for (k, a) in po.asserts.iter().enumerate() {
-        v.push(demo.tx_row(&format!("Assert {k}"), &a.txid())?);
+    for (l, lane) in po.lanes.iter().enumerate() {
+        v.push(demo.tx_row(&format!("AssertLane {l}"), &lane.txid())?);
+    }
+    if po.asserts.len() <= 8 {
+        for (k, a) in po.asserts.iter().enumerate() {
+            v.push(demo.tx_row(&format!("Assert {k}"), &a.txid())?);
+        }
+    } else {
+        // A Groth16 assertion: one line for all of them (first txid, total size).
+        let mut total = 0;
+        for a in &po.asserts {
+            total += demo.tx_row("", &a.txid())?.vsize;
+        }
+        v.push(TxRow { name: format!("Asserts x{}", po.asserts.len()), txid: format!("{}..", po.asserts[0].txid()), vsize: total });
     }
     v.push(demo.tx_row("AssertFinal", &po.assert_final.txid())?);
     Ok(v)
@@ -505,7 +594,7 @@ pub fn dishonest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row> {
     demo.say("[3] dishonest claim: op1 kicks off without a payout and asserts a wrong value");
     let admin = demo.admin("op1");
     let id = String::from_utf8(d.send_as(&admin, &demo.member("op1"), kind::CHEAT, &encode(&CheatMsg { graph_id: g.id(), kickoff_without_payout: true, wrong_asserts: true }))?)?;
-    let blocks = demo.drive("disprove", 30, |dm| Ok(dm.duty_state("op1", |x| x["id"] == json!(id))?.map(|x| x["state"].as_str().unwrap_or("").starts_with("done")).unwrap_or(false)))?;
+    let blocks = demo.drive("disprove", demo.blocks(30), |dm| Ok(dm.duty_state("op1", |x| x["id"] == json!(id))?.map(|x| x["state"].as_str().unwrap_or("").starts_with("done")).unwrap_or(false)))?;
     let duty = demo.duty_state("op1", |x| x["id"] == json!(id))?.expect("duty");
     ensure!(duty["state"] == json!("done: disproved, stake slashed"), "op1 ended in {}", duty["state"]);
     let po = g.peg_out(1)?;
@@ -539,7 +628,7 @@ pub fn challenged_honest(demo: &Demo, g: &Graph, vault_tx: &Txid) -> Result<Row>
     let dest = user_script();
     let amount = Amount::from_sat(400_000);
     let id = d.withdraw(&demo.side, WithdrawalRequest { graph_id: g.id(), operator: 0, destination: dest.clone(), amount, nonce: 2 })?;
-    let blocks = demo.drive("Take2", 40, |dm| Ok(dm.duty_state("op0", |x| x["id"] == json!(id))?.map(|x| x["state"].as_str().unwrap_or("").starts_with("done")).unwrap_or(false)))?;
+    let blocks = demo.drive("Take2", demo.blocks(40), |dm| Ok(dm.duty_state("op0", |x| x["id"] == json!(id))?.map(|x| x["state"].as_str().unwrap_or("").starts_with("done")).unwrap_or(false)))?;
     let duty = demo.duty_state("op0", |x| x["id"] == json!(id))?.expect("duty");
     ensure!(duty["state"] == json!("done: Take2"), "op0 ended in {}", duty["state"]);
     let payout: OutPoint = duty["payout"].as_str().ok_or_else(|| anyhow!("no payout"))?.parse()?;

@@ -45,10 +45,14 @@ impl Driver {
     /// A driver signing as `keypair` (a committee member) from `config`'s committee and bitcoind.
     pub fn new(config: &Config, keypair: Keypair) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        if let Some(dir) = &config.params.statement_keys_dir {
+            bitvm2_verifier::real::set_statement_keys_dir(dir).map_err(|e| anyhow!(e))?;
+        }
         Ok(Driver {
             rt,
             members: config.committee.clone(),
-            client: PeerClient::new(keypair, Duration::from_millis(config.peer.request_timeout_ms.max(30_000))),
+            // Setup rounds of a Groth16 program regenerate thousands of leaves per graph.
+            client: PeerClient::new(keypair, Duration::from_millis(config.peer.request_timeout_ms.max(300_000))),
             rpc: HttpRpc::from_config(&config.bitcoind),
             retry_for: Duration::from_secs(30),
         })
@@ -203,6 +207,9 @@ impl Driver {
         let mut programs = Vec::new();
         for op in &operators {
             let o: OperatorOffer = decode(kind::OFFER, &self.send(op, kind::OFFER, &encode(&req))?)?;
+            // Its Winternitz keys, checked by hash (the coordinator rebuilds the graph too).
+            let blob = self.rt.block_on(self.client.fetch_blob(&op.url, &o.program.keys)).with_context(|| format!("{}'s program keys", op.name))?;
+            bitvm2_verifier::real::remember_blob(blob);
             offers.push(o.params);
             programs.push(o.program);
         }

@@ -120,6 +120,10 @@ enum Cmd {
         /// Keep the demo's directory (configs, stores, logs) instead of deleting it.
         #[arg(long)]
         keep: bool,
+        /// The disprove program: `statement` (the Groth16 verifier of the payout statement:
+        /// the real bridge) or `horner` (a small program; fast).
+        #[arg(long, default_value = "statement", value_parser = ["statement", "horner"])]
+        program: String,
     },
 }
 
@@ -253,7 +257,10 @@ fn main() -> Result<()> {
                 }
             }
         }
-        Cmd::Demo { json, keep } => demo::run(json, keep)?,
+        Cmd::Demo { json, keep, program } => {
+            let program = if program == "horner" { bitvm2_node::ProgramKind::Horner } else { bitvm2_node::ProgramKind::Statement };
+            demo::run(json, keep, program)?
+        }
     }
     Ok(())
 }

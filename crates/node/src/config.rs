@@ -164,6 +164,27 @@ pub struct ParamsSection {
     /// AssertFinal -> Take2: the disprove window (T3).
     #[serde(default = "default_take2")]
     pub take2: u16,
+    /// The disprove program every peg-out graph carries (every member must agree: a graph with
+    /// another program is refused).
+    #[serde(default)]
+    pub program: ProgramKind,
+    /// Folder of the statement circuit's key files (`statement-<id>.pk`/`.vk`, made by
+    /// `bitvm2-statement-setup` or `bitvm2 demo`); required with `program = "statement"`
+    /// (verifiers read the verifying key, operators also the proving key).
+    #[serde(default)]
+    pub statement_keys_dir: Option<PathBuf>,
+}
+
+/// Which disprove program the graphs carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgramKind {
+    /// The Groth16 verifier of the statement circuit (the payout happened): the real bridge.
+    Statement,
+    /// A small BN254 program (polynomial evaluation, 32 leaves) whose honest input is a fixed
+    /// root: fast, for exercising the daemons' fault handling; it proves nothing about payouts.
+    #[default]
+    Horner,
 }
 
 fn default_network() -> String {
@@ -199,6 +220,8 @@ impl Default for ParamsSection {
             take1: default_take1(),
             assert_timeout: default_assert_timeout(),
             take2: default_take2(),
+            program: ProgramKind::default(),
+            statement_keys_dir: None,
         }
     }
 }
@@ -276,6 +299,9 @@ impl Config {
         if let Some(c) = self.bitcoind.cookie_file.as_mut() {
             fix(c);
         }
+        if let Some(d) = self.params.statement_keys_dir.as_mut() {
+            fix(d);
+        }
     }
 
     /// Applies command-line overrides, then validates again.
@@ -328,6 +354,9 @@ impl Config {
         }
         if p.finality_depth == 0 {
             return bad("params.finality_depth", "must be at least 1".into());
+        }
+        if p.program == ProgramKind::Statement && p.statement_keys_dir.is_none() {
+            return bad("params.statement_keys_dir", "required with program = \"statement\"".into());
         }
         if p.max_reorg_depth == 0 {
             return bad("params.max_reorg_depth", "must be at least 1".into());

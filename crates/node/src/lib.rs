@@ -18,7 +18,7 @@ pub mod signing;
 pub mod store;
 pub mod watcher;
 
-pub use config::{Config, ConfigError, Member, Role};
+pub use config::{Config, ConfigError, Member, ProgramKind, Role};
 pub use keys::{KeyError, NodeKeys, Secret32};
 pub use metrics::Metrics;
 pub use peer::{Envelope, PeerApi, PeerClient, PeerHandler, PeerSettings, VerifiedMessage};

@@ -6,8 +6,10 @@
 //! pay their fees by CPFP children from its wallet; every broadcast goes through the watcher's
 //! outbox (re-sent until mined), decided in the store first.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+mod prove;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bitcoin::secp256k1::{Message, Secp256k1, XOnlyPublicKey};
 use bitcoin::{Amount, OutPoint, Transaction, TxIn, TxOut};
@@ -32,6 +34,9 @@ pub const NS_DUTIES: &str = "duties";
 /// kv namespace: fault injection, withdrawals whose Kickoff commits another amount (request id
 /// -> extra satoshis, from [`kind::MISCLAIM`]).
 pub const NS_MISCLAIMS: &str = "misclaims";
+/// kv namespace: the committed values of a duty's assertion (duty id -> JSON list), decided
+/// once: the one-time keys never sign two assertions.
+pub const NS_ASSERTIONS: &str = "assertions";
 
 /// An offer this operator made for a deposit request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -115,10 +120,10 @@ impl OperatorHandler {
         }
         let keys = &self.ctx.keys;
         let seed = keys.derive("program", &req.id());
-        let planned = real::planned().map_err(HandlerError::Refused)?;
-        let wots = OperatorKeys::new(*seed.expose(), &req.id());
+        let prog = offer_program(&self.ctx, &req).map_err(HandlerError::Refused)?;
+        bitvm2_node::peer::put_blob(t, &prog.blob)?;
+        let program = prog.keys.clone();
         let claim = ClaimSecretKey::derive(seed.expose(), &req.id());
-        let program = real::ProgramKeys { keys: wots.public_keys(&planned), claim_key: hex::encode(claim.public_key().to_bytes()) };
         let key = keys.keypair().public_key();
         let mut params = OperatorParams {
             key,
@@ -130,11 +135,9 @@ impl OperatorHandler {
             disprover_reward: Amount::from_sat(400_000),
             watcher_reward: Amount::from_sat(20_000),
             claim: bitvm2_txgraph::ClaimCommitment { script: claim.public_key().script() },
-            disprove: bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] },
+            disprove: prog.scripts.clone(),
         };
         // The stake pays the commitment outputs: the amount depends on the program's layout.
-        let d = real::disprove(program.keys.clone()).map_err(HandlerError::Refused)?;
-        params.disprove = real::scripts(&d);
         let probe = req.params(vec![]);
         let value = kickoff_funding_amount(&probe, &params).map_err(bad)?;
         let script = claim_funding_script(&Secp256k1::verification_only(), &params).map_err(bad)?;
@@ -176,6 +179,42 @@ fn misclaim(t: &StoreTx<'_>, m: &MisclaimMsg) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// The program part of an offer for a deposit request: the operator's Winternitz public keys
+/// (as a blob) and the scripts they give. Computed before the store transaction (a Groth16
+/// program's keys and leaves take seconds) and kept for the process.
+struct OfferProgram {
+    keys: real::ProgramKeys,
+    blob: Vec<u8>,
+    scripts: bitvm2_txgraph::DisproveScripts,
+}
+
+fn offer_program(ctx: &NodeContext, req: &DepositRequest) -> Result<Arc<OfferProgram>, String> {
+    static C: OnceLock<Mutex<HashMap<[u8; 32], Arc<OfferProgram>>>> = OnceLock::new();
+    let cache = C.get_or_init(Default::default);
+    let rid = req.id();
+    if let Some(p) = cache.lock().expect("offer cache").get(&rid) {
+        return Ok(p.clone());
+    }
+    let spec = real::ProgramSpec::configured(&ctx.config);
+    let deposit = bitvm2_txgraph::graph::deposit_outpoint(&req.params(vec![])).map_err(|e| format!("deposit: {e}"))?;
+    let planned = real::planned(&spec, deposit)?;
+    let seed = ctx.keys.derive("program", &rid);
+    let wots = OperatorKeys::new(*seed.expose(), &rid);
+    let claim = ClaimSecretKey::derive(seed.expose(), &rid);
+    let t = std::time::Instant::now();
+    let keys = wots.public_keys(&planned.planned);
+    let blob = real::encode_keys(&keys);
+    let inst = real::Instance::new(&spec, deposit, keys, claim.public_key())?;
+    let p = Arc::new(OfferProgram {
+        keys: real::ProgramKeys { spec, keys: real::remember_blob(blob.clone()), claim_key: hex::encode(claim.public_key().to_bytes()) },
+        blob,
+        scripts: inst.scripts(),
+    });
+    tracing::info!(secs = t.elapsed().as_secs_f64(), leaves = p.scripts.disprove_leaves.len(), "offer program keys and leaves");
+    cache.lock().expect("offer cache").insert(rid, p.clone());
+    Ok(p)
+}
+
 fn stripped(p: &OperatorParams) -> OperatorParams {
     let mut p = p.clone();
     p.disprove = bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
@@ -191,6 +230,15 @@ fn find_offer(t: &StoreTx<'_>, params: &OperatorParams) -> Result<Option<Offer>,
 }
 
 impl PeerHandler for OperatorHandler {
+    fn prepare(&self, msg: &VerifiedMessage) -> Result<(), HandlerError> {
+        if msg.kind == kind::OFFER {
+            let req: DepositRequest = decode(&msg.kind, &msg.payload).map_err(bad)?;
+            offer_program(&self.ctx, &req).map_err(HandlerError::Refused)?;
+            return Ok(());
+        }
+        bitvm2_verifier::prepare_graph(&self.ctx, msg)
+    }
+
     fn handle(&self, t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8>, HandlerError> {
         let me = self.ctx.keys.public_key();
         if let Some(a) = handle_common(t, self.side_system.as_ref(), msg)? {
@@ -291,14 +339,16 @@ fn save(env: &Env, id: &str, d: &Duty) -> Result<(), DaemonError> {
 /// store transaction as the duty's new state.
 fn send_package(env: &Env, id: &str, d: &mut Duty, label: &str, parent: Transaction) -> Result<(), DaemonError> {
     let keys = &env.ctx.keys;
-    d.sent.insert(label.to_string());
-    d.state = format!("sent {label}");
+    let mut next = d.clone();
+    next.sent.insert(label.to_string());
+    next.state = format!("sent {label}");
     env.ctx.store.transaction(|t| {
         let pkg = cpfp_package(t, keys, parent).map_err(|e| DaemonError::Wallet(e.to_string()))?;
         queue(t, &pkg, label).map_err(|e| DaemonError::Wallet(e.to_string()))?;
-        t.kv_put(NS_DUTIES, id, &encode(&*d))?;
+        t.kv_put(NS_DUTIES, id, &encode(&next))?;
         Ok::<_, DaemonError>(())
     })?;
+    *d = next;
     tracing::info!(duty = id, step = label, "queued");
     Ok(())
 }
@@ -328,6 +378,50 @@ async fn claimed_fields(env: &Env, d: &Duty) -> Result<ClaimFields, DaemonError>
         .await?
         .ok_or_else(|| DaemonError::Graph(format!("the block that confirmed payout {} was not found", payout.txid)))?;
     Ok(ClaimFields { payout_txid: payout.txid, amount, destination: r.destination, checkpoint })
+}
+
+/// The committed values of duty `id`'s assertion, decided once and kept in the store with every
+/// Winternitz message recorded before anything is signed (a second, different assertion is
+/// refused by the one-time key records). `None` while the statement proof cannot be made yet.
+async fn assertion(env: &Env, id: &str, d: &Duty, inst: &real::Instance) -> Result<Option<Vec<bitvm2_disprove::program::Committed>>, DaemonError> {
+    if let Some(b) = env.ctx.store.with(|t| t.kv_get(NS_ASSERTIONS, id))? {
+        return serde_json::from_slice(&b).map(Some).map_err(|e| DaemonError::Graph(format!("stored assertion of {id}: {e}")));
+    }
+    let inputs = match &inst.planned.statement {
+        // The honest input is a root of the program's polynomial; a wrong one is not, and every
+        // value computed from it honestly makes the last step (the claim) wrong.
+        None => {
+            let (_, root) = bitvm2_disprove::programs::first_program();
+            vec![vec![if d.wrong_asserts { bitvm2_disprove::programs::fq_from_label("not a root", 0) } else { root }]]
+        }
+        Some(sp) => match (&d.request, d.payout) {
+            (Some(rid), Some(payout)) if !d.wrong_asserts => {
+                let rec: WithdrawalRecord = env
+                    .ctx
+                    .store
+                    .with(|t| t.kv_get(NS_WITHDRAWALS, rid))?
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .ok_or_else(|| DaemonError::Graph(format!("withdrawal {rid} not stored")))?;
+                let r = rec.signed.request;
+                match prove::proven_inputs(env, sp, payout, r.amount, r.destination).await? {
+                    Some(inputs) => inputs,
+                    None => return Ok(None),
+                }
+            }
+            _ => prove::unprovable_inputs(sp)?,
+        },
+    };
+    let committed = inst.disprove.honest_commitments(&inputs).map_err(|e| DaemonError::Graph(e.to_string()))?;
+    let (gid, i) = (&d.graph_id, d.operator);
+    env.ctx.store.transaction(|t| {
+        for (k, m) in committed.iter().enumerate() {
+            t.record_winternitz(&format!("{gid}/assert/{i}/{k}"), m)?;
+        }
+        t.kv_put(NS_ASSERTIONS, id, &encode(&committed))?;
+        Ok::<_, DaemonError>(())
+    })?;
+    tracing::info!(duty = id, values = committed.len(), "assertion decided");
+    Ok(Some(committed))
 }
 
 async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
@@ -454,31 +548,35 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if env.confirmations(&po.assert_initial.txid()).await?.unwrap_or(0) == 0 {
         return Ok(());
     }
-    // The honest input is a root of the program's polynomial; a wrong one is not, and every
-    // value computed from it honestly makes the last step (the claim) wrong.
-    let (_, root) = bitvm2_disprove::programs::first_program();
-    let input = if d.wrong_asserts { bitvm2_disprove::programs::fq_from_label("not a root", 0) } else { root };
-    let disprove = &built.disproves[i];
-    let committed = disprove.honest_commitments(&[vec![input]]).map_err(|e| DaemonError::Graph(e.to_string()))?;
-    // One-time keys: every committed message is recorded before anything is signed; a
-    // different message for a key already used is refused (nothing is signed then).
-    env.ctx.store.with(|t| {
-        for (k, m) in committed.iter().enumerate() {
-            t.record_winternitz(&format!("{}/assert/{i}/{k}", d.graph_id), m)?;
-        }
-        Ok(())
-    })?;
-    let signed = wots.sign(disprove, &committed);
-    let witnesses = disprove.assert_witnesses(&signed);
-    for (k, w) in witnesses.into_iter().enumerate() {
-        let label = format!("assert-{k}");
+    // The lanes that make the commitment outputs, once AssertInitial is mined.
+    for (l, lane) in po.lanes.iter().enumerate() {
+        let label = format!("assert-lane-{l}");
         if !d.sent.contains(&label) {
+            let sig = sign_task(&op_task(g, i, TxKind::AssertLane(l as u32), 0).map_err(DaemonError::Graph)?, keys.keypair());
+            send_package(env, id, &mut d, &label, g.assert_lane_tx(i, l, &sig)?)?;
+        }
+        if env.confirmations(&lane.txid()).await?.unwrap_or(0) == 0 {
+            return Ok(());
+        }
+    }
+    let unsent: Vec<usize> = (0..po.asserts.len()).filter(|k| !d.sent.contains(&format!("assert-{k}"))).collect();
+    if !unsent.is_empty() {
+        let inst = &built.instances[i];
+        let Some(committed) = assertion(env, id, &d, inst).await? else { return Ok(()) };
+        let signed = wots.sign(&inst.disprove, &committed);
+        let witnesses = inst.disprove.assert_witnesses(&signed);
+        for (k, w) in witnesses.into_iter().enumerate().filter(|(k, _)| unsent.contains(k)) {
             let op_sigs = (0..w.len())
                 .map(|j| op_task(g, i, TxKind::Assert(k as u32), j as u32).map(|t| sign_task(&t, keys.keypair())))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(DaemonError::Graph)?;
             let tx = g.assert_tx(i, k, &op_sigs, w)?;
-            send_package(env, id, &mut d, &label, tx)?;
+            // Each package needs a confirmed wallet coin for its child: when they run out, the
+            // rest go out after the next block (a block holds about ten asserts anyway).
+            if let Err(e) = send_package(env, id, &mut d, &format!("assert-{k}"), tx) {
+                tracing::info!(duty = id, assert = k, error = %e, "assert deferred to a later round");
+                break;
+            }
         }
     }
     for a in &po.asserts {

@@ -103,6 +103,17 @@ pub fn key_paths(dir: &Path, params: &StatementParams) -> (PathBuf, PathBuf) {
     (dir.join(format!("statement-{id}.pk")), dir.join(format!("statement-{id}.vk")))
 }
 
+/// Reads the verifying key for `params` from `dir` (checked: it is small, and a corrupt file is
+/// named).
+pub fn load_vk(dir: &Path, params: &StatementParams) -> Result<VerifyingKey<Bn254>, StatementError> {
+    read_key(&key_paths(dir, params).1, true)
+}
+
+/// Reads the proving key for `params` from `dir` (unchecked: the file is the operator's own).
+pub fn load_pk(dir: &Path, params: &StatementParams) -> Result<ProvingKey<Bn254>, StatementError> {
+    read_key(&key_paths(dir, params).0, false)
+}
+
 /// Reads the keys for `params` from `dir`, or generates and writes them once if absent
 /// (idempotent: an existing pair is never regenerated).
 pub fn load_or_setup<R: RngCore + CryptoRng>(

@@ -55,8 +55,11 @@ pub enum TxKind {
     Challenge,
     /// Vault + kickoff connectors -> operator, after T1 without challenge.
     Take1,
-    /// Splits the stake into commitment outputs for the asserts.
+    /// Splits the stake into the carry and the assert lanes.
     AssertInitial,
+    /// Assert lane `l`: splits its share of the stake into commitment outputs (up to
+    /// `budget::LANE_MAX_OUTPUTS`; a Groth16 assertion needs about 2,500).
+    AssertLane(u32),
     /// Assert transaction `k`.
     Assert(u32),
     /// Joins the asserts into the assert connector.
@@ -75,6 +78,7 @@ impl fmt::Display for TxKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TxKind::Assert(k) => write!(f, "Assert{k}"),
+            TxKind::AssertLane(l) => write!(f, "AssertLane{l}"),
             other => write!(f, "{other:?}"),
         }
     }
@@ -109,6 +113,7 @@ impl TaskId {
             TxKind::Disprove => (10, 0),
             TxKind::KickoffTimeout => (11, 0),
             TxKind::AssertTimeout => (12, 0),
+            TxKind::AssertLane(l) => (13, l),
         };
         let mut b = [0u8; 13];
         b[..4].copy_from_slice(&self.operator.unwrap_or(u32::MAX).to_le_bytes());
@@ -330,6 +335,8 @@ pub struct PegOut {
     pub take1: GraphTx,
     /// AssertInitial.
     pub assert_initial: GraphTx,
+    /// The assert lanes (between AssertInitial and the asserts).
+    pub lanes: Vec<GraphTx>,
     /// The assert transactions.
     pub asserts: Vec<GraphTx>,
     /// AssertFinal.
@@ -351,6 +358,7 @@ impl PegOut {
     /// Every transaction of this peg-out graph in canonical order.
     pub fn transactions(&self) -> Vec<&GraphTx> {
         let mut v = vec![&self.kickoff, &self.challenge, &self.take1, &self.assert_initial];
+        v.extend(self.lanes.iter());
         v.extend(self.asserts.iter());
         v.extend([&self.assert_final, &self.take2, &self.disprove, &self.kickoff_timeout, &self.assert_timeout]);
         v
@@ -364,6 +372,7 @@ impl PegOut {
             TxKind::Take1 => &self.take1,
             TxKind::AssertInitial => &self.assert_initial,
             TxKind::Assert(k) => self.asserts.get(k as usize)?,
+            TxKind::AssertLane(l) => self.lanes.get(l as usize)?,
             TxKind::AssertFinal => &self.assert_final,
             TxKind::Take2 => &self.take2,
             TxKind::Disprove => &self.disprove,
@@ -394,6 +403,38 @@ pub fn tagged_hash(tag: &str, parts: &[&[u8]]) -> [u8; 32] {
         e.input(p);
     }
     sha256::Hash::from_engine(e).to_byte_array()
+}
+
+/// The Deposit transaction and its output's connector (which needs only the committee, the
+/// depositor and its coins: not the operators).
+fn build_deposit<C: Verification>(secp: &Secp256k1<C>, params: &GraphParams, nofn: &XOnlyPublicKey) -> Result<(GraphTx, Connector), GraphError> {
+    let depositor = params.depositor.x_only_public_key().0;
+    let deposit_conn = Connector::new(
+        secp,
+        vec![scripts::two_sigs(nofn, &depositor), scripts::csv_checksig(params.timelocks.deposit_refund, &depositor)],
+    )?;
+    let total_in = sum(params.deposit_inputs.iter().map(|i| i.txout.value), "deposit inputs")?;
+    let change = sub(total_in, add(params.deposit_amount, params.fees.deposit_fee, "deposit")?, "deposit inputs minus amount and fee")?;
+    let mut outs = vec![output(params.deposit_amount, deposit_conn.script_pubkey(), "deposit output")?];
+    if change > Amount::ZERO {
+        outs.push(output(change, params.depositor_change_script.clone(), "depositor change")?);
+    }
+    let deposit = GraphTx {
+        kind: TxKind::Deposit,
+        tx: tx(OPEN, params.deposit_inputs.iter().map(|i| txin(i.outpoint, NO_LOCK)).collect(), outs),
+        inputs: params.deposit_inputs.iter().map(|i| InputInfo { prevout: i.txout.clone(), path: SpendPath::External }).collect(),
+    };
+    Ok((deposit, deposit_conn))
+}
+
+/// The deposit output (Deposit:0) that a graph built from `params` will have, computable before
+/// the operators join (their programs bind it: the statement's public inputs x6..x8).
+pub fn deposit_outpoint(params: &GraphParams) -> Result<OutPoint, GraphError> {
+    let mut p = params.clone();
+    p.committee.sort_by_key(|k| k.serialize());
+    let committee = Committee::new(p.committee.clone()).map_err(|e| GraphError::Committee(e.to_string()))?;
+    let (deposit, _) = build_deposit(&Secp256k1::verification_only(), &p, &committee.script_key())?;
+    Ok(deposit.outpoint(0))
 }
 
 /// The address (script) an operator's Kickoff funding coin must pay: a NUMS taproot whose only
@@ -468,7 +509,9 @@ struct OpConnectors {
     stake: Connector,
     /// AssertInitial:0: [assert_final: nofn, timeout: <T2> CSV nofn]
     carry: Connector,
-    /// AssertInitial:1..: per (k, j): [op + commitment]
+    /// AssertInitial:1..: the lanes: [op]
+    lane: Connector,
+    /// Lane outputs: per (k, j): [op + commitment]
     commitments: Vec<Vec<Connector>>,
     /// Assert_k:0: [op]
     assert_out: Connector,
@@ -504,6 +547,8 @@ pub mod budget {
     /// Room kept below [`STANDARD_MAX_WEIGHT`] when packing assert transactions, for the CPFP
     /// child of each (Core's cluster limit is 101,000 vB for parent and child together).
     pub const ASSERT_PACKAGE_MARGIN: usize = 2_000;
+    /// Most commitment outputs one assert lane creates (1,500 P2TR outputs: about 260,000 WU).
+    pub const LANE_MAX_OUTPUTS: usize = 1_500;
 }
 
 /// Leaf indices in the connectors (documented in docs/graph.md).
@@ -565,33 +610,7 @@ impl Graph {
         let vault_spk = committee.vault_script_pubkey();
 
         // ---- peg-in ----
-        let depositor = params.depositor.x_only_public_key().0;
-        let deposit_conn = Connector::new(
-            &secp,
-            vec![
-                scripts::two_sigs(&nofn, &depositor),
-                scripts::csv_checksig(params.timelocks.deposit_refund, &depositor),
-            ],
-        )?;
-        let total_in = sum(params.deposit_inputs.iter().map(|i| i.txout.value), "deposit inputs")?;
-        let change = sub(
-            total_in,
-            add(params.deposit_amount, params.fees.deposit_fee, "deposit")?,
-            "deposit inputs minus amount and fee",
-        )?;
-        let mut outs = vec![output(params.deposit_amount, deposit_conn.script_pubkey(), "deposit output")?];
-        if change > Amount::ZERO {
-            outs.push(output(change, params.depositor_change_script.clone(), "depositor change")?);
-        }
-        let deposit = GraphTx {
-            kind: TxKind::Deposit,
-            tx: tx(OPEN, params.deposit_inputs.iter().map(|i| txin(i.outpoint, NO_LOCK)).collect(), outs),
-            inputs: params
-                .deposit_inputs
-                .iter()
-                .map(|i| InputInfo { prevout: i.txout.clone(), path: SpendPath::External })
-                .collect(),
-        };
+        let (deposit, deposit_conn) = build_deposit(&secp, &params, &nofn)?;
         let deposit_out = InputInfo {
             prevout: deposit.tx.output[0].clone(),
             path: SpendPath::leaf(&deposit_conn, leaf::DEPOSIT_CONFIRM),
@@ -639,7 +658,7 @@ impl Graph {
             for t in po.transactions() {
                 let limit = match t.tx.version {
                     TRUC => budget::TRUC_MAX_WEIGHT,
-                    _ if t.kind == TxKind::AssertFinal || matches!(t.kind, TxKind::Assert(_)) => budget::STANDARD_MAX_WEIGHT,
+                    _ if matches!(t.kind, TxKind::AssertFinal | TxKind::Assert(_) | TxKind::AssertLane(_)) => budget::STANDARD_MAX_WEIGHT,
                     _ => continue,
                 };
                 let w = t.min_weight();
@@ -768,8 +787,8 @@ impl Graph {
     }
 
     /// Operator `i`'s own signatures, in the order they are made: Challenge (at setup, with
-    /// SINGLE|ANYONECANPAY) and, when it acts, Kickoff, AssertInitial, every assert input and
-    /// AssertFinal's assert inputs (1..).
+    /// SINGLE|ANYONECANPAY) and, when it acts, Kickoff, AssertInitial, every assert lane,
+    /// every assert input and AssertFinal's assert inputs (1..).
     pub fn operator_tasks(&self, i: usize) -> Result<Vec<SigningTask>, GraphError> {
         let po = self.peg_out(i)?;
         let op = Some(i as u32);
@@ -779,6 +798,9 @@ impl Graph {
             self.task(TaskId { operator: op, tx: TxKind::Kickoff, input: 0 }, Signer::Operator, d)?,
             self.task(TaskId { operator: op, tx: TxKind::AssertInitial, input: 0 }, Signer::Operator, d)?,
         ];
+        for l in 0..po.lanes.len() {
+            v.push(self.task(TaskId { operator: op, tx: TxKind::AssertLane(l as u32), input: 0 }, Signer::Operator, d)?);
+        }
         for (k, a) in po.asserts.iter().enumerate() {
             for j in 0..a.inputs.len() {
                 v.push(self.task(TaskId { operator: op, tx: TxKind::Assert(k as u32), input: j as u32 }, Signer::Operator, d)?);
@@ -867,6 +889,13 @@ impl Graph {
         let s = get(sigs, TaskId { operator: Some(i as u32), tx: TxKind::AssertInitial, input: 0 })?;
         // leaf: <nofn> CHECKSIGVERIFY <op> CHECKSIG  => witness [op_sig, nofn_sig]
         Ok(po.assert_initial.clone().with_witness(0, vec![operator_sig.as_ref().to_vec(), s]).tx)
+    }
+
+    /// Assert lane `l` with the operator's signature.
+    pub fn assert_lane_tx(&self, i: usize, l: usize, operator_sig: &schnorr::Signature) -> Result<Transaction, GraphError> {
+        let po = self.peg_out(i)?;
+        let t = po.lanes.get(l).ok_or(GraphError::OutOfRange { what: "assert lane", index: l, len: po.lanes.len() })?;
+        Ok(t.clone().with_witness(0, vec![operator_sig.as_ref().to_vec()]).tx)
     }
 
     /// Assert transaction `k`: per input the commitment witness (bottom first) and the
@@ -1022,6 +1051,7 @@ fn build_peg_out<C: Verification>(
             vec![scripts::two_sigs(nofn, &opk), scripts::checksig(nofn), scripts::csv_checksig(tl.assert_timeout, nofn)],
         )?,
         carry: Connector::new(secp, vec![scripts::checksig(nofn), scripts::csv_checksig(tl.assert_timeout, nofn)])?,
+        lane: Connector::new(secp, vec![scripts::checksig(&opk)])?,
         commitments,
         assert_out: Connector::new(secp, vec![scripts::checksig(&opk)])?,
         assert_conn: Connector::with_leaves(secp, assert_leaves)?,
@@ -1094,15 +1124,18 @@ fn build_peg_out<C: Verification>(
         inputs: take1_in,
     };
 
-    // AssertInitial
+    // AssertInitial: the carry and one output per lane.
     let n_commit = ds.commitment_count();
-    let commit_total = mul(fees.connector_value, n_commit, "commitment outputs")?;
-    let carry_value = sub(sub(op.stake, commit_total, "stake minus commitment outputs")?, fees.anchor_value, "carry")?;
-    let mut ai_outs = vec![output(carry_value, c.carry.script_pubkey(), name("assert carry (stake minus commitment outputs and anchor)"))?];
-    for row in &c.commitments {
-        for conn in row {
-            ai_outs.push(output(fees.connector_value, conn.script_pubkey(), name("commitment output"))?);
-        }
+    let lane_sizes: Vec<usize> = (0..n_commit).step_by(budget::LANE_MAX_OUTPUTS).map(|s| (n_commit - s).min(budget::LANE_MAX_OUTPUTS)).collect();
+    let lane_values = lane_sizes
+        .iter()
+        .map(|&n| add(mul(fees.connector_value, n, "lane outputs")?, fees.anchor_value, "lane"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lanes_total = sum(lane_values.iter().copied(), "lanes")?;
+    let carry_value = sub(sub(op.stake, lanes_total, "stake minus assert lanes")?, fees.anchor_value, "carry")?;
+    let mut ai_outs = vec![output(carry_value, c.carry.script_pubkey(), name("assert carry (stake minus lanes and anchor)"))?];
+    for v in &lane_values {
+        ai_outs.push(output(*v, c.lane.script_pubkey(), name("assert lane"))?);
     }
     ai_outs.push(anchor(params));
     let assert_initial = GraphTx {
@@ -1111,19 +1144,34 @@ fn build_peg_out<C: Verification>(
         inputs: vec![conn_b(leaf::STAKE_ASSERT)],
     };
 
+    // Lanes: the commitment outputs, in (assert, input) order.
+    let flat: Vec<&Connector> = c.commitments.iter().flatten().collect();
+    let mut lanes = Vec::with_capacity(lane_sizes.len());
+    let mut commit_at = Vec::with_capacity(n_commit); // (lane, vout) of each commitment output
+    for (l, chunk) in flat.chunks(budget::LANE_MAX_OUTPUTS).enumerate() {
+        let mut outs = Vec::with_capacity(chunk.len() + 1);
+        for (j, conn) in chunk.iter().enumerate() {
+            outs.push(output(fees.connector_value, conn.script_pubkey(), name("commitment output"))?);
+            commit_at.push((l, j as u32));
+        }
+        outs.push(anchor(params));
+        lanes.push(GraphTx {
+            kind: TxKind::AssertLane(l as u32),
+            tx: tx(ASSERT_VERSION, vec![txin(assert_initial.outpoint(1 + l as u32), NO_LOCK)], outs),
+            inputs: vec![InputInfo { prevout: assert_initial.tx.output[1 + l].clone(), path: SpendPath::leaf(&c.lane, 0) }],
+        });
+    }
+
     // Asserts
     let mut asserts = Vec::with_capacity(ds.assert_count());
-    let mut vout = 1u32;
+    let mut next = commit_at.into_iter();
     for (k, row) in c.commitments.iter().enumerate() {
         let mut ins = Vec::new();
         let mut infos = Vec::new();
         for conn in row {
-            ins.push(txin(assert_initial.outpoint(vout), NO_LOCK));
-            infos.push(InputInfo {
-                prevout: assert_initial.tx.output[vout as usize].clone(),
-                path: SpendPath::leaf(conn, 0),
-            });
-            vout += 1;
+            let (l, vout) = next.next().expect("one output per commitment");
+            ins.push(txin(lanes[l].outpoint(vout), NO_LOCK));
+            infos.push(InputInfo { prevout: lanes[l].tx.output[vout as usize].clone(), path: SpendPath::leaf(conn, 0) });
         }
         let value = sub(sum(infos.iter().map(|i| i.prevout.value), "assert")?, fees.anchor_value, "assert output")?;
         asserts.push(GraphTx {
@@ -1222,6 +1270,7 @@ fn build_peg_out<C: Verification>(
         challenge,
         take1,
         assert_initial,
+        lanes,
         asserts,
         assert_final,
         take2,

@@ -86,10 +86,10 @@ fn connectors_make_paths_exclusive_and_only_the_owner_takes() {
         for t in [&po.kickoff, &po.take1, &po.assert_initial, &po.take2] {
             assert_eq!(t.tx.version, TRUC, "{}", t.kind);
         }
-        for t in po.asserts.iter().chain([&po.assert_final]) {
+        for t in po.asserts.iter().chain(&po.lanes).chain([&po.assert_final]) {
             assert_eq!(t.tx.version, crate::graph::ASSERT_VERSION, "{}", t.kind);
         }
-        for t in po.asserts.iter().chain([&po.kickoff, &po.take1, &po.assert_initial, &po.assert_final, &po.take2]) {
+        for t in po.asserts.iter().chain(&po.lanes).chain([&po.kickoff, &po.take1, &po.assert_initial, &po.assert_final, &po.take2]) {
             assert!(t.tx.output.iter().any(|o| o.script_pubkey == ScriptBuf::new_p2a()), "{}", t.kind);
             assert_eq!(t.fee().unwrap(), Amount::ZERO, "{}", t.kind);
         }
@@ -524,4 +524,51 @@ proptest! {
         let cut = cut % valid.len();
         prop_assert!(decode_params(&valid[..cut]).is_err());
     }
+}
+
+#[test]
+fn deposit_outpoint_is_known_before_the_operators_join() {
+    let f = fixture();
+    let p = f.params();
+    let g = Graph::build(p.clone()).unwrap();
+    assert_eq!(crate::graph::deposit_outpoint(&p).unwrap(), g.peg_in.deposit.outpoint(0));
+    let mut q = p.clone();
+    q.operators.clear();
+    q.committee.reverse();
+    assert_eq!(crate::graph::deposit_outpoint(&q).unwrap(), g.peg_in.deposit.outpoint(0), "operators and committee order do not matter");
+}
+
+#[test]
+fn thousands_of_commitments_go_through_assert_lanes_within_the_standard_weight() {
+    use crate::graph::budget::{LANE_MAX_OUTPUTS, STANDARD_MAX_WEIGHT, TRUC_MAX_WEIGHT};
+    let mut f = fixture();
+    f.stake = Amount::from_sat(5_000_000);
+    let mut p = f.params();
+    // 3,100 commitment inputs in 310 asserts (as many as a Groth16 assertion needs).
+    let tiny = bitcoin::ScriptBuf::from_bytes(vec![0x75]); // OP_DROP
+    p.operators[0].disprove.assert_commitments = vec![vec![tiny; 10]; 310];
+    let g = Graph::build(p).unwrap();
+    let po = g.peg_out(0).unwrap();
+    assert_eq!(po.lanes.len(), 3100usize.div_ceil(LANE_MAX_OUTPUTS));
+    assert_eq!(po.assert_initial.tx.output.len(), 1 + po.lanes.len() + 1, "carry, lanes, anchor");
+    assert!(po.assert_initial.min_weight() <= TRUC_MAX_WEIGHT);
+    let mut seen = std::collections::HashSet::new();
+    for (l, lane) in po.lanes.iter().enumerate() {
+        assert_eq!(lane.tx.input[0].previous_output, po.assert_initial.outpoint(1 + l as u32));
+        assert!(lane.min_weight() <= STANDARD_MAX_WEIGHT, "lane {l}: {} WU", lane.min_weight());
+        assert_eq!(lane.fee().unwrap(), Amount::ZERO);
+    }
+    // Every assert input spends a distinct lane output, and every lane output but the anchors
+    // is spent by exactly one assert input.
+    for a in &po.asserts {
+        for i in &a.tx.input {
+            assert!(po.lanes.iter().any(|l| l.txid() == i.previous_output.txid));
+            assert!(seen.insert(i.previous_output), "{} spent twice", i.previous_output);
+        }
+    }
+    assert_eq!(seen.len(), 3100);
+    outputs_ok(&g).unwrap();
+    // The operator signs every lane.
+    let ops = g.operator_tasks(0).unwrap();
+    assert_eq!(ops.iter().filter(|t| matches!(t.id.tx, TxKind::AssertLane(_))).count(), po.lanes.len());
 }

@@ -177,6 +177,9 @@ impl World {
         self.node.confirm(&self.node.send(&ch)?)?;
         // Assert.
         self.publish_truc(&self.g.assert_initial_tx(0, &self.sigs, &self.op_sig(TxKind::AssertInitial, 0)?)?)?;
+        for l in 0..self.g.peg_out(0)?.lanes.len() {
+            self.publish_truc(&self.g.assert_lane_tx(0, l, &self.op_sig(TxKind::AssertLane(l as u32), 0)?)?)?;
+        }
         let signed = self.operator_wots.assert(&self.d, &[x])?;
         let mut from_chain = Vec::new();
         for (k, w) in self.d.assert_witnesses(&signed).into_iter().enumerate() {

@@ -16,6 +16,11 @@ const SEARCH_SPAN: u64 = 6;
 /// heights around it (nearest first, up to 6 away). `None` when the transaction is
 /// unconfirmed or no block in that span holds it.
 pub async fn confirming_block<R: BitcoinRpc>(rpc: &R, txid: &Txid, confirmations: u64) -> Result<Option<Block>, RpcError> {
+    Ok(confirming_block_at(rpc, txid, confirmations).await?.map(|(_, b)| b))
+}
+
+/// [`confirming_block`] with the block's height.
+pub async fn confirming_block_at<R: BitcoinRpc>(rpc: &R, txid: &Txid, confirmations: u64) -> Result<Option<(u64, Block)>, RpcError> {
     if confirmations == 0 {
         return Ok(None);
     }
@@ -33,7 +38,7 @@ pub async fn confirming_block<R: BitcoinRpc>(rpc: &R, txid: &Txid, confirmations
     for h in heights {
         let block = rpc.block_at(h).await?;
         if block.txdata.iter().any(|tx| tx.compute_txid() == *txid) {
-            return Ok(Some(block));
+            return Ok(Some((h, block)));
         }
     }
     Ok(None)

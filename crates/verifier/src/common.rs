@@ -192,6 +192,44 @@ pub fn complete_with_wallet(t: &StoreTx<'_>, keys: &NodeKeys, tx: Transaction, p
     Ok(tx)
 }
 
+/// Makes blob `id` known to this process: from this node's store, else fetched from the
+/// committee member with key `owner` (checked by hash) and stored.
+pub fn blob_from(ctx: &NodeContext, id: &str, owner: &XOnlyPublicKey) -> Result<(), String> {
+    if crate::real::known_blob(id).is_some() {
+        return Ok(());
+    }
+    if let Some(b) = ctx.store.with(|t| t.kv_get(bitvm2_node::peer::NS_BLOBS, id)).map_err(|e| e.to_string())? {
+        if bitvm2_node::peer::blob_id(&b) == id {
+            crate::real::remember_blob(b);
+            return Ok(());
+        }
+    }
+    let m = ctx
+        .config
+        .committee
+        .iter()
+        .find(|m| m.public_key().ok().as_ref() == Some(owner))
+        .ok_or_else(|| format!("blob {id}: its owner {owner} is not in the committee"))?;
+    let client = PeerClient::new(*ctx.keys.keypair(), Duration::from_millis(ctx.config.peer.request_timeout_ms.max(60_000)));
+    let bytes = tokio::runtime::Handle::current()
+        .block_on(client.fetch_blob(&m.url, id))
+        .map_err(|e| format!("blob {id} from {}: {e}", m.name))?;
+    ctx.store.with(|t| bitvm2_node::peer::put_blob(t, &bytes)).map_err(|e| e.to_string())?;
+    crate::real::remember_blob(bytes);
+    Ok(())
+}
+
+/// Loads every blob of this node's store into the process (after a restart, graphs rebuild from
+/// them).
+pub fn load_stored_blobs(store: &bitvm2_node::Store) -> Result<usize, DaemonError> {
+    let all = store.with(|t| t.kv_list(bitvm2_node::peer::NS_BLOBS))?;
+    let n = all.len();
+    for (_, b) in all {
+        crate::real::remember_blob(b);
+    }
+    Ok(n)
+}
+
 /// Completes a Disprove with the verifier's reward output, paying the fee (2 sat/vB, at least
 /// OPEN_FEE) from the reward: the committee's signature commits to the inputs.
 pub fn reward_to_wallet(keys: &NodeKeys, tx: Transaction, prevouts: &[bitcoin::TxOut]) -> Result<Transaction, HandlerError> {
@@ -371,6 +409,12 @@ where
     F: FnMut(Arc<Env>) -> Fut,
     Fut: std::future::Future<Output = Result<(), DaemonError>>,
 {
+    // Graphs rebuild from the stored key blobs; statement graphs need the keys folder.
+    let blobs = load_stored_blobs(&env.ctx.store)?;
+    tracing::info!(blobs, "stored key blobs loaded");
+    if let Some(dir) = &env.ctx.config.params.statement_keys_dir {
+        crate::real::set_statement_keys_dir(dir).map_err(DaemonError::Graph)?;
+    }
     // Know the wallet before answering anything that spends from it.
     let mut tries = 0;
     while let Err(e) = env.refresh_wallet().await {

@@ -153,6 +153,32 @@ pub fn check_challenge_sig(g: &Graph, i: usize, sig: &bitcoin::secp256k1::schnor
     g.verify_single_signature(&task, sig).map_err(|e| bad(format!("operator {i}'s Challenge signature: {e}")))
 }
 
+/// The long part of receiving a graph ([`kind::GRAPH`]), before the store transaction: every
+/// operator's program is the one this node runs, its key blob is known (from this node's store,
+/// else fetched from the operator and checked by hash, then stored), and the graph is rebuilt
+/// (cached, so [`receive_graph`] finds it). Other kinds: nothing to do.
+pub fn prepare_graph(ctx: &NodeContext, msg: &VerifiedMessage) -> Result<(), HandlerError> {
+    if msg.kind != kind::GRAPH {
+        return Ok(());
+    }
+    let gm: GraphMsg = decode(&msg.kind, &msg.payload).map_err(bad)?;
+    let want = real::ProgramSpec::configured(&ctx.config);
+    for (i, pk) in gm.programs.iter().enumerate() {
+        if pk.spec != want {
+            return Err(HandlerError::Refused(format!("operator {i}'s graph carries program {:?}, this node runs {want:?}", pk.spec)));
+        }
+    }
+    let params = bitvm2_txgraph::encode::decode_params(&hex::decode(&gm.params).map_err(bad)?).map_err(bad)?;
+    if params.operators.len() != gm.programs.len() {
+        return Err(bad(format!("{} program key sets for {} operators", gm.programs.len(), params.operators.len())));
+    }
+    for (op, pk) in params.operators.iter().zip(&gm.programs) {
+        common::blob_from(ctx, &pk.keys, &op.key.x_only_public_key().0).map_err(HandlerError::Refused)?;
+    }
+    gm.build().map_err(|e| bad(format!("graph: {e}")))?;
+    Ok(())
+}
+
 /// Receives a graph in compact form, regenerates every operator's program scripts, rebuilds
 /// and checks it; stores it unless known. Returns it.
 pub fn receive_graph(t: &StoreTx<'_>, ctx: &NodeContext, msg: &VerifiedMessage) -> Result<Arc<real::Built>, HandlerError> {
@@ -181,6 +207,10 @@ impl VerifierHandler {
 }
 
 impl PeerHandler for VerifierHandler {
+    fn prepare(&self, msg: &VerifiedMessage) -> Result<(), HandlerError> {
+        prepare_graph(&self.ctx, msg)
+    }
+
     fn handle(&self, t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8>, HandlerError> {
         if let Some(a) = handle_common(t, self.side_system.as_ref(), msg)? {
             return Ok(a);
@@ -320,7 +350,7 @@ async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Op
         return Ok(None);
     };
     let items: Vec<Vec<u8>> = ktx.input[0].witness.iter().map(<[u8]>::to_vec).collect();
-    let ck = &b.claim_keys[i as usize];
+    let ck = b.claim_key(i as usize);
     let n = ck.witness_items();
     let committed = match items.get(..n).map(|w| ck.read(w)) {
         Some(Ok(c)) => c,
@@ -432,16 +462,23 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
         let tx = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &a.txid()).await?.ok_or_else(|| DaemonError::Graph(format!("assert {} not found", a.txid())))?;
         asserts.push(tx);
     }
-    let d = &b.disproves[i];
-    let signed = real::read_from_chain(d, &asserts).map_err(DaemonError::Graph)?;
-    match d.find_fault(&signed).map(|f| (f.step, f.witness)) {
+    // Another verifier's Disprove already spends the assert connector: nothing to add.
+    if !env.unspent(&po.assert_final.outpoint(0)).await? {
+        return Ok(());
+    }
+    let inst = &b.instances[i];
+    let signed = real::read_from_chain(&inst.disprove, &asserts).map_err(DaemonError::Graph)?;
+    let kickoff = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &po.kickoff.txid())
+        .await?
+        .ok_or_else(|| DaemonError::Graph(format!("kickoff {} not found", po.kickoff.txid())))?;
+    let kickoff_items: Vec<Vec<u8>> = kickoff.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    match inst.find_disprove(&signed, &kickoff_items).map_err(DaemonError::Graph)? {
         None => {
             w.asserts_ok = true;
             env.ctx.store.with(|t| t.kv_put(NS_WATCH, &key, &encode(&w)))?;
             tracing::info!(graph = gid, operator = i, "asserts read back: every step correct, nothing to disprove");
         }
-        Some((leaf, witness)) => {
-            let script = d.leaf_script(leaf).map_err(|e| DaemonError::Graph(e.to_string()))?;
+        Some((leaf, script, witness, why)) => {
             let base = g.disprove_tx(i, leaf, &script, &sigs, witness)?;
             let prevouts: Vec<bitcoin::TxOut> = po.disprove.inputs.iter().map(|x| x.prevout.clone()).collect();
             let keys = &env.ctx.keys;
@@ -453,7 +490,7 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
                 t.watch_tx(&tx.compute_txid(), "disprove")?;
                 Ok::<_, DaemonError>(tx)
             })?;
-            tracing::warn!(graph = gid, operator = i, leaf, txid = %tx.compute_txid(), "wrong step found; disprove");
+            tracing::warn!(graph = gid, operator = i, leaf, why, weight = tx.weight().to_wu(), txid = %tx.compute_txid(), "wrong step found; disprove");
             env.send_burning(&tx).await?;
         }
     }

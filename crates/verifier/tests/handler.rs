@@ -62,20 +62,23 @@ fn real_graph(f: &Fixture, committee_even: bool) -> (Vec<u8>, Vec<bitvm2_verifie
     if committee_even {
         p.committee = f.committee.iter().map(|k| k.x_only_public_key().0.public_key(Parity::Even)).collect();
     }
-    let planned = real::planned().unwrap();
+    let deposit = bitvm2_txgraph::graph::deposit_outpoint(&p).unwrap();
+    let spec = real::ProgramSpec::Horner;
+    let planned = real::planned(&spec, deposit).unwrap();
     let mut programs = Vec::new();
     let probe = p.clone();
     for (i, op) in p.operators.iter_mut().enumerate() {
         let wots = OperatorKeys::new([i as u8 + 9; 32], b"handler test");
         let claim = ClaimSecretKey::derive(&[i as u8 + 9; 32], b"handler test");
-        let keys = wots.public_keys(&planned);
-        op.disprove = real::scripts(&real::disprove(keys.clone()).unwrap());
+        let keys = wots.public_keys(&planned.planned);
+        let blob = real::remember_blob(real::encode_keys(&keys));
+        op.disprove = real::Instance::new(&spec, deposit, keys, claim.public_key()).unwrap().scripts();
         op.claim = bitvm2_txgraph::ClaimCommitment { script: claim.public_key().script() };
         op.kickoff_funding.txout = bitcoin::TxOut {
             value: bitvm2_txgraph::kickoff_funding_amount(&probe, op).unwrap(),
             script_pubkey: bitvm2_txgraph::claim_funding_script(&bitcoin::secp256k1::Secp256k1::verification_only(), op).unwrap(),
         };
-        programs.push(real::ProgramKeys { keys, claim_key: hex::encode(claim.public_key().to_bytes()) });
+        programs.push(real::ProgramKeys { spec: spec.clone(), keys: blob, claim_key: hex::encode(claim.public_key().to_bytes()) });
     }
     let params = bitvm2_txgraph::encode::encode_params(&real::strip(&p));
     let g = real::build(&params, &programs, None).unwrap().graph.clone();
