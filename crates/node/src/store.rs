@@ -629,9 +629,20 @@ impl StoreTx<'_> {
 
     /// Active outbox entries (those the watcher keeps in the mempool or chain).
     pub fn outbox_active(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox_where("WHERE o.state = 'active'")
+    }
+
+    /// Active outbox entries whose last transaction is not confirmed in our view of the chain
+    /// (what may need a re-broadcast; a reorg that unconfirms it brings the entry back). The
+    /// others are not decoded: a Groth16 assertion leaves hundreds of large entries.
+    pub fn outbox_unconfirmed(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox_where("LEFT JOIN watched_txs w ON w.txid = o.id WHERE o.state = 'active' AND w.block_height IS NULL")
+    }
+
+    fn outbox_where(&self, clause: &str) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self
             .tx
-            .prepare("SELECT id, label, txs, attempts, last_error FROM outbox WHERE state = 'active' ORDER BY created_at, id")
+            .prepare(&format!("SELECT o.id, o.label, o.txs, o.attempts, o.last_error FROM outbox o {clause} ORDER BY o.created_at, o.id"))
             .map_err(sql("read outbox"))?;
         let rows = stmt
             .query_map([], |r| {
@@ -1034,6 +1045,15 @@ mod tests {
         assert_eq!((active[0].attempts, active[0].last_error.as_deref()), (1, Some("bad-txns")));
         assert_eq!(active[0].txs, vec![tx]);
         assert!(s.with(|t| t.watched_tx(&id)).unwrap().is_some(), "outbox txs are watched");
+        // Confirmed: still active (a reorg may need it again) but not re-broadcast material;
+        // unconfirmed again by a reorg, it is.
+        assert_eq!(s.with(|t| t.outbox_unconfirmed()).unwrap().len(), 1);
+        let block = bitcoin::BlockHash::all_zeros();
+        s.with(|t| t.set_tx_confirmed(&id, 7, &block)).unwrap();
+        assert!(s.with(|t| t.outbox_unconfirmed()).unwrap().is_empty());
+        assert_eq!(s.with(|t| t.outbox_active()).unwrap().len(), 1);
+        s.with(|t| t.unconfirm_txs_at(7)).unwrap();
+        assert_eq!(s.with(|t| t.outbox_unconfirmed()).unwrap().len(), 1);
         s.with(|t| t.outbox_close(&id)).unwrap();
         assert!(s.with(|t| t.outbox_active()).unwrap().is_empty());
     }

@@ -108,12 +108,15 @@ pub struct Watcher<C> {
     metrics: Arc<Metrics>,
     // One poll at a time.
     lock: tokio::sync::Mutex<()>,
+    // Outbox entry -> the local tip height of its last re-broadcast: at most one per block, so
+    // an entry the node keeps refusing (or accepting and then dropping) is no busy loop.
+    retried: std::sync::Mutex<std::collections::HashMap<Txid, u64>>,
 }
 
 impl<C: BitcoinRpc> Watcher<C> {
     /// A watcher over `rpc` keeping its state in `store`.
     pub fn new(rpc: C, store: Arc<Store>, config: WatcherConfig, metrics: Arc<Metrics>) -> Self {
-        Watcher { rpc, store, config, metrics, lock: tokio::sync::Mutex::new(()) }
+        Watcher { rpc, store, config, metrics, lock: tokio::sync::Mutex::new(()), retried: Default::default() }
     }
 
     /// The RPC client.
@@ -272,7 +275,7 @@ impl<C: BitcoinRpc> Watcher<C> {
                 t.watched_outpoints()?.into_iter().filter(|o| o.spent.is_none()).map(|o| o.outpoint).collect();
             // Inputs of our outbox transactions: a spend by any other transaction is a conflict.
             let mut ours: std::collections::HashMap<OutPoint, (Txid, Txid)> = Default::default();
-            for entry in t.outbox_active()? {
+            for entry in t.outbox_unconfirmed()? {
                 for otx in &entry.txs {
                     let otxid = otx.compute_txid();
                     for i in &otx.input {
@@ -329,12 +332,16 @@ impl<C: BitcoinRpc> Watcher<C> {
     }
 
     async fn rebroadcast(&self, report: &mut PollReport) -> Result<(), WatcherError> {
-        let active = self.store.with(|t| t.outbox_active())?;
+        let active = self.store.with(|t| t.outbox_unconfirmed())?;
         if active.is_empty() {
             return Ok(());
         }
         let mempool: HashSet<Txid> = self.rpc.raw_mempool().await?.into_iter().collect();
+        let height = report.tip.map(|t| t.height).unwrap_or(0);
         for entry in active {
+            if self.retried.lock().expect("retried").get(&entry.id) == Some(&height) {
+                continue;
+            }
             // Transactions not yet in the chain (by our local view) nor in the mempool.
             let pending: Vec<Transaction> = self.store.with(|t| {
                 let mut v = Vec::new();
@@ -351,6 +358,7 @@ impl<C: BitcoinRpc> Watcher<C> {
                 continue;
             }
             let result = self.send(&pending).await.err();
+            self.retried.lock().expect("retried").insert(entry.id, height);
             match &result {
                 None => tracing::info!(id = %entry.id, label = %entry.label, "re-broadcast dropped transaction(s)"),
                 Some(e) => tracing::warn!(id = %entry.id, label = %entry.label, error = %e, "re-broadcast rejected"),

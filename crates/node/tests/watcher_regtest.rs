@@ -263,4 +263,8 @@ async fn conflicting_spend_on_chain_is_reported_by_name() {
     assert!(reason.contains("missingorspent") || reason.contains("missing-inputs"), "{reason}");
     let entry = f.store.with(|t| t.outbox_active()).unwrap().remove(0);
     assert_eq!(entry.last_error.as_deref(), Some(reason));
+    // No retry before the next block (no busy loop on an entry the node refuses); one after it.
+    assert!(f.watcher.poll_once().await.unwrap().rebroadcast.is_empty());
+    f.rt.mine(1).unwrap();
+    assert_eq!(f.watcher.poll_once().await.unwrap().rebroadcast.len(), 1);
 }
