@@ -234,17 +234,32 @@ impl OperatorKeys {
     /// [`OperatorKeys::sign`] given the public keys by commitment index (e.g.
     /// [`OperatorKeys::public_keys`] of a plan) instead of a [`Disprove`] with every leaf.
     pub fn sign_with_keys(&self, keys: &[WotsPublicKey], committed: &[Committed]) -> SignedAssertion {
-        let sigs = committed
-            .iter()
-            .zip(keys)
-            .enumerate()
-            .map(|(i, (c, pk))| {
-                self.secret(i, pk.params)
-                    .sign(&digits_of_be_bytes(c, pk.params.msg_digits))
-                    .expect("digits of a 32-byte value are in range")
-            })
-            .collect();
+        let sigs = committed.iter().zip(keys).enumerate().map(|(i, (c, pk))| self.sign_one(i, pk, c)).collect();
         SignedAssertion { values: committed.to_vec(), sigs }
+    }
+
+    fn sign_one(&self, index: usize, pk: &WotsPublicKey, c: &Committed) -> WotsSignature {
+        self.secret(index, pk.params).sign(&digits_of_be_bytes(c, pk.params.msg_digits)).expect("digits of a 32-byte value are in range")
+    }
+
+    /// The signature witness items of assert transaction `tx` only (`[input] -> items`, as
+    /// [`Disprove::assert_witnesses`] gives them): signs just that transaction's commitments, so
+    /// an operator publishing its asserts in waves does not sign thousands of values each time.
+    pub fn assert_witness(&self, d: &Disprove, committed: &[Committed], tx: usize) -> Result<Vec<Vec<Vec<u8>>>, SetupError> {
+        let t = d.layout.txs.get(tx).ok_or_else(|| SetupError::WitnessShape(format!("no assert transaction {tx}")))?;
+        t.inputs
+            .iter()
+            .map(|i| {
+                i.commitments
+                    .iter()
+                    .map(|&c| {
+                        let v = committed.get(c).ok_or_else(|| SetupError::WitnessShape(format!("commitment {c} has no value")))?;
+                        Ok(self.sign_one(c, &d.keys[c], v).to_witness())
+                    })
+                    .collect::<Result<Vec<_>, SetupError>>()
+                    .map(|items| items.into_iter().flatten().collect())
+            })
+            .collect()
     }
 }
 
@@ -607,6 +622,19 @@ mod tests {
     fn through_chain(f: &Fixture, committed: &[Committed]) -> SignedAssertion {
         let signed = f.keys.sign(&f.d, committed);
         f.d.read_assertion(&f.d.assert_witnesses(&signed)).expect("operator signatures verify")
+    }
+
+    #[test]
+    fn per_transaction_witnesses_equal_the_whole_assertion() {
+        let f = fixtures(LeafEncoding::Standard).remove(0);
+        let honest = f.d.honest_commitments(&[vec![f.root]]).unwrap();
+        let all = f.d.assert_witnesses(&f.keys.sign(&f.d, &honest));
+        assert!(all.len() > 1, "several assert transactions");
+        for (k, w) in all.iter().enumerate() {
+            assert_eq!(&f.keys.assert_witness(&f.d, &honest, k).unwrap(), w, "assert {k}");
+        }
+        assert!(f.keys.assert_witness(&f.d, &honest, all.len()).is_err());
+        assert!(f.keys.assert_witness(&f.d, &honest[..1], 0).is_err() || f.d.layout.txs[0].inputs.iter().all(|i| i.commitments.iter().all(|&c| c == 0)));
     }
 
     fn check_encoding(enc: LeafEncoding) {

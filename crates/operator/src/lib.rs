@@ -563,9 +563,8 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
     if !unsent.is_empty() {
         let inst = &built.instances[i];
         let Some(committed) = assertion(env, id, &d, inst).await? else { return Ok(()) };
-        let signed = wots.sign(&inst.disprove, &committed);
-        let witnesses = inst.disprove.assert_witnesses(&signed);
-        for (k, w) in witnesses.into_iter().enumerate().filter(|(k, _)| unsent.contains(k)) {
+        for &k in &unsent {
+            let w = wots.assert_witness(&inst.disprove, &committed, k).map_err(|e| DaemonError::Graph(e.to_string()))?;
             let op_sigs = (0..w.len())
                 .map(|j| op_task(g, i, TxKind::Assert(k as u32), j as u32).map(|t| sign_task(&t, keys.keypair())))
                 .collect::<Result<Vec<_>, _>>()
