@@ -199,7 +199,9 @@ impl Demo {
         // Coins: operators front withdrawals and pay CPFP fees, verifiers fund challenges and
         // disproves, the depositor deposits.
         for s in &demo.specs {
-            demo.d.mine_to(if s.role == Role::Operator { 25 } else { 6 }, &p2tr_script(s.keys.public_key()))?;
+            // Operators pay a CPFP child per presigned package: a Groth16 assertion is 225
+            // packages, sent as wallet coins allow (a wave per block).
+            demo.d.mine_to(if s.role == Role::Operator { 60 } else { 6 }, &p2tr_script(s.keys.public_key()))?;
         }
         demo.d.mine_to(4, &p2tr_script(demo.depositor.x_only_public_key().0))?;
         demo.d.mine(101)?;

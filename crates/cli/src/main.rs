@@ -121,8 +121,9 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
         /// The disprove program: `statement` (the Groth16 verifier of the payout statement:
-        /// the real bridge) or `horner` (a small program; fast).
-        #[arg(long, default_value = "statement", value_parser = ["statement", "horner"])]
+        /// the real bridge; unfinished: the operator's prove does not return in the daemon) or
+        /// `horner` (a small program; fast; the default until the statement path is fixed).
+        #[arg(long, default_value = "horner", value_parser = ["statement", "horner"])]
         program: String,
     },
 }
