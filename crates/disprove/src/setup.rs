@@ -12,7 +12,7 @@ use bitvm2_script::exec::encode_num;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{chunk, ChunkError, ChunkLimits, CostModel, Plan, SpendShape, Step};
-use crate::layout::{pack, AssertLayout, AssertShape, LayoutError};
+use crate::layout::{pack, AssertLayout, AssertShape, AssertTx, LayoutError};
 use crate::leaf::{leaf_witness, LeafParts};
 use crate::parallel::{par_map, par_map_with};
 use crate::program::{val_stack, CommitMode, Committed, Operand, Program, ProgramError, Val, ValueId};
@@ -247,20 +247,26 @@ impl OperatorKeys {
     /// an operator publishing its asserts in waves does not sign thousands of values each time.
     pub fn assert_witness(&self, d: &Disprove, committed: &[Committed], tx: usize) -> Result<Vec<Vec<Vec<u8>>>, SetupError> {
         let t = d.layout.txs.get(tx).ok_or_else(|| SetupError::WitnessShape(format!("no assert transaction {tx}")))?;
-        t.inputs
-            .iter()
-            .map(|i| {
-                i.commitments
-                    .iter()
-                    .map(|&c| {
-                        let v = committed.get(c).ok_or_else(|| SetupError::WitnessShape(format!("commitment {c} has no value")))?;
-                        Ok(self.sign_one(c, &d.keys[c], v).to_witness())
-                    })
-                    .collect::<Result<Vec<_>, SetupError>>()
-                    .map(|items| items.into_iter().flatten().collect())
-            })
-            .collect()
+        tx_witness(t, |c| {
+            let v = committed.get(c).ok_or_else(|| SetupError::WitnessShape(format!("commitment {c} has no value")))?;
+            Ok(self.sign_one(c, &d.keys[c], v).to_witness())
+        })
     }
+}
+
+/// One assert transaction's signature witness items (`[input] -> items`): the signatures
+/// of its inputs' commitments in layout order, `sig` giving one commitment's items by index.
+fn tx_witness<E>(tx: &AssertTx, mut sig: impl FnMut(usize) -> Result<Vec<Vec<u8>>, E>) -> Result<Vec<Vec<Vec<u8>>>, E> {
+    tx.inputs
+        .iter()
+        .map(|i| {
+            let mut items = Vec::new();
+            for &c in &i.commitments {
+                items.extend(sig(c)?);
+            }
+            Ok(items)
+        })
+        .collect()
 }
 
 /// The committed values with their signatures, by commitment index.
@@ -371,9 +377,7 @@ impl Disprove {
         self.layout
             .txs
             .iter()
-            .map(|tx| {
-                tx.inputs.iter().map(|i| i.commitments.iter().flat_map(|&c| a.sigs[c].to_witness()).collect()).collect()
-            })
+            .map(|tx| tx_witness(tx, |c| Ok::<_, std::convert::Infallible>(a.sigs[c].to_witness())).unwrap_or_else(|e| match e {}))
             .collect()
     }
 
