@@ -333,6 +333,9 @@ impl<C: BitcoinRpc> Watcher<C> {
 
     async fn rebroadcast(&self, report: &mut PollReport) -> Result<(), WatcherError> {
         let active = self.store.with(|t| t.outbox_unconfirmed())?;
+        // Forget entries that confirmed or closed (a reorg that brings one back retries it).
+        let ids: HashSet<Txid> = active.iter().map(|e| e.id).collect();
+        self.retried.lock().expect("retried").retain(|id, _| ids.contains(id));
         if active.is_empty() {
             return Ok(());
         }
