@@ -36,11 +36,22 @@ pub struct KeyFiles {
     pub created: bool,
 }
 
+/// Runs `f` (a circuit synthesis) with no tracing subscriber on this thread.
+///
+/// ark-r1cs-std instruments its gadgets with spans (target `gr1cs`) whose fields are the
+/// gadgets' arguments, and an allocated variable's `Debug` prints the whole constraint system.
+/// Under a recording subscriber (the daemons' log) every gadget call formats it, so a proof
+/// that takes seconds takes hours. Synthesis runs on the calling thread; rayon's workers only
+/// do the arithmetic afterwards, which is not instrumented.
+fn untraced<T>(f: impl FnOnce() -> T) -> T {
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), f)
+}
+
 /// Generates fresh keys for `params` (the randomness is toxic waste: use a CSPRNG and drop it).
 pub fn setup<R: RngCore + CryptoRng>(params: &StatementParams, rng: &mut R) -> Result<StatementKeys, StatementError> {
     params.validate()?;
     let circuit = StatementCircuit { params: params.clone(), witness: None };
-    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit, rng)?;
+    let (pk, vk) = untraced(|| Groth16::<Bn254>::circuit_specific_setup(circuit, rng))?;
     Ok(StatementKeys { pk, vk })
 }
 
@@ -53,7 +64,7 @@ pub fn prove<R: RngCore + CryptoRng>(
 ) -> Result<Proof<Bn254>, StatementError> {
     witness.check(params)?;
     let circuit = StatementCircuit { params: params.clone(), witness: Some(witness.clone()) };
-    Ok(Groth16::<Bn254>::prove(pk, circuit, rng)?)
+    Ok(untraced(|| Groth16::<Bn254>::prove(pk, circuit, rng))?)
 }
 
 /// Verifies a proof for the public inputs `x0..x10` (as [`Claim::public_inputs`] gives them).
