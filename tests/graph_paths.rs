@@ -141,11 +141,7 @@ impl World {
     }
 
     fn op_task(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask> {
-        self.g
-            .operator_tasks(i)?
-            .into_iter()
-            .find(|t| t.id.tx == tx && t.id.input == input)
-            .ok_or_else(|| anyhow!("no operator task {tx} in{input}"))
+        Ok(self.g.operator_task(i, tx, input)?)
     }
 
     fn deposit(&self) -> Result<()> {

@@ -89,11 +89,7 @@ fn my_index(g: &Graph, me: &XOnlyPublicKey) -> Option<usize> {
 }
 
 fn op_task(g: &Graph, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, String> {
-    g.operator_tasks(i)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|t| t.id.tx == tx && t.id.input == input)
-        .ok_or_else(|| format!("no operator task {tx} input {input}"))
+    g.operator_task(i, tx, input).map_err(|e| e.to_string())
 }
 
 fn sign_task(task: &SigningTask, kp: &bitcoin::secp256k1::Keypair) -> bitcoin::secp256k1::schnorr::Signature {

@@ -79,7 +79,7 @@ fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
         panic!("challenge signature expected")
     };
     assert_eq!(operator, 0);
-    let task = g.operator_tasks(0).unwrap().into_iter().find(|t| t.id.tx == TxKind::Challenge).unwrap();
+    let task = g.operator_task(0, TxKind::Challenge, 0).unwrap();
     g.verify_single_signature(&task, &sig).unwrap();
 
     // A graph where its challenge premium was changed: refused, nothing stored.

@@ -791,25 +791,37 @@ impl Graph {
     /// every assert input and AssertFinal's assert inputs (1..).
     pub fn operator_tasks(&self, i: usize) -> Result<Vec<SigningTask>, GraphError> {
         let po = self.peg_out(i)?;
-        let op = Some(i as u32);
-        let d = TapSighashType::Default;
-        let mut v = vec![
-            self.task(TaskId { operator: op, tx: TxKind::Challenge, input: 0 }, Signer::Operator, SINGLE_ACP)?,
-            self.task(TaskId { operator: op, tx: TxKind::Kickoff, input: 0 }, Signer::Operator, d)?,
-            self.task(TaskId { operator: op, tx: TxKind::AssertInitial, input: 0 }, Signer::Operator, d)?,
-        ];
-        for l in 0..po.lanes.len() {
-            v.push(self.task(TaskId { operator: op, tx: TxKind::AssertLane(l as u32), input: 0 }, Signer::Operator, d)?);
-        }
+        let mut ids = vec![(TxKind::Challenge, 0), (TxKind::Kickoff, 0), (TxKind::AssertInitial, 0)];
+        ids.extend((0..po.lanes.len()).map(|l| (TxKind::AssertLane(l as u32), 0)));
         for (k, a) in po.asserts.iter().enumerate() {
-            for j in 0..a.inputs.len() {
-                v.push(self.task(TaskId { operator: op, tx: TxKind::Assert(k as u32), input: j as u32 }, Signer::Operator, d)?);
-            }
+            ids.extend((0..a.inputs.len()).map(|j| (TxKind::Assert(k as u32), j as u32)));
         }
-        for j in 1..po.assert_final.inputs.len() {
-            v.push(self.task(TaskId { operator: op, tx: TxKind::AssertFinal, input: j as u32 }, Signer::Operator, d)?);
+        ids.extend((1..po.assert_final.inputs.len()).map(|j| (TxKind::AssertFinal, j as u32)));
+        ids.into_iter().map(|(tx, input)| self.operator_task_unchecked(i, tx, input)).collect()
+    }
+
+    /// One of [`Graph::operator_tasks`], computed alone: an operator signing one assert input
+    /// hashes that transaction, not the hundreds of a Groth16 assertion. A transaction or
+    /// input the operator does not sign is [`GraphError::NoSuchTx`].
+    pub fn operator_task(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, GraphError> {
+        let po = self.peg_out(i)?;
+        let n = input as usize;
+        let signs = match tx {
+            TxKind::Challenge | TxKind::Kickoff | TxKind::AssertInitial => n == 0,
+            TxKind::AssertLane(l) => n == 0 && (l as usize) < po.lanes.len(),
+            TxKind::Assert(k) => po.asserts.get(k as usize).is_some_and(|a| n < a.inputs.len()),
+            TxKind::AssertFinal => (1..po.assert_final.inputs.len()).contains(&n),
+            _ => false,
+        };
+        if !signs {
+            return Err(GraphError::NoSuchTx(format!("operator {i}'s signature on {tx} input {input}")));
         }
-        Ok(v)
+        self.operator_task_unchecked(i, tx, input)
+    }
+
+    fn operator_task_unchecked(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, GraphError> {
+        let ty = if tx == TxKind::Challenge { SINGLE_ACP } else { TapSighashType::Default };
+        self.task(TaskId { operator: Some(i as u32), tx, input }, Signer::Operator, ty)
     }
 
     /// Checks that `sigs` holds a valid committee signature for every one of `tasks` (what a

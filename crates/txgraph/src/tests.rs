@@ -463,7 +463,7 @@ fn budget_constants_match_built_transactions() {
     assert_eq!(wrapped.len() - ds.assert_commitments[0][0].len(), ASSERT_INPUT_EXTRA_SCRIPT_BYTES);
     let op_sigs: Vec<_> = (0..a.inputs.len())
         .map(|j| {
-            let t = g.operator_tasks(0).unwrap().into_iter().find(|t| t.id.tx == TxKind::Assert(0) && t.id.input == j as u32).unwrap();
+            let t = g.operator_task(0, TxKind::Assert(0), j as u32).unwrap();
             crate::musig::sign_single(&t, &f.operators[0], &mut r)
         })
         .collect();
@@ -571,4 +571,32 @@ fn thousands_of_commitments_go_through_assert_lanes_within_the_standard_weight()
     // The operator signs every lane.
     let ops = g.operator_tasks(0).unwrap();
     assert_eq!(ops.iter().filter(|t| matches!(t.id.tx, TxKind::AssertLane(_))).count(), po.lanes.len());
+}
+
+#[test]
+fn one_operator_task_equals_its_entry_in_the_full_list_and_others_are_refused() {
+    let f = fixture();
+    let g = Graph::build(f.params()).unwrap();
+    for i in 0..2 {
+        let all = g.operator_tasks(i).unwrap();
+        assert!(all.iter().any(|t| matches!(t.id.tx, TxKind::Assert(_))), "the fixture has assert tasks");
+        for t in &all {
+            assert_eq!(&g.operator_task(i, t.id.tx, t.id.input).unwrap(), t, "{}", t.id);
+        }
+    }
+    let po = g.peg_out(0).unwrap();
+    let n_asserts = po.asserts.len() as u32;
+    let n_inputs = po.asserts[0].inputs.len() as u32;
+    for (tx, input) in [
+        (TxKind::Take1, 0),
+        (TxKind::Take2, 0),
+        (TxKind::Kickoff, 1),
+        (TxKind::AssertFinal, 0),
+        (TxKind::Assert(n_asserts), 0),
+        (TxKind::Assert(0), n_inputs),
+        (TxKind::AssertLane(po.lanes.len() as u32), 0),
+    ] {
+        assert!(matches!(g.operator_task(0, tx, input), Err(GraphError::NoSuchTx(_))), "{tx} input {input} was given a task");
+    }
+    assert!(matches!(g.operator_task(2, TxKind::Kickoff, 0), Err(GraphError::OutOfRange { .. })), "operator 2 does not exist");
 }

@@ -143,7 +143,7 @@ impl World {
     }
 
     fn op_sig(&self, tx: TxKind, input: u32) -> Result<schnorr::Signature> {
-        let t = self.g.operator_tasks(0)?.into_iter().find(|t| t.id.tx == tx && t.id.input == input).ok_or_else(|| anyhow!("no task"))?;
+        let t = self.g.operator_task(0, tx, input)?;
         Ok(sign(&t, &self.f.operators[0]))
     }
 

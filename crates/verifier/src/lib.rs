@@ -144,12 +144,7 @@ pub fn handle_presigned(t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8
 
 /// Checks operator `i`'s Challenge signature.
 pub fn check_challenge_sig(g: &Graph, i: usize, sig: &bitcoin::secp256k1::schnorr::Signature) -> Result<(), HandlerError> {
-    let task = g
-        .operator_tasks(i)
-        .map_err(bad)?
-        .into_iter()
-        .find(|t| t.id.tx == TxKind::Challenge)
-        .ok_or_else(|| bad("no Challenge task"))?;
+    let task = g.operator_task(i, TxKind::Challenge, 0).map_err(bad)?;
     g.verify_single_signature(&task, sig).map_err(|e| bad(format!("operator {i}'s Challenge signature: {e}")))
 }
 

@@ -92,7 +92,7 @@ fn graph_msg(params: &[u8], programs: &[bitvm2_verifier::real::ProgramKeys], g: 
 fn challenge_sigs(f: &Fixture, g: &Graph) -> Vec<bitcoin::secp256k1::schnorr::Signature> {
     (0..f.operators.len())
         .map(|i| {
-            let t = g.operator_tasks(i).unwrap().into_iter().find(|t| t.id.tx == TxKind::Challenge).unwrap();
+            let t = g.operator_task(i, TxKind::Challenge, 0).unwrap();
             bitvm2_txgraph::musig::sign_single(&t, &f.operators[i], &mut bitcoin::secp256k1::rand::thread_rng())
         })
         .collect()
