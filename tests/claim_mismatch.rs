@@ -101,7 +101,6 @@ fn v0_graph(demo: &Demo, g: &bitvm2_txgraph::Graph) -> Result<std::sync::Arc<bit
 }
 
 #[test]
-#[ignore = "unfinished: the operator daemon loads the statement proving key and its Groth16 prove never returns (reproduced locally: no \"statement proved\" after 20 min; standalone prove takes 11 s)"]
 fn statement_kickoff_committing_another_amount_is_disproved_by_its_binding_leaf() -> Result<()> {
     let o = misclaim(ProgramKind::Statement)?;
     let d = &o.demo.d;

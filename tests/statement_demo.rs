@@ -15,7 +15,6 @@ use common::bitvm2_exe;
 use serde_json::json;
 
 #[test]
-#[ignore = "unfinished: the operator daemon loads the statement proving key and its Groth16 prove never returns (reproduced locally: no \"statement proved\" after 20 min; standalone prove takes 11 s)"]
 fn statement_program_deposit_honest_dishonest_and_challenged_honest() -> Result<()> {
     let demo = Demo::start_full(bitvm2_exe()?, true, false, ProgramKind::Statement, &[])?;
     let rows = scenarios(&demo).inspect_err(|_| demo.dump_logs())?;

@@ -121,9 +121,9 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
         /// The disprove program: `statement` (the Groth16 verifier of the payout statement:
-        /// the real bridge; unfinished: the operator's prove does not return in the daemon) or
-        /// `horner` (a small program; fast; the default until the statement path is fixed).
-        #[arg(long, default_value = "horner", value_parser = ["statement", "horner"])]
+        /// the real bridge; about 10 minutes on 2 cores) or `horner` (a small program that
+        /// proves nothing about payouts; under a minute).
+        #[arg(long, default_value = "statement", value_parser = ["statement", "horner"])]
         program: String,
     },
 }
