@@ -60,10 +60,11 @@ fn sql(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The migrations, in order. Never edit one that has shipped; append a new one.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "initial schema",
-    r#"
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        r#"
 CREATE TABLE blocks (
     height INTEGER PRIMARY KEY,
     hash   TEXT NOT NULL UNIQUE,
@@ -132,10 +133,18 @@ CREATE TABLE kv (
     PRIMARY KEY (namespace, key)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "outbox conflict height",
+        r#"
+ALTER TABLE outbox ADD COLUMN conflict_height INTEGER;
+"#,
+    ),
+];
 
 /// The schema version this program writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Tables reported by [`Store::row_counts`].
 pub const TABLES: &[&str] = &[
@@ -692,6 +701,59 @@ impl StoreTx<'_> {
         Ok(())
     }
 
+    /// Records that an input of the entry was spent on chain at `height` by a transaction that
+    /// is not ours (the lowest such height is kept).
+    pub fn outbox_conflict(&self, id: &Txid, height: u64) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE outbox SET conflict_height = MIN(COALESCE(conflict_height, ?2), ?2) WHERE id = ?1",
+                params![id.to_string(), height as i64],
+            )
+            .map_err(sql("record outbox conflict"))?;
+        Ok(())
+    }
+
+    /// Forgets conflicts recorded at `height` or above (their blocks were disconnected).
+    pub fn outbox_forget_conflicts_from(&self, height: u64) -> Result<()> {
+        self.tx
+            .execute("UPDATE outbox SET conflict_height = NULL WHERE conflict_height >= ?1", [height as i64])
+            .map_err(sql("forget outbox conflicts"))?;
+        Ok(())
+    }
+
+    /// Closes every active entry whose conflicting spend is at or below `height` (buried deeper
+    /// than any reorg we follow, so the entry can never confirm). Returns the closed entries'
+    /// ids with their conflict heights.
+    pub fn outbox_close_conflicted_at_or_below(&self, height: u64) -> Result<Vec<(Txid, u64)>> {
+        let rows: Vec<(String, i64)> = {
+            let mut stmt = self
+                .tx
+                .prepare(
+                    "SELECT id, conflict_height FROM outbox WHERE state = 'active' AND conflict_height IS NOT NULL \
+                     AND conflict_height <= ?1 ORDER BY created_at, id",
+                )
+                .map_err(sql("read conflicted outbox entries"))?;
+            let rows = stmt
+                .query_map([height as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql("read conflicted outbox entries"))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(sql("read conflicted outbox entries"))?;
+            rows
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, h) in rows {
+            let id: Txid = parse_col("txid", &id)?;
+            self.tx
+                .execute(
+                    "UPDATE outbox SET state = 'closed', last_error = ?2 WHERE id = ?1",
+                    params![id.to_string(), format!("closed: a conflicting spend at height {h} is final")],
+                )
+                .map_err(sql("close conflicted outbox entry"))?;
+            out.push((id, h as u64));
+        }
+        Ok(out)
+    }
+
     /// Closes an outbox entry (final, or abandoned): the watcher stops re-broadcasting it.
     pub fn outbox_close(&self, id: &Txid) -> Result<()> {
         self.tx.execute("UPDATE outbox SET state = 'closed' WHERE id = ?1", [id.to_string()]).map_err(sql("close outbox"))?;
@@ -1056,6 +1118,65 @@ mod tests {
         assert_eq!(s.with(|t| t.outbox_unconfirmed()).unwrap().len(), 1);
         s.with(|t| t.outbox_close(&id)).unwrap();
         assert!(s.with(|t| t.outbox_active()).unwrap().is_empty());
+    }
+
+    fn outbox_tx(tag: u64) -> Transaction {
+        Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![],
+            output: vec![bitcoin::TxOut { value: bitcoin::Amount::from_sat(tag), script_pubkey: Default::default() }],
+        }
+    }
+
+    #[test]
+    fn outbox_entries_close_once_their_conflict_is_final_and_reorged_conflicts_are_forgotten() {
+        let (_d, s) = store();
+        let a = s.with(|t| t.outbox_add(&[outbox_tx(1)], "challenge")).unwrap();
+        let b = s.with(|t| t.outbox_add(&[outbox_tx(2)], "disprove")).unwrap();
+        let c = s.with(|t| t.outbox_add(&[outbox_tx(3)], "assert")).unwrap();
+        // a: conflicts at 20 and again at 25 (the lowest height counts); b: at 30, then reorged
+        // away; c: no conflict.
+        s.with(|t| {
+            t.outbox_conflict(&a, 25)?;
+            t.outbox_conflict(&a, 20)?;
+            t.outbox_conflict(&a, 26)?;
+            t.outbox_conflict(&b, 30)
+        })
+        .unwrap();
+        assert!(s.with(|t| t.outbox_close_conflicted_at_or_below(19)).unwrap().is_empty(), "not final yet");
+        s.with(|t| t.outbox_forget_conflicts_from(30)).unwrap();
+        assert_eq!(s.with(|t| t.outbox_close_conflicted_at_or_below(20)).unwrap(), vec![(a, 20)]);
+        assert!(s.with(|t| t.outbox_close_conflicted_at_or_below(1000)).unwrap().is_empty(), "b forgotten, a closed once");
+        let active: Vec<Txid> = s.with(|t| t.outbox_active()).unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(active, vec![b, c]);
+        let closed_note: Option<String> = s
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT last_error FROM outbox WHERE id = ?1", [a.to_string()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(closed_note.as_deref(), Some("closed: a conflicting spend at height 20 is final"));
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_conflict_column_and_keeps_its_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let id = {
+            let s = Store::open(&path).unwrap();
+            let id = s.with(|t| t.outbox_add(&[outbox_tx(7)], "payout")).unwrap();
+            // Roll the file back to schema 1 as an older daemon left it.
+            let conn = s.conn.lock().unwrap();
+            conn.execute_batch("ALTER TABLE outbox DROP COLUMN conflict_height; DELETE FROM schema_migrations WHERE version = 2;")
+                .unwrap();
+            id
+        };
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.with(|t| t.outbox_active()).unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+        s.with(|t| t.outbox_conflict(&id, 5)).unwrap();
+        assert_eq!(s.with(|t| t.outbox_close_conflicted_at_or_below(5)).unwrap(), vec![(id, 5)]);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! appends the resulting [`ChainEvent`]s to the durable event log, so a daemon that crashes
 //! between a chain change and its reaction finds the events again
 //! ([`crate::store::StoreTx::events_after`]). Then the outbox is checked: every active entry
-//! whose transactions are neither confirmed nor in the mempool is broadcast again.
+//! whose transactions are neither confirmed nor in the mempool is broadcast again, and an entry
+//! whose input another transaction spent is closed once that spend is deeper than the deepest
+//! reorg followed.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -42,6 +44,9 @@ pub enum ChainEvent {
     /// A transaction of an active outbox entry can no longer confirm: one of its inputs was
     /// spent in the chain by another transaction (an unexpected transaction on chain).
     OutboxConflict { outbox_id: Txid, txid: Txid, outpoint: OutPoint, by: Txid, height: u64 },
+    /// An outbox entry was closed because its conflict (at `conflict_height`) is buried deeper
+    /// than the deepest reorg followed: it can never confirm and is no longer re-broadcast.
+    OutboxClosed { outbox_id: Txid, conflict_height: u64 },
 }
 
 /// What went wrong while following the chain.
@@ -220,6 +225,7 @@ impl<C: BitcoinRpc> Watcher<C> {
         report.tip = self.tip()?;
         if let Some(t) = report.tip {
             self.metrics.block_height.store(t.height, Ordering::Relaxed);
+            self.close_lost_entries(t.height, &mut report)?;
         }
         if self.config.rebroadcast {
             self.rebroadcast(&mut report).await?;
@@ -252,6 +258,7 @@ impl<C: BitcoinRpc> Watcher<C> {
                 evs.extend(t.unconfirm_txs_at(h)?.into_iter().map(|txid| ChainEvent::TxUnconfirmed { txid }));
                 evs.extend(t.unspend_outpoints_at(h)?.into_iter().map(|outpoint| ChainEvent::OutpointUnspent { outpoint }));
                 t.remove_block(h)?;
+                t.outbox_forget_conflicts_from(h)?;
                 let mut out = Vec::new();
                 for e in evs {
                     out.push((t.push_event(&e)?, e));
@@ -295,6 +302,7 @@ impl<C: BitcoinRpc> Watcher<C> {
                                 "conflict: input {} of {our_txid} spent by {txid} at height {height}",
                                 input.previous_output
                             ))?;
+                            t.outbox_conflict(&outbox_id, height)?;
                             evs.push(ChainEvent::OutboxConflict {
                                 outbox_id,
                                 txid: our_txid,
@@ -327,6 +335,27 @@ impl<C: BitcoinRpc> Watcher<C> {
             Ok(out)
         })?;
         tracing::debug!(height, %hash, events = events.len(), "block connected");
+        report.events.extend(events);
+        Ok(())
+    }
+
+    /// Closes the outbox entries whose conflicting spend can no longer be reorged away: a
+    /// conflict at height `h` is final once the tip reaches `h + max_reorg_depth`.
+    fn close_lost_entries(&self, tip_height: u64, report: &mut PollReport) -> Result<(), WatcherError> {
+        let Some(final_height) = tip_height.checked_sub(self.config.max_reorg_depth) else { return Ok(()) };
+        let events = self.store.with(|t| {
+            let mut out = Vec::new();
+            for (outbox_id, conflict_height) in t.outbox_close_conflicted_at_or_below(final_height)? {
+                let e = ChainEvent::OutboxClosed { outbox_id, conflict_height };
+                out.push((t.push_event(&e)?, e));
+            }
+            Ok(out)
+        })?;
+        for (_, e) in &events {
+            if let ChainEvent::OutboxClosed { outbox_id, conflict_height } = e {
+                tracing::info!(%outbox_id, conflict_height, "outbox entry closed: its conflicting spend is final");
+            }
+        }
         report.events.extend(events);
         Ok(())
     }

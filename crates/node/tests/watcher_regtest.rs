@@ -267,4 +267,52 @@ async fn conflicting_spend_on_chain_is_reported_by_name() {
     assert!(f.watcher.poll_once().await.unwrap().rebroadcast.is_empty());
     f.rt.mine(1).unwrap();
     assert_eq!(f.watcher.poll_once().await.unwrap().rebroadcast.len(), 1);
+    // Once B is deeper than the deepest reorg followed (10 here), A can never confirm: the
+    // entry is closed, with an event, and no longer sent.
+    f.rt.mine(8).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert_eq!(r.tip.unwrap().height, height + 9);
+    assert_eq!(r.rebroadcast.len(), 1, "9 blocks deep: still retried");
+    assert!(!r.event_list().iter().any(|e| matches!(e, ChainEvent::OutboxClosed { .. })), "{r:?}");
+    f.rt.mine(1).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(r.event_list().contains(&ChainEvent::OutboxClosed { outbox_id: a_id, conflict_height: height }), "{r:?}");
+    assert!(r.rebroadcast.is_empty(), "{r:?}");
+    assert!(f.store.with(|t| t.outbox_active()).unwrap().is_empty());
+    f.rt.mine(1).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(r.rebroadcast.is_empty() && r.event_list().len() == 1, "closed once: {r:?}");
+}
+
+#[tokio::test]
+async fn a_conflict_reorged_away_is_forgotten_and_our_transaction_confirms_after_all() {
+    // B replaces our A and is mined; a reorg drops B's block, and a miner prioritises B down so
+    // A wins the mempool again: the entry must not be closed later for the forgotten conflict.
+    let f = fixture();
+    let coin = f.rt.fund(&address()).unwrap();
+    f.watcher.poll_once().await.unwrap();
+    let a = spend(&coin, 0);
+    let a_id = f.watcher.broadcast(std::slice::from_ref(&a), "ours").await.unwrap();
+    let b = spend(&coin, 200);
+    let b_id = f.rt.send(&b).unwrap();
+    let b_block = f.rt.confirm(&b_id).unwrap();
+    let conflict_height = f.rt.height().unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(r.event_list().iter().any(|e| matches!(e, ChainEvent::OutboxConflict { by, .. } if *by == b_id)), "{r:?}");
+
+    f.rt.call("prioritisetransaction", &[serde_json::json!(b_id.to_string()), serde_json::json!(0), serde_json::json!(-100_000_000)])
+        .unwrap();
+    f.rt.invalidate_block(&b_block).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert_eq!(r.disconnected.len(), 1, "{r:?}");
+    assert_eq!(r.rebroadcast, vec![(a_id, None)], "A sent again and accepted in place of B");
+    assert!(f.rt.in_mempool(&a_id).unwrap());
+    f.rt.mine(1).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(r.event_list().contains(&ChainEvent::TxConfirmed { txid: a_id, height: conflict_height, block: f.rt.best_block_hash().unwrap() }));
+    // Well past the depth at which the old conflict would have closed the entry: still active.
+    f.rt.mine(12).unwrap();
+    let r = f.watcher.poll_once().await.unwrap();
+    assert!(!r.event_list().iter().any(|e| matches!(e, ChainEvent::OutboxClosed { .. })), "{r:?}");
+    assert_eq!(f.store.with(|t| t.outbox_active()).unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>(), vec![a_id]);
 }

@@ -89,7 +89,7 @@ impl World {
             input: vec![TxIn { previous_output: coin.outpoint, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
             output: vec![claim.clone(), TxOut { value: coin.txout.value - claim.value - Amount::from_sat(10_000), script_pubkey: op_script.clone() }],
         };
-        sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], &op)?;
+        sign_p2tr_keypath(&mut tx, 0, std::slice::from_ref(&coin.txout), &op)?;
         let txid = node.send(&tx)?;
         node.confirm(&txid)?;
         let mut params = f.params_with(vec![funding(&dep_coin)], vec![FundingInput { outpoint: OutPoint { txid, vout: 0 }, txout: claim }]);
@@ -108,7 +108,7 @@ impl World {
             input: vec![TxIn { previous_output: pay_coin.outpoint, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
             output: vec![TxOut { value: pay_coin.txout.value - Amount::from_sat(5_000), script_pubkey: user }],
         };
-        sign_p2tr_keypath(&mut payout_tx, 0, &[pay_coin.txout.clone()], &op)?;
+        sign_p2tr_keypath(&mut payout_tx, 0, std::slice::from_ref(&pay_coin.txout), &op)?;
         let payout_txid = node.send(&payout_tx)?;
         let payout_block = node.confirm(&payout_txid)?;
         let payout = ClaimFields {

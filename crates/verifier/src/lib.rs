@@ -132,7 +132,7 @@ pub fn handle_presigned(t: &StoreTx<'_>, msg: &VerifiedMessage) -> Result<Vec<u8
         return Err(bad(format!("expected signatures for {m} operators")));
     }
     for i in 0..m {
-        check_challenge_sig(&g, i, &p.challenge_sigs[i])?;
+        check_challenge_sig(g, i, &p.challenge_sigs[i])?;
         g.verify_peg_out_presigned(i, &sigs_from_list(&p.sigs[i])).map_err(|e| bad(format!("operator {i}: {e}")))?;
     }
     rec.challenge_sigs = p.challenge_sigs;

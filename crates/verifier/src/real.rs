@@ -208,6 +208,10 @@ pub struct ProgramKeys {
     pub claim_key: String,
 }
 
+/// A disprove the verifier can spend: the leaf's index among the graph's disprove leaves, its
+/// script, its witness and why the step is wrong.
+pub type DisproveSpend = (usize, ScriptBuf, Vec<Vec<u8>>, String);
+
 /// One operator's program in a graph.
 pub struct Instance {
     /// The chunked program with the operator's keys (leaf hashes only).
@@ -248,7 +252,7 @@ impl Instance {
     /// The first disprovable leaf for an assertion read from chain, with the Kickoff's claim
     /// items (for the binding leaves): its index among the graph's disprove leaves, its script,
     /// its witness and why. `None` when every step and every binding holds.
-    pub fn find_disprove(&self, a: &SignedAssertion, kickoff_items: &[Vec<u8>]) -> Result<Option<(usize, ScriptBuf, Vec<Vec<u8>>, String)>, String> {
+    pub fn find_disprove(&self, a: &SignedAssertion, kickoff_items: &[Vec<u8>]) -> Result<Option<DisproveSpend>, String> {
         if let Some(f) = self.disprove.find_fault(a) {
             let script = self.disprove.leaf_script(f.step).map_err(|e| e.to_string())?;
             return Ok(Some((f.step, script, f.witness, format!("step {}: {:?}", f.step, f.reason))));

@@ -106,10 +106,10 @@ impl Gadget for PairingOp {
             }
             PairingKind::LinePoint => {
                 let (px, py) = (&x[0][0], &x[0][1]);
-                let inv = b.hint(&[py.clone()], 1, &|v| vec![v[0].inverse().unwrap_or(Fq::zero())]).remove(0);
+                let inv = b.hint(std::slice::from_ref(py), 1, &|v| vec![v[0].inverse().unwrap_or(Fq::zero())]).remove(0);
                 let prod = b.mul(py, &inv);
                 let one = b.constant(&Fq::from(1u64));
-                b.assert_eq_unless_zero(&[py.clone()], &prod, &one);
+                b.assert_eq_unless_zero(std::slice::from_ref(py), &prod, &one);
                 let xy = b.mul(px, &inv);
                 vec![b.neg(&xy), inv]
             }
