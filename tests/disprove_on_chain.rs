@@ -116,7 +116,7 @@ fn disproved_on_chain(s: &Setup) {
         let weight = tx.weight().to_wu();
         assert!(weight <= 400_000, "commitment {c}: spend weighs {weight} WU");
         largest = largest.max(weight);
-        let v = &node.test_mempool_accept(&[tx.clone()]).unwrap()[0];
+        let v = &node.test_mempool_accept(std::slice::from_ref(&tx)).unwrap()[0];
         assert!(v.allowed, "commitment {c}, leaf {}: {:?}", fault.step, v.reject_reason);
         let txid = node.send(&tx).unwrap();
         node.confirm(&txid).unwrap();

@@ -87,7 +87,7 @@ impl World {
                 input: vec![TxIn { previous_output: coin.outpoint, sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
                 output: vec![claim.clone(), TxOut { value: change, script_pubkey: op_script }],
             };
-            sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], &op)?;
+            sign_p2tr_keypath(&mut tx, 0, std::slice::from_ref(&coin.txout), &op)?;
             let txid = node.send(&tx)?;
             node.confirm(&txid)?;
             fundings.push(FundingInput { outpoint: OutPoint { txid, vout: 0 }, txout: claim });

@@ -44,7 +44,7 @@ fn p2tr_key_path_spend_is_accepted_and_mined() {
 
     let pay = coin.txout.value - Amount::from_sat(1_000);
     let mut tx = spend(coin.outpoint, Version::TWO, vec![TxOut { value: pay, script_pubkey: bob.script_pubkey() }]);
-    alice.sign_key_path(&mut tx, 0, &[coin.txout.clone()]);
+    alice.sign_key_path(&mut tx, 0, std::slice::from_ref(&coin.txout));
 
     let verdict = node.test_mempool_accept(&[tx.clone()]).unwrap();
     assert!(verdict[0].allowed, "rejected: {:?}", verdict[0].reject_reason);
@@ -62,7 +62,7 @@ fn p2tr_key_path_spend_is_accepted_and_mined() {
     // A signature by the wrong key is refused, with Core's reason.
     let coin2 = node.fund(&alice.address()).unwrap();
     let mut forged = spend(coin2.outpoint, Version::TWO, vec![TxOut { value: pay, script_pubkey: bob.script_pubkey() }]);
-    bob.sign_key_path(&mut forged, 0, &[coin2.txout.clone()]);
+    bob.sign_key_path(&mut forged, 0, std::slice::from_ref(&coin2.txout));
     let verdict = node.test_mempool_accept(&[forged.clone()]).unwrap();
     assert!(!verdict[0].allowed);
     let reason = verdict[0].reject_reason.clone().unwrap();
@@ -112,7 +112,7 @@ fn tapscript_hash_lock_spend_and_wrong_preimage() {
     assert!(verdict.reject_reason.as_ref().unwrap().contains("clean stack") || verdict.reject_reason.as_ref().unwrap().contains("CLEANSTACK") || verdict.reject_reason.as_ref().unwrap().contains("Stack size must be exactly one"), "{:?}", verdict.reject_reason);
 
     let good = with_witness(vec![preimage]);
-    let verdict = &node.test_mempool_accept(&[good.clone()]).unwrap()[0];
+    let verdict = &node.test_mempool_accept(std::slice::from_ref(&good)).unwrap()[0];
     assert!(verdict.allowed, "rejected: {:?}", verdict.reject_reason);
     let txid = node.send(&good).unwrap();
     node.confirm(&txid).unwrap();
@@ -136,7 +136,7 @@ fn truc_zero_fee_parent_with_p2a_anchor_is_bumped_by_a_child_package() {
             TxOut { value: Amount::ZERO, script_pubkey: p2a() },
         ],
     );
-    key.sign_key_path(&mut parent, 0, &[c1.txout.clone()]);
+    key.sign_key_path(&mut parent, 0, std::slice::from_ref(&c1.txout));
     let alone = &node.test_mempool_accept(&[parent.clone()]).unwrap()[0];
     assert!(!alone.allowed, "a zero-fee parent must not relay alone");
     let reason = alone.reject_reason.clone().unwrap();
@@ -175,7 +175,7 @@ fn reorg_returns_a_confirmed_tx_to_the_mempool_and_restart_keeps_the_chain() {
         Version::TWO,
         vec![TxOut { value: coin.txout.value - Amount::from_sat(1_000), script_pubkey: key.script_pubkey() }],
     );
-    key.sign_key_path(&mut tx, 0, &[coin.txout.clone()]);
+    key.sign_key_path(&mut tx, 0, std::slice::from_ref(&coin.txout));
     let txid = node.send(&tx).unwrap();
     let block = node.confirm(&txid).unwrap();
     node.mine(2).unwrap();

@@ -280,8 +280,8 @@ impl Driver {
             coords[m].add_partials(p.into_iter().next().ok_or_else(|| anyhow!("empty answer"))?)?;
         }
         let pegin = coords[m].finish()?;
-        for i in 0..m {
-            g.verify_peg_out_presigned(i, &sigs[i])?;
+        for (i, s) in sigs.iter().enumerate() {
+            g.verify_peg_out_presigned(i, s)?;
         }
         let setup = start.elapsed();
         // 6. The depositor's coins move: Deposit, then PegInConfirm with its CPFP child.
@@ -320,7 +320,7 @@ impl Driver {
         let url = format!("{}/status", m.url.trim_end_matches('/'));
         self.rt.block_on(async {
             let r = reqwest::Client::new().get(&url).timeout(Duration::from_secs(5)).send().await?;
-            Ok::<_, reqwest::Error>(r.json::<Value>().await?)
+            r.json::<Value>().await
         })
         .with_context(|| format!("GET {url}"))
     }

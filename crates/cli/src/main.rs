@@ -141,7 +141,7 @@ enum RunCmd {
     },
 }
 
-fn load_config(path: &PathBuf) -> Result<Config> {
+fn load_config(path: &std::path::Path) -> Result<Config> {
     Config::load(path).with_context(|| format!("reading configuration {}", path.display()))
 }
 
@@ -245,7 +245,7 @@ fn main() -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                println!("{:<8} {:<9} {:>7} {:>7} {}", "name", "role", "height", "graphs", "duties / watch");
+                println!("{:<8} {:<9} {:>7} {:>7} duties / watch", "name", "role", "height", "graphs");
                 for a in &all {
                     let s = &a["status"];
                     let daemon = &s["daemon"];

@@ -548,7 +548,7 @@ mod tests {
         let script = leaf(&pk);
         let c = claim(p2wsh(), 1_000);
         let honest = sk.sign(&c).unwrap();
-        for k in 0..CLAIM_FIELDS {
+        for (k, name) in FIELD_NAMES.iter().enumerate() {
             // Raise the first message digit of field k by one: hash its element once more, so
             // the chain still reaches the key but the checksum no longer matches.
             let mut w = honest.clone();
@@ -560,7 +560,7 @@ mod tests {
             w[base] = bitcoin::hashes::hash160::Hash::hash(&w[base]).to_byte_array().to_vec();
             w[base + 1] = bitvm2_script::exec::encode_num(d + 1);
             match pk.read(&w) {
-                Err(ClaimError::Signature { field, .. }) => assert_eq!(field, FIELD_NAMES[k]),
+                Err(ClaimError::Signature { field, .. }) => assert_eq!(field, *name),
                 other => panic!("field {k}: raised digit read as {other:?}"),
             }
             assert!(!execute(&script, &w, &ExecOptions::default()).success(), "field {k}");

@@ -93,7 +93,7 @@ fn wrong_proofs_inputs_and_witnesses_fail_a_claim() {
     // a valid proof of other public inputs, checked against ours: no residue witness exists;
     // the operator can only bring some witness (here the honest one of the other statement)
     let (op, oi) = &f.other;
-    assert!(matches!(verifier::prove(&f.pvk, op, &f.public), Err(_)));
+    assert!(verifier::prove(&f.pvk, op, &f.public).is_err());
     let ow = verifier::prove(&f.pvk, op, oi).unwrap().witness;
     assert!(!claims(f, &f.vp.input_values(op, &f.public, &ow).unwrap()));
     assert!(!claims(f, &f.vp.input_values(op, &f.public, &w).unwrap()));
@@ -129,9 +129,12 @@ fn wrong_proofs_inputs_and_witnesses_fail_a_claim() {
     assert!(!claims(f, &bad));
 }
 
+/// An operation's name, script, stack (hints, operands) and expected result.
+type DistinctOp = (String, bitcoin::ScriptBuf, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// One operation of every distinct kind (names carry the shape and the constants' classes)
 /// with its stack (hints, operands) and expected result on the honest values.
-fn distinct_ops(f: &Fixture) -> Vec<(String, bitcoin::ScriptBuf, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+fn distinct_ops(f: &Fixture) -> Vec<DistinctOp> {
     let p = &f.vp.program;
     let vals = p.evaluate(&honest_inputs(f)).unwrap();
     let mut seen = std::collections::HashSet::new();

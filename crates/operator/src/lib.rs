@@ -145,7 +145,7 @@ impl OperatorHandler {
             input: vec![TxIn { previous_output: coin.outpoint, sequence: bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME, ..Default::default() }],
             output: vec![TxOut { value, script_pubkey: script }, TxOut { value: change, script_pubkey: wallet_script(keys) }],
         };
-        sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], keys.keypair()).map_err(bad)?;
+        sign_p2tr_keypath(&mut tx, 0, std::slice::from_ref(&coin.txout), keys.keypair()).map_err(bad)?;
         params.kickoff_funding = bitvm2_txgraph::FundingInput { outpoint: OutPoint { txid: tx.compute_txid(), vout: 0 }, txout: tx.output[0].clone() };
         queue(t, &[tx], "claim-coin")?;
         params.disprove = bitvm2_txgraph::DisproveScripts { assert_commitments: vec![], disprove_leaves: vec![] };
@@ -456,7 +456,7 @@ async fn step(env: &Env, id: &str, mut d: Duty) -> Result<(), DaemonError> {
                         TxOut { value: coin.txout.value - r.amount - OPEN_FEE, script_pubkey: wallet_script(keys) },
                     ],
                 };
-                sign_p2tr_keypath(&mut tx, 0, &[coin.txout.clone()], keys.keypair()).map_err(|e| DaemonError::Wallet(e.to_string()))?;
+                sign_p2tr_keypath(&mut tx, 0, std::slice::from_ref(&coin.txout), keys.keypair()).map_err(|e| DaemonError::Wallet(e.to_string()))?;
                 d.payout = Some(OutPoint { txid: tx.compute_txid(), vout: 0 });
                 d.state = "payout sent".into();
                 queue(t, &[tx], "payout").map_err(|e| DaemonError::Wallet(e.to_string()))?;

@@ -84,7 +84,7 @@ fn offer_queues_its_claim_coin_once_and_a_graph_without_the_offer_is_refused() {
 
     // A graph where its challenge premium was changed: refused, nothing stored.
     let mut changed = offer.params.clone();
-    changed.challenge_amount = changed.challenge_amount + Amount::from_sat(1);
+    changed.challenge_amount += Amount::from_sat(1);
     let params2 = bitvm2_txgraph::encode::encode_params(&req.params(vec![changed]));
     let g2 = bitvm2_verifier::real::build(&params2, &programs, None).unwrap().graph.clone();
     let before = store.row_counts().unwrap();

@@ -270,6 +270,18 @@ pub fn check_effect(frag: &Fragment, inputs: &[Vec<u8>]) -> Result<(), String> {
     Ok(())
 }
 
+/// The witness that spends a taproot output through leaf `script`: the stack `items` (bottom
+/// first), then the script and its control block.
+pub fn leaf_spend_witness<I: AsRef<[u8]>>(items: impl IntoIterator<Item = I>, script: &Script, control: &ControlBlock) -> Witness {
+    let mut w = Witness::new();
+    for item in items {
+        w.push(item);
+    }
+    w.push(script.as_bytes());
+    w.push(control.serialize());
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,16 +378,4 @@ mod tests {
             prop_assert!(check_effect(&f, &inputs).is_ok(), "{:?}", check_effect(&f, &inputs));
         }
     }
-}
-
-/// The witness that spends a taproot output through leaf `script`: the stack `items` (bottom
-/// first), then the script and its control block.
-pub fn leaf_spend_witness<I: AsRef<[u8]>>(items: impl IntoIterator<Item = I>, script: &Script, control: &ControlBlock) -> Witness {
-    let mut w = Witness::new();
-    for item in items {
-        w.push(item);
-    }
-    w.push(script.as_bytes());
-    w.push(control.serialize());
-    w
 }

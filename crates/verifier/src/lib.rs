@@ -238,11 +238,11 @@ impl PeerHandler for VerifierHandler {
                 }
                 let sess = sessions(g).map_err(bad)?;
                 let mut out = Vec::new();
-                for i in 0..m {
-                    if s.rounds[i].session != sess[i].id {
+                for (i, (round, session)) in s.rounds.iter().zip(&sess).enumerate() {
+                    if round.session != session.id {
                         return Err(bad(format!("round {i} is for another session")));
                     }
-                    out.push(sign_round(t, keys, &sess[i], &s.rounds[i])?);
+                    out.push(sign_round(t, keys, session, round)?);
                 }
                 rec.challenge_sigs = s.challenge_sigs;
                 save_record(t, &id, &rec)?;

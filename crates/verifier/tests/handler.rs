@@ -20,9 +20,7 @@ struct Party {
 }
 
 fn config(f: &Fixture, me: usize) -> Config {
-    let mut text = format!(
-        "[node]\nrole = \"verifier\"\nkeys_file = \"/nonexistent/k.json\"\nstore_path = \"/nonexistent/s.sqlite\"\nlisten = \"127.0.0.1:1\"\n[bitcoind]\nrpc_url = \"http://127.0.0.1:1\"\n"
-    );
+    let mut text = "[node]\nrole = \"verifier\"\nkeys_file = \"/nonexistent/k.json\"\nstore_path = \"/nonexistent/s.sqlite\"\nlisten = \"127.0.0.1:1\"\n[bitcoind]\nrpc_url = \"http://127.0.0.1:1\"\n".to_string();
     let _ = me;
     let mut add = |name: String, role: &str, kp: &Keypair| {
         text += &format!("[[committee]]\nname = \"{name}\"\nrole = \"{role}\"\npubkey = \"{}\"\nurl = \"http://127.0.0.1:1\"\n", kp.x_only_public_key().0);
