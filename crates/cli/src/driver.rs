@@ -86,6 +86,22 @@ impl Driver {
         }
     }
 
+    /// Runs `f` for every member at once (one thread each; the members work in parallel, as
+    /// independent parties would) and returns the answers in `members`' order. The first
+    /// error, in that order, is returned.
+    pub fn each<T: Send>(&self, members: &[Member], f: impl Fn(&Member) -> Result<T> + Sync) -> Result<Vec<T>> {
+        let f = &f;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = members.iter().map(|m| s.spawn(move || f(m))).collect();
+            handles.into_iter().map(|h| h.join().map_err(|_| anyhow!("a sender thread panicked"))?).collect()
+        })
+    }
+
+    /// Sends the same message to every member at once; answers in `members`' order.
+    pub fn send_each(&self, members: &[Member], kind: &str, payload: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.each(members, |m| self.send(m, kind, payload))
+    }
+
     /// A JSON-RPC call.
     pub fn call(&self, method: &str, params: Vec<Value>) -> Result<Value> {
         self.rt.block_on(self.rpc.call(method, params)).with_context(|| format!("bitcoind {method}"))
@@ -203,12 +219,16 @@ impl Driver {
             fees,
         };
         // 1. Offers.
-        let mut offers = Vec::new();
-        let mut programs = Vec::new();
-        for op in &operators {
-            let o: OperatorOffer = decode(kind::OFFER, &self.send(op, kind::OFFER, &encode(&req))?)?;
+        let req_bytes = encode(&req);
+        let answers = self.each(&operators, |op| {
+            let o: OperatorOffer = decode(kind::OFFER, &self.send(op, kind::OFFER, &req_bytes)?)?;
             // Its Winternitz keys, checked by hash (the coordinator rebuilds the graph too).
             let blob = self.rt.block_on(self.client.fetch_blob(&op.url, &o.program.keys)).with_context(|| format!("{}'s program keys", op.name))?;
+            Ok((o, blob))
+        })?;
+        let mut offers = Vec::new();
+        let mut programs = Vec::new();
+        for (o, blob) in answers {
             bitvm2_verifier::real::remember_blob(blob);
             offers.push(o.params);
             programs.push(o.program);
@@ -233,8 +253,9 @@ impl Driver {
         let m = operators.len();
         let mut challenge_sigs = vec![None; m];
         let mut nonces = Vec::new();
-        for mem in operators.iter().chain(&verifiers) {
-            match decode::<GraphReply>(kind::GRAPH, &self.send(mem, kind::GRAPH, &gmsg)?)? {
+        let members: Vec<Member> = operators.iter().chain(&verifiers).cloned().collect();
+        for answer in self.send_each(&members, kind::GRAPH, &gmsg)? {
+            match decode::<GraphReply>(kind::GRAPH, &answer)? {
                 GraphReply::ChallengeSig { operator, sig } => {
                     *challenge_sigs.get_mut(operator as usize).ok_or_else(|| anyhow!("bad operator index"))? = Some(sig)
                 }
@@ -256,8 +277,8 @@ impl Driver {
             rounds.push(c.nonce_round()?);
         }
         let sign = SignMsg { graph_id: g.id(), challenge_sigs: challenge_sigs.clone(), rounds: rounds[..m].to_vec() };
-        for v in &verifiers {
-            let PartialsReply(p) = decode(kind::SIGN, &self.send(v, kind::SIGN, &encode(&sign))?)?;
+        for (v, answer) in verifiers.iter().zip(self.send_each(&verifiers, kind::SIGN, &encode(&sign))?) {
+            let PartialsReply(p) = decode(kind::SIGN, &answer)?;
             ensure!(p.len() == m, "{} answered {} partial sets", v.name, p.len());
             for (i, set) in p.into_iter().enumerate() {
                 coords[i].add_partials(set)?;
@@ -268,15 +289,14 @@ impl Driver {
         progress(&format!("{m} peg-out graphs presigned ({tasks} committee signatures)"));
         // 4. Everyone stores the presigned graph.
         let pre = PresignedMsg { graph_id: g.id(), challenge_sigs, sigs: sigs.iter().map(sigs_to_list).collect() };
-        for mem in operators.iter().chain(&verifiers) {
-            let a = self.send(mem, kind::PRESIGNED, &encode(&pre))?;
+        for (mem, a) in members.iter().zip(self.send_each(&members, kind::PRESIGNED, &encode(&pre))?) {
             ensure!(a == b"stored", "{} did not store the graph", mem.name);
         }
         progress("every member checked and stored every peg-out graph");
         // 5. PegInConfirm.
         let pin = SignPegInMsg { graph_id: g.id(), round: rounds[m].clone() };
-        for v in &verifiers {
-            let PartialsReply(p) = decode(kind::SIGN_PEGIN, &self.send(v, kind::SIGN_PEGIN, &encode(&pin))?)?;
+        for answer in self.send_each(&verifiers, kind::SIGN_PEGIN, &encode(&pin))? {
+            let PartialsReply(p) = decode(kind::SIGN_PEGIN, &answer)?;
             coords[m].add_partials(p.into_iter().next().ok_or_else(|| anyhow!("empty answer"))?)?;
         }
         let pegin = coords[m].finish()?;
