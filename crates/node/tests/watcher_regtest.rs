@@ -239,16 +239,20 @@ async fn rpc_client_reads_core_answers_and_keeps_core_errors() {
     assert!(matches!(err, bitvm2_node::RpcError::Auth { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn conflicting_spend_on_chain_is_reported_by_name() {
-    // Our outbox tx A spends a coin; someone replaces it (RBF) with B, which gets mined.
+/// Our outbox transaction A spends a fresh coin, then B (higher fee) replaces it in the mempool.
+async fn replaced_by_another() -> (Fixture, Funded, bitcoin::Txid, bitcoin::Txid) {
     let f = fixture();
     let coin = f.rt.fund(&address()).unwrap();
     f.watcher.poll_once().await.unwrap();
-    let a = spend(&coin, 0);
-    let a_id = f.watcher.broadcast(std::slice::from_ref(&a), "ours").await.unwrap();
-    let b = spend(&coin, 200);
-    let b_id = f.rt.send(&b).unwrap();
+    let a_id = f.watcher.broadcast(&[spend(&coin, 0)], "ours").await.unwrap();
+    let b_id = f.rt.send(&spend(&coin, 200)).unwrap();
+    (f, coin, a_id, b_id)
+}
+
+#[tokio::test]
+async fn conflicting_spend_on_chain_is_reported_by_name() {
+    // Our outbox tx A spends a coin; someone replaces it (RBF) with B, which gets mined.
+    let (f, coin, a_id, b_id) = replaced_by_another().await;
     assert!(!f.rt.in_mempool(&a_id).unwrap(), "replaced");
     f.rt.confirm(&b_id).unwrap();
     let height = f.rt.height().unwrap();
@@ -288,13 +292,7 @@ async fn conflicting_spend_on_chain_is_reported_by_name() {
 async fn a_conflict_reorged_away_is_forgotten_and_our_transaction_confirms_after_all() {
     // B replaces our A and is mined; a reorg drops B's block, and a miner prioritises B down so
     // A wins the mempool again: the entry must not be closed later for the forgotten conflict.
-    let f = fixture();
-    let coin = f.rt.fund(&address()).unwrap();
-    f.watcher.poll_once().await.unwrap();
-    let a = spend(&coin, 0);
-    let a_id = f.watcher.broadcast(std::slice::from_ref(&a), "ours").await.unwrap();
-    let b = spend(&coin, 200);
-    let b_id = f.rt.send(&b).unwrap();
+    let (f, _coin, a_id, b_id) = replaced_by_another().await;
     let b_block = f.rt.confirm(&b_id).unwrap();
     let conflict_height = f.rt.height().unwrap();
     let r = f.watcher.poll_once().await.unwrap();
