@@ -790,6 +790,22 @@ impl Graph {
     /// SINGLE|ANYONECANPAY) and, when it acts, Kickoff, AssertInitial, every assert lane,
     /// every assert input and AssertFinal's assert inputs (1..).
     pub fn operator_tasks(&self, i: usize) -> Result<Vec<SigningTask>, GraphError> {
+        self.operator_inputs(i)?.into_iter().map(|(tx, input)| self.operator_task_unchecked(i, tx, input)).collect()
+    }
+
+    /// One of [`Graph::operator_tasks`], computed alone: an operator signing one assert input
+    /// hashes that transaction, not the hundreds of a Groth16 assertion. A transaction or
+    /// input the operator does not sign is [`GraphError::NoSuchTx`].
+    pub fn operator_task(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, GraphError> {
+        if !self.operator_inputs(i)?.contains(&(tx, input)) {
+            return Err(GraphError::NoSuchTx(format!("operator {i}'s signature on {tx} input {input}")));
+        }
+        self.operator_task_unchecked(i, tx, input)
+    }
+
+    /// The (transaction, input) pairs operator `i` signs, in the order of
+    /// [`Graph::operator_tasks`] (no hashing: cheap to list).
+    fn operator_inputs(&self, i: usize) -> Result<Vec<(TxKind, u32)>, GraphError> {
         let po = self.peg_out(i)?;
         let mut ids = vec![(TxKind::Challenge, 0), (TxKind::Kickoff, 0), (TxKind::AssertInitial, 0)];
         ids.extend((0..po.lanes.len()).map(|l| (TxKind::AssertLane(l as u32), 0)));
@@ -797,26 +813,7 @@ impl Graph {
             ids.extend((0..a.inputs.len()).map(|j| (TxKind::Assert(k as u32), j as u32)));
         }
         ids.extend((1..po.assert_final.inputs.len()).map(|j| (TxKind::AssertFinal, j as u32)));
-        ids.into_iter().map(|(tx, input)| self.operator_task_unchecked(i, tx, input)).collect()
-    }
-
-    /// One of [`Graph::operator_tasks`], computed alone: an operator signing one assert input
-    /// hashes that transaction, not the hundreds of a Groth16 assertion. A transaction or
-    /// input the operator does not sign is [`GraphError::NoSuchTx`].
-    pub fn operator_task(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, GraphError> {
-        let po = self.peg_out(i)?;
-        let n = input as usize;
-        let signs = match tx {
-            TxKind::Challenge | TxKind::Kickoff | TxKind::AssertInitial => n == 0,
-            TxKind::AssertLane(l) => n == 0 && (l as usize) < po.lanes.len(),
-            TxKind::Assert(k) => po.asserts.get(k as usize).is_some_and(|a| n < a.inputs.len()),
-            TxKind::AssertFinal => (1..po.assert_final.inputs.len()).contains(&n),
-            _ => false,
-        };
-        if !signs {
-            return Err(GraphError::NoSuchTx(format!("operator {i}'s signature on {tx} input {input}")));
-        }
-        self.operator_task_unchecked(i, tx, input)
+        Ok(ids)
     }
 
     fn operator_task_unchecked(&self, i: usize, tx: TxKind, input: u32) -> Result<SigningTask, GraphError> {
