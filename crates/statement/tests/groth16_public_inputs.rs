@@ -3,25 +3,19 @@
 //! field changed fails, as does a vector of the wrong length. Keys are cached by content hash
 //! under the target directory (the same parameters as the regtest test, so they share them).
 
+mod common;
+
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Txid};
-use bitvm2_statement::{fixture, keys, Claim, StatementError, StatementParams, NUM_PUBLIC_INPUTS};
-
-/// The smallest circuit that holds the synthetic payout (1 header, k = 1, Merkle depth 1,
-/// 1 input): the same shape the regtest test proves.
-fn small() -> StatementParams {
-    StatementParams { num_headers: 1, min_confirmations: 1, merkle_depth: 1, max_inputs: 1, ..StatementParams::regtest() }
-}
+use bitvm2_statement::{keys, Claim, StatementError, NUM_PUBLIC_INPUTS};
+use common::small_circuit;
 
 #[test]
 fn proof_is_rejected_for_public_inputs_with_any_field_changed() {
-    let p = small();
-    let (w, _, _) = fixture::synthetic(&p);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("statement-keys");
+    let (p, w, k) = small_circuit();
     let mut rng = rand::rngs::OsRng;
-    let (k, _) = keys::load_or_setup(&dir, &p, &mut rng).unwrap();
     assert_eq!(k.vk.gamma_abc_g1.len(), 1 + NUM_PUBLIC_INPUTS, "one IC point per public input");
     let proof = keys::prove(&k.pk, &p, &w, &mut rng).unwrap();
     let c = w.claim.clone();

@@ -6,6 +6,8 @@
 //! honest Kickoff, and a Kickoff that commits another amount (or checkpoint) is caught by the
 //! binding leaf of that input, whose witness runs successfully in the script executor.
 
+mod common;
+
 use std::time::Instant;
 
 use ark_bn254::Bn254;
@@ -26,13 +28,8 @@ use bitvm2_statement::program::{
     binding_leaves_for, claim_bindings, find_claim_binding_fault, kickoff_fields, program_inputs, program_inputs_with_witness,
     verifier_program, StatementProgram, StatementProgramError, StatementProgramOptions,
 };
-use bitvm2_statement::{fixture, keys, Claim, StatementParams};
-
-/// The smallest circuit that holds the synthetic payout, as in `groth16_public_inputs` (so the
-/// two tests share the cached keys).
-fn small() -> StatementParams {
-    StatementParams { num_headers: 1, min_confirmations: 1, merkle_depth: 1, max_inputs: 1, ..StatementParams::regtest() }
-}
+use bitvm2_statement::{fixture, keys, Claim};
+use common::small_circuit;
 
 /// Indices of the program's claims that do not hold for `inputs`.
 fn failed_claims(sp: &StatementProgram, inputs: &[Val]) -> Vec<usize> {
@@ -54,11 +51,8 @@ fn residue(sp: &StatementProgram, proof: &Proof<Bn254>, claim: &Claim) -> Residu
 
 #[test]
 fn the_statement_program_holds_for_a_real_proof_and_binds_the_kickoff_claim() {
-    let p = small();
-    let (w, _, _) = fixture::synthetic(&p);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("statement-keys");
+    let (p, w, k) = small_circuit();
     let mut rng = rand::rngs::OsRng;
-    let (k, _) = keys::load_or_setup(&dir, &p, &mut rng).unwrap();
     let t = Instant::now();
     let proof = keys::prove(&k.pk, &p, &w, &mut rng).unwrap();
     eprintln!("proof in {:.1} s", t.elapsed().as_secs_f64());

@@ -4,11 +4,14 @@
 //! operator's proof ran for hours instead of seconds. Checked with a subscriber that counts
 //! those spans: synthesis under it opens many (the control), `keys::prove` opens none.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use bitvm2_statement::{fixture, keys, StatementCircuit, StatementParams};
+use bitvm2_statement::{keys, StatementCircuit};
+use common::small_circuit;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
@@ -33,19 +36,10 @@ impl Subscriber for GadgetSpans {
     fn exit(&self, _: &Id) {}
 }
 
-/// The smallest circuit that holds the synthetic payout (shares the cached keys of
-/// `groth16_public_inputs`).
-fn small() -> StatementParams {
-    StatementParams { num_headers: 1, min_confirmations: 1, merkle_depth: 1, max_inputs: 1, ..StatementParams::regtest() }
-}
-
 #[test]
 fn proving_opens_no_gadget_span_in_the_callers_subscriber() {
-    let p = small();
-    let (w, _, _) = fixture::synthetic(&p);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("statement-keys");
+    let (p, w, k) = small_circuit();
     let mut rng = rand::rngs::OsRng;
-    let (k, _) = keys::load_or_setup(&dir, &p, &mut rng).unwrap();
 
     // Control: the same circuit synthesized directly under the counter opens gadget spans.
     let control = GadgetSpans::default();

@@ -452,7 +452,7 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
     if w.asserts_ok || env.confirmations(&po.assert_final.txid()).await?.unwrap_or(0) == 0 {
         return Ok(());
     }
-    let started = std::time::Instant::now();
+    let lap = std::time::Instant::now();
     let mut asserts = Vec::new();
     for a in &po.asserts {
         let tx = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &a.txid()).await?.ok_or_else(|| DaemonError::Graph(format!("assert {} not found", a.txid())))?;
@@ -462,16 +462,18 @@ async fn watch_kickoff(env: &Env, gid: &str, b: &real::Built, rec: &GraphRecord,
     if !env.unspent(&po.assert_final.outpoint(0)).await? {
         return Ok(());
     }
-    let fetch_secs = started.elapsed().as_secs_f64();
+    let fetch_secs = lap.elapsed().as_secs_f64();
+    let lap = std::time::Instant::now();
     let inst = &b.instances[i];
     let signed = real::read_from_chain(&inst.disprove, &asserts).map_err(DaemonError::Graph)?;
-    let read_secs = started.elapsed().as_secs_f64() - fetch_secs;
+    let read_secs = lap.elapsed().as_secs_f64();
     let kickoff = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &po.kickoff.txid())
         .await?
         .ok_or_else(|| DaemonError::Graph(format!("kickoff {} not found", po.kickoff.txid())))?;
     let kickoff_items: Vec<Vec<u8>> = kickoff.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    let lap = std::time::Instant::now();
     let found = inst.find_disprove(&signed, &kickoff_items).map_err(DaemonError::Graph)?;
-    let search_secs = started.elapsed().as_secs_f64() - fetch_secs - read_secs;
+    let search_secs = lap.elapsed().as_secs_f64();
     tracing::info!(graph = gid, operator = i, asserts = asserts.len(), fetch_secs, read_secs, search_secs, "assertion read from chain and searched");
     match found {
         None => {
