@@ -291,7 +291,7 @@ fn check_winternitz_signed_once(demo: &Demo, op: &str, mined: &[(&str, Txid)]) -
 }
 
 /// The HTTP status of a rejected peer message (`None`: accepted).
-fn rejected(r: std::result::Result<bitvm2_node::peer::PeerReply, bitvm2_node::peer::PeerClientError>) -> Option<u16> {
+fn rejected<T>(r: std::result::Result<T, bitvm2_node::peer::PeerClientError>) -> Option<u16> {
     match r {
         Err(bitvm2_node::peer::PeerClientError::Rejected { status, .. }) => Some(status),
         Err(e) => Some(u16::MAX).inspect(|_| eprintln!("transport error: {e}")),
@@ -313,13 +313,13 @@ fn junk_round(demo: &Demo) -> Result<usize> {
     let mut n = 0;
     for m in &d.members {
         let before = message_rows(demo, &m.name)?;
-        let garbage = d.rt.block_on(outsider.post_raw(&m.url, b"\x00\xffnot an envelope{".to_vec()));
+        let garbage = d.rt.block_on(outsider.post_unchecked(&m.url, b"\x00\xffnot an envelope{".to_vec()));
         ensure!(rejected(garbage) == Some(400), "{}: garbage not refused with 400", m.name);
-        let stranger = d.rt.block_on(outsider.send(&m.url, kind::WITHDRAW, b"{}"));
+        let stranger = d.rt.block_on(outsider.send(m, kind::WITHDRAW, b"{}"));
         ensure!(rejected(stranger) == Some(403), "{}: a non-member's message not refused with 403", m.name);
         let mut forged = outsider.envelope(kind::PRESIGNED, [7u8; 32], b"{}");
         forged.sender = member_key.clone();
-        ensure!(rejected(d.rt.block_on(outsider.post(&m.url, &forged))) == Some(401), "{}: a forged signature not refused with 401", m.name);
+        ensure!(rejected(d.rt.block_on(outsider.post(&m.url, &m.public_key().map_err(anyhow::Error::msg)?, &forged))) == Some(401), "{}: a forged signature not refused with 401", m.name);
         n += 3;
         ensure!(message_rows(demo, &m.name)? == before, "{}: junk changed the store", m.name);
     }
@@ -341,7 +341,7 @@ fn withdraw_captured(demo: &Demo, req: WithdrawalRequest) -> Result<(String, Cap
     let mut out = Vec::new();
     for m in &d.members {
         let env = d.client.envelope(kind::WITHDRAW, content_id(kind::WITHDRAW, &payload), &payload);
-        let r = d.rt.block_on(d.client.post(&m.url, &env)).with_context(|| format!("withdrawal to {}", m.name))?;
+        let r = d.rt.block_on(d.client.post(&m.url, &m.public_key().map_err(anyhow::Error::msg)?, &env)).with_context(|| format!("withdrawal to {}", m.name))?;
         ensure!(!r.replay, "first withdrawal message taken for a replay");
         out.push((m.clone(), env, r.payload));
     }
@@ -374,15 +374,16 @@ fn replay_round(demo: &Demo, captured: &Captured, g: &bitvm2_txgraph::Graph) -> 
     std::thread::sleep(Duration::from_millis(1100));
     for (m, env, answer) in captured {
         let before = message_rows(demo, &m.name)?;
-        let exact = d.rt.block_on(d.client.post(&m.url, env)).with_context(|| format!("replay to {}", m.name))?;
+        let key = m.public_key().map_err(anyhow::Error::msg)?;
+        let exact = d.rt.block_on(d.client.post(&m.url, &key, env)).with_context(|| format!("replay to {}", m.name))?;
         ensure!(exact.replay && exact.payload == *answer, "{}: an exact replay was not answered from the records", m.name);
         let payload = from_hex(&env.payload)?;
-        let resigned = d.rt.block_on(d.client.send(&m.url, kind::WITHDRAW, &payload))?;
+        let resigned = d.rt.block_on(d.client.send(m, kind::WITHDRAW, &payload))?;
         ensure!(resigned.replay && resigned.payload == *answer, "{}: a re-signed replay was processed again", m.name);
         let id: [u8; 32] = from_hex(&env.id)?.try_into().map_err(|_| anyhow::anyhow!("id length"))?;
         let other = d.client.envelope(kind::WITHDRAW, id, &forged);
-        ensure!(rejected(d.rt.block_on(d.client.post(&m.url, &other))) == Some(409), "{}: an id reused for another payload not refused with 409", m.name);
-        ensure!(rejected(d.rt.block_on(d.client.send(&m.url, kind::WITHDRAW, &forged))) == Some(422), "{}: a withdrawal with a forged side-system signature not refused with 422", m.name);
+        ensure!(rejected(d.rt.block_on(d.client.post(&m.url, &key, &other))) == Some(409), "{}: an id reused for another payload not refused with 409", m.name);
+        ensure!(rejected(d.rt.block_on(d.client.send(m, kind::WITHDRAW, &forged))) == Some(422), "{}: a withdrawal with a forged side-system signature not refused with 422", m.name);
         n += 4;
         let after = message_rows(demo, &m.name)?;
         if m.name == "op0" {

@@ -72,7 +72,7 @@ impl Driver {
     pub fn send_as(&self, client: &PeerClient, m: &Member, kind: &str, payload: &[u8]) -> Result<Vec<u8>> {
         let start = Instant::now();
         loop {
-            match self.rt.block_on(client.send(&m.url, kind, payload)) {
+            match self.rt.block_on(client.send(m, kind, payload)) {
                 Ok(r) => return Ok(r.payload),
                 Err(e) => {
                     let s = e.to_string();

@@ -46,12 +46,11 @@ async fn main() {
         url: "http://127.0.0.1:1".into(),
     };
     let settings = PeerSettings {
-        node_pubkey: server.public_key(),
         committee: vec![member("op", Role::Operator, &client_keys), member("v", Role::Verifier, &server)],
         max_body_bytes: 1 << 20,
         max_clock_skew_secs: 600,
     };
-    let api = PeerApi::new(settings, store.clone(), Arc::new(Metrics::default()), Arc::new(Echo));
+    let api = PeerApi::new(settings, *server.keypair(), store.clone(), Arc::new(Metrics::default()), Arc::new(Echo));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(bitvm2_node::peer::serve(listener, api.router(), std::future::pending()));
@@ -65,12 +64,12 @@ async fn main() {
     let get = t.elapsed().as_secs_f64() / m as f64;
     let t = Instant::now();
     for i in 0..m {
-        client.send(&url, "echo", format!("payload {i}").as_bytes()).await.unwrap();
+        client.send_to(&url, &server.public_key(), "echo", format!("payload {i}").as_bytes()).await.unwrap();
     }
     let msg = t.elapsed().as_secs_f64() / m as f64;
     let t = Instant::now();
     for i in 0..m {
-        let r = client.send(&url, "echo", format!("payload {i}").as_bytes()).await.unwrap();
+        let r = client.send_to(&url, &server.public_key(), "echo", format!("payload {i}").as_bytes()).await.unwrap();
         assert!(r.replay);
     }
     let replay = t.elapsed().as_secs_f64() / m as f64;

@@ -12,6 +12,11 @@
 //! once and a rejected message changes nothing. Errors are JSON:
 //! `{"error": "<reason>", "field": "<field or null>", "detail": "<text>"}`.
 //!
+//! An accepted message's answer ([`Reply`]) is signed by the receiver's node key over
+//! [`reply_digest`], which binds it to the exact request it answers; [`PeerClient`] checks it
+//! against the key it expected to reach, so an answer cannot be forged or moved to another
+//! request on the way. Refusals (4xx/5xx) are not signed: they carry no protocol data.
+//!
 //! Also served: `GET /status` (JSON) and `GET /metrics` (Prometheus text).
 
 use std::collections::HashMap;
@@ -36,6 +41,8 @@ use crate::store::{now_secs, PeerMessageRecord, Store, StoreError, StoreTx};
 
 /// The BIP-340 tag of the signed digest.
 pub const MESSAGE_TAG: &str = "bitvm2/peer-message/v1";
+/// The tag of the digest a receiver signs its answer with.
+pub const REPLY_TAG: &str = "bitvm2/peer-reply/v1";
 /// The route messages are posted to.
 pub const MESSAGE_PATH: &str = "/v1/message";
 /// Path prefix of content-addressed blobs: `GET /v1/blob/<sha256 hex>`.
@@ -140,7 +147,31 @@ pub fn content_id(kind: &str, payload: &[u8]) -> [u8; 32] {
     sha256::Hash::from_engine(e).to_byte_array()
 }
 
+/// The 32-byte digest a receiver signs its answer with: SHA256(SHA256(tag) || SHA256(tag) ||
+/// responder || request digest ([`signed_digest`] of the message answered) || len(payload) ||
+/// payload), the length as 4-byte big-endian.
+pub fn reply_digest(responder: &XOnlyPublicKey, request: &[u8; 32], payload: &[u8]) -> [u8; 32] {
+    let tag = sha256::Hash::hash(REPLY_TAG.as_bytes());
+    let mut e = sha256::Hash::engine();
+    e.input(tag.as_ref());
+    e.input(tag.as_ref());
+    e.input(&responder.serialize());
+    e.input(request);
+    e.input(&(payload.len() as u32).to_be_bytes());
+    e.input(payload);
+    sha256::Hash::from_engine(e).to_byte_array()
+}
+
 impl Envelope {
+    /// The digest this envelope's signature covers (and its answer is bound to), if its
+    /// fields decode.
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        let sender: XOnlyPublicKey = self.sender.parse().ok()?;
+        let id: [u8; 32] = hex::decode(&self.id).ok()?.try_into().ok()?;
+        let payload = hex::decode(&self.payload).ok()?;
+        Some(signed_digest(&sender, &self.kind, &id, self.timestamp, &payload))
+    }
+
     /// Builds and signs an envelope.
     pub fn sign(keypair: &Keypair, kind: &str, id: [u8; 32], timestamp: u64, payload: &[u8]) -> Self {
         let sender = keypair.x_only_public_key().0;
@@ -226,8 +257,6 @@ pub trait PeerHandler: Send + Sync + 'static {
 /// Settings of the peer API server.
 #[derive(Debug, Clone)]
 pub struct PeerSettings {
-    /// This node's public key (shown in /status).
-    pub node_pubkey: XOnlyPublicKey,
     /// Accepted senders.
     pub committee: Vec<Member>,
     /// Largest accepted body in bytes.
@@ -238,9 +267,8 @@ pub struct PeerSettings {
 
 impl PeerSettings {
     /// From a validated configuration.
-    pub fn from_config(cfg: &Config, node_pubkey: XOnlyPublicKey) -> Self {
+    pub fn from_config(cfg: &Config) -> Self {
         PeerSettings {
-            node_pubkey,
             committee: cfg.committee.clone(),
             max_body_bytes: cfg.peer.max_message_bytes,
             max_clock_skew_secs: cfg.peer.max_clock_skew_secs,
@@ -260,19 +288,22 @@ struct Inner {
     handler: Arc<dyn PeerHandler>,
     committee: HashMap<XOnlyPublicKey, Member>,
     settings: PeerSettings,
+    /// Signs answers; never logged or shown.
+    keypair: Keypair,
     started: Instant,
 }
 
 impl PeerApi {
-    /// A server over `store` answering with `handler`. Committee keys that do not parse are
-    /// skipped (validate the configuration first).
-    pub fn new(settings: PeerSettings, store: Arc<Store>, metrics: Arc<Metrics>, handler: Arc<dyn PeerHandler>) -> Self {
+    /// A server over `store` answering with `handler` and signing its answers with `keypair`
+    /// (this node's key). Committee keys that do not parse are skipped (validate the
+    /// configuration first).
+    pub fn new(settings: PeerSettings, keypair: Keypair, store: Arc<Store>, metrics: Arc<Metrics>, handler: Arc<dyn PeerHandler>) -> Self {
         let committee = settings
             .committee
             .iter()
             .filter_map(|m| m.public_key().ok().map(|pk| (pk, m.clone())))
             .collect();
-        PeerApi { inner: Arc::new(Inner { store, metrics, handler, committee, settings, started: Instant::now() }) }
+        PeerApi { inner: Arc::new(Inner { store, metrics, handler, committee, settings, keypair, started: Instant::now() }) }
     }
 
     /// Routes: `POST /v1/message`, `GET /status`, `GET /metrics`.
@@ -290,7 +321,7 @@ impl PeerApi {
         let i = &self.inner;
         let tip = i.store.with(|t| t.tip()).ok().flatten();
         json!({
-            "pubkey": i.settings.node_pubkey.to_string(),
+            "pubkey": i.keypair.x_only_public_key().0.to_string(),
             "tip": tip.map(|t| json!({"height": t.height, "hash": t.hash.to_string()})),
             "schema_version": i.store.schema_version().ok(),
             "rows": i.store.row_counts().ok(),
@@ -300,7 +331,8 @@ impl PeerApi {
         })
     }
 
-    fn process(&self, headers: &HeaderMap, body: Result<Bytes, String>) -> Result<(Vec<u8>, String, String, bool), Reject> {
+    /// Checks and handles one message.
+    fn process(&self, headers: &HeaderMap, body: Result<Bytes, String>) -> Result<Accepted, Reject> {
         let i = &self.inner;
         let max = i.settings.max_body_bytes;
         let too_large = |n: String| {
@@ -348,7 +380,7 @@ impl PeerApi {
         };
         // A replay: the original answer, nothing changes.
         if let Some(resp) = i.store.transaction(|t| lookup(t))? {
-            return Ok((resp, env.kind, id_s, true));
+            return Ok(Accepted { answer: resp, kind: env.kind, id: id_s, replay: true, request: digest });
         }
         let now = now_secs().max(0) as u64;
         let skew = now.abs_diff(env.timestamp);
@@ -374,8 +406,21 @@ impl PeerApi {
                 t.record_peer_message(&sender_s, &id_s, &rec).map_err(internal)?;
                 Ok((resp, false))
             })
-            .map(|(resp, replay)| (resp, env.kind, id_s.clone(), replay))
+            .map(|(answer, replay)| Accepted { answer, kind: env.kind, id: id_s.clone(), replay, request: digest })
     }
+}
+
+/// A message that passed every check, with the daemon's answer.
+struct Accepted {
+    /// The handler's answer (or the recorded one, for a replay).
+    answer: Vec<u8>,
+    kind: String,
+    /// The message id, hex.
+    id: String,
+    /// Answered from the records.
+    replay: bool,
+    /// The digest the sender signed: the answer's signature is bound to it.
+    request: [u8; 32],
 }
 
 /// The answer to a handler's error.
@@ -459,6 +504,32 @@ pub struct Reply {
     pub kind: String,
     /// The daemon's answer (hex).
     pub payload: String,
+    /// BIP-340 signature (hex) of the receiver over [`reply_digest`].
+    pub signature: String,
+}
+
+impl Reply {
+    /// The answer `payload` to the request with digest `request`, signed with `keypair`.
+    pub fn sign(keypair: &Keypair, request: &[u8; 32], id: String, kind: String, payload: &[u8]) -> Self {
+        let digest = reply_digest(&keypair.x_only_public_key().0, request, payload);
+        let sig = Secp256k1::new().sign_schnorr(&Message::from_digest(digest), keypair);
+        Reply { id, kind, payload: hex::encode(payload), signature: hex::encode(sig.serialize()) }
+    }
+
+    /// The payload, once the signature is checked as `responder`'s answer to the request with
+    /// digest `request`; the error names what is wrong.
+    pub fn verify(&self, responder: &XOnlyPublicKey, request: &[u8; 32]) -> Result<Vec<u8>, String> {
+        let payload = hex::decode(&self.payload).map_err(|e| format!("payload: {e}"))?;
+        let sig = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| Signature::from_slice(&b).ok())
+            .ok_or_else(|| format!("signature: not a 64-byte hex BIP-340 signature: {:?}", self.signature.chars().take(140).collect::<String>()))?;
+        let digest = reply_digest(responder, request, &payload);
+        Secp256k1::verification_only()
+            .verify_schnorr(&sig, &Message::from_digest(digest), responder)
+            .map_err(|_| format!("signature: the answer is not signed by {responder} for this request"))?;
+        Ok(payload)
+    }
 }
 
 async fn message_route(State(api): State<PeerApi>, req: Request) -> Response {
@@ -470,12 +541,12 @@ async fn message_route(State(api): State<PeerApi>, req: Request) -> Response {
     let outcome = tokio::task::spawn_blocking(move || api2.process(&headers, body)).await;
     let metrics = &api.inner.metrics;
     match outcome {
-        Ok(Ok((payload, kind, id, replay))) => {
+        Ok(Ok(Accepted { answer, kind, id, replay, request })) => {
             metrics.accept(&kind);
             if replay {
                 metrics.accept("(replay)");
             }
-            let reply = Reply { id, kind, payload: hex::encode(payload) };
+            let reply = Reply::sign(&api.inner.keypair, &request, id, kind, &answer);
             let mut resp = Json(reply).into_response();
             if replay {
                 resp.headers_mut().insert(REPLAY_HEADER, HeaderValue::from_static("true"));
@@ -582,16 +653,27 @@ impl PeerClient {
         Envelope::sign(&self.keypair, kind, id, now_secs().max(0) as u64, payload)
     }
 
-    /// Signs and sends; the id is [`content_id`] so that a retry is a replay.
-    pub async fn send(&self, base_url: &str, kind: &str, payload: &[u8]) -> Result<PeerReply, PeerClientError> {
-        let env = self.envelope(kind, content_id(kind, payload), payload);
-        self.post(base_url, &env).await
+    /// Signs and sends to the member `peer`; the id is [`content_id`] so that a retry is a
+    /// replay. The answer must be signed by the member's key.
+    pub async fn send(&self, peer: &Member, kind: &str, payload: &[u8]) -> Result<PeerReply, PeerClientError> {
+        let key = peer.public_key().map_err(|e| PeerClientError::BadReply { url: peer.url.clone(), detail: format!("member {}: {e}", peer.name) })?;
+        self.send_to(&peer.url, &key, kind, payload).await
     }
 
-    /// Sends a prepared envelope.
-    pub async fn post(&self, base_url: &str, env: &Envelope) -> Result<PeerReply, PeerClientError> {
+    /// Signs and sends to the node with key `peer` at `base_url` (see [`PeerClient::send`]).
+    pub async fn send_to(&self, base_url: &str, peer: &XOnlyPublicKey, kind: &str, payload: &[u8]) -> Result<PeerReply, PeerClientError> {
+        let env = self.envelope(kind, content_id(kind, payload), payload);
+        self.post(base_url, peer, &env).await
+    }
+
+    /// Sends a prepared envelope to the node with key `peer`; checks that the answer is that
+    /// node's, for this envelope.
+    pub async fn post(&self, base_url: &str, peer: &XOnlyPublicKey, env: &Envelope) -> Result<PeerReply, PeerClientError> {
         let body = serde_json::to_vec(env).expect("envelope serializes");
-        self.post_raw(base_url, body).await
+        let (reply, replay, url) = self.exchange(base_url, body).await?;
+        let request = env.digest().ok_or_else(|| PeerClientError::BadReply { url: url.clone(), detail: "our own envelope does not decode".into() })?;
+        let payload = reply.verify(peer, &request).map_err(|detail| PeerClientError::BadReply { url, detail })?;
+        Ok(PeerReply { payload, replay })
     }
 
     /// Fetches blob `id` from the peer at `base_url` and checks it hashes to `id`.
@@ -614,8 +696,14 @@ impl PeerClient {
         Ok(bytes.to_vec())
     }
 
-    /// Sends raw bytes as the body (tests send malformed bodies with it).
-    pub async fn post_raw(&self, base_url: &str, body: Vec<u8>) -> Result<PeerReply, PeerClientError> {
+    /// Sends raw bytes as the body and returns the answer **unchecked**: for tests of the
+    /// server's refusals of malformed bodies, not for protocol messages.
+    pub async fn post_unchecked(&self, base_url: &str, body: Vec<u8>) -> Result<Reply, PeerClientError> {
+        self.exchange(base_url, body).await.map(|(reply, _, _)| reply)
+    }
+
+    /// Posts `body`; the decoded answer, whether it was a replay, and the URL.
+    async fn exchange(&self, base_url: &str, body: Vec<u8>) -> Result<(Reply, bool, String), PeerClientError> {
         let url = format!("{}{MESSAGE_PATH}", base_url.trim_end_matches('/'));
         let resp = self
             .http
@@ -628,7 +716,6 @@ impl PeerClient {
         let status = resp.status();
         let replay = resp.headers().get(REPLAY_HEADER).is_some_and(|v| v == "true");
         let bytes = resp.bytes().await.map_err(|e| PeerClientError::Transport { url: url.clone(), detail: e.to_string() })?;
-        let bad = |detail: String| PeerClientError::BadReply { url: url.clone(), detail };
         if !status.is_success() {
             let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
                 error: "unknown".into(),
@@ -637,8 +724,7 @@ impl PeerClient {
             });
             return Err(PeerClientError::Rejected { url, status: status.as_u16(), body });
         }
-        let reply: Reply = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-        let payload = hex::decode(&reply.payload).map_err(|e| bad(format!("payload: {e}")))?;
-        Ok(PeerReply { payload, replay })
+        let reply: Reply = serde_json::from_slice(&bytes).map_err(|e| PeerClientError::BadReply { url: url.clone(), detail: e.to_string() })?;
+        Ok((reply, replay, url))
     }
 }

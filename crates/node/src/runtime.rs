@@ -70,7 +70,7 @@ impl NodeContext {
 
     /// The peer API over this node's store, answering with `handler`.
     pub fn peer_api(&self, handler: Arc<dyn PeerHandler>) -> PeerApi {
-        PeerApi::new(PeerSettings::from_config(&self.config, self.keys.public_key()), self.store.clone(), self.metrics.clone(), handler)
+        PeerApi::new(PeerSettings::from_config(&self.config), *self.keys.keypair(), self.store.clone(), self.metrics.clone(), handler)
     }
 
     /// A client signing with this node's key.

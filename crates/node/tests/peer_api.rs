@@ -1,11 +1,14 @@
 //! The peer API over real HTTP on loopback: accepted, replayed, forged, malformed, oversized,
 //! unknown-sender, conflicting, stale and handler-refused messages, each with its status and
-//! error body, and the store unchanged (row counts) by every rejection.
+//! error body, and the store unchanged (row counts) by every rejection; answers signed by the
+//! receiver and refused by the client when forged, re-signed by another key or moved to
+//! another request.
 
 use std::sync::Arc;
 
 use bitvm2_node::config::{Member, Role};
-use bitvm2_node::peer::{content_id, Envelope, ErrorBody, HandlerError, PeerClientError, REPLAY_HEADER};
+use bitvm2_node::peer::{content_id, Envelope, ErrorBody, HandlerError, PeerClientError, Reply, REPLAY_HEADER};
+use secp256k1::XOnlyPublicKey;
 use bitvm2_node::{Metrics, NodeKeys, PeerApi, PeerClient, PeerHandler, PeerSettings, Store, StoreTx, VerifiedMessage};
 
 const LIMIT: usize = 4096;
@@ -35,6 +38,7 @@ impl PeerHandler for Notes {
 
 struct Fixture {
     url: String,
+    server: XOnlyPublicKey,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     alice: NodeKeys,
@@ -54,12 +58,11 @@ async fn start() -> Fixture {
     let server_keys = NodeKeys::generate();
     let alice = NodeKeys::generate();
     let settings = PeerSettings {
-        node_pubkey: server_keys.public_key(),
         committee: vec![member("op0", Role::Operator, &alice), member("v0", Role::Verifier, &server_keys)],
         max_body_bytes: LIMIT,
         max_clock_skew_secs: 600,
     };
-    let api = PeerApi::new(settings, store.clone(), metrics.clone(), Arc::new(Notes));
+    let api = PeerApi::new(settings, *server_keys.keypair(), store.clone(), metrics.clone(), Arc::new(Notes));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -67,10 +70,10 @@ async fn start() -> Fixture {
         let _ = rx.await;
     }));
     let client = PeerClient::new(*alice.keypair(), std::time::Duration::from_secs(10));
-    Fixture { url, store, metrics, alice, client, _dir: dir, _shutdown: tx }
+    Fixture { url, server: server_keys.public_key(), store, metrics, alice, client, _dir: dir, _shutdown: tx }
 }
 
-fn rejected(r: Result<bitvm2_node::peer::PeerReply, PeerClientError>) -> (u16, ErrorBody) {
+fn rejected<T: std::fmt::Debug>(r: Result<T, PeerClientError>) -> (u16, ErrorBody) {
     match r {
         Err(PeerClientError::Rejected { status, body, .. }) => (status, body),
         other => panic!("expected a rejection, got {other:?}"),
@@ -85,7 +88,7 @@ fn now() -> u64 {
 async fn accepted_then_replayed_once_processed() {
     let f = start().await;
     let before = f.store.row_counts().unwrap();
-    let reply = f.client.send(&f.url, "note", b"hello").await.unwrap();
+    let reply = f.client.send_to(&f.url, &f.server, "note", b"hello").await.unwrap();
     assert_eq!(reply.payload, b"ok:op0:5");
     assert!(!reply.replay);
     let after = f.store.row_counts().unwrap();
@@ -95,7 +98,7 @@ async fn accepted_then_replayed_once_processed() {
     assert_eq!(f.store.with(|t| t.kv_get("notes", &id)).unwrap(), Some(b"hello".to_vec()));
 
     // The same message again (also re-signed with a new timestamp): original answer, nothing changes.
-    let again = f.client.send(&f.url, "note", b"hello").await.unwrap();
+    let again = f.client.send_to(&f.url, &f.server, "note", b"hello").await.unwrap();
     assert_eq!(again.payload, reply.payload);
     assert!(again.replay);
     let env = f.client.envelope("note", content_id("note", b"hello"), b"hello");
@@ -110,10 +113,10 @@ async fn accepted_then_replayed_once_processed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_message_is_rejected_with_its_reason_and_changes_nothing() {
     let f = start().await;
-    f.client.send(&f.url, "note", b"first").await.unwrap();
+    f.client.send_to(&f.url, &f.server, "note", b"first").await.unwrap();
     let base = f.store.row_counts().unwrap();
     let good = f.client.envelope("note", [7u8; 32], b"payload");
-    let post = |body: Vec<u8>| f.client.post_raw(&f.url, body);
+    let post = |body: Vec<u8>| f.client.post_unchecked(&f.url, body);
     let json = |e: &Envelope| serde_json::to_vec(e).unwrap();
 
     // Forged: payload changed after signing.
@@ -131,7 +134,7 @@ async fn every_bad_message_is_rejected_with_its_reason_and_changes_nothing() {
 
     // Unknown sender, correctly signed.
     let outsider = PeerClient::new(*mallory.keypair(), std::time::Duration::from_secs(5));
-    let (s, b) = rejected(outsider.send(&f.url, "note", b"x").await);
+    let (s, b) = rejected(outsider.send_to(&f.url, &f.server, "note", b"x").await);
     assert_eq!((s, b.error.as_str(), b.field.as_deref()), (403, "unknown_sender", Some("sender")));
     assert!(b.detail.contains(&mallory.public_key().to_string()));
 
@@ -199,9 +202,9 @@ async fn every_bad_message_is_rejected_with_its_reason_and_changes_nothing() {
     assert_eq!((s, b.error.as_str(), b.field.as_deref()), (400, "stale", Some("timestamp")));
 
     // The daemon refuses the payload (after writing): rolled back.
-    let (s, b) = rejected(f.client.send(&f.url, "bad", b"x").await);
+    let (s, b) = rejected(f.client.send_to(&f.url, &f.server, "bad", b"x").await);
     assert_eq!((s, b.error.as_str(), b.field.as_deref()), (422, "bad_payload", Some("payload")));
-    let (s, b) = rejected(f.client.send(&f.url, "nope", b"x").await);
+    let (s, b) = rejected(f.client.send_to(&f.url, &f.server, "nope", b"x").await);
     assert_eq!((s, b.error.as_str(), b.field.as_deref()), (400, "unknown_kind", Some("kind")));
 
     assert_eq!(f.store.row_counts().unwrap(), base, "no rejection changed the store");
@@ -219,6 +222,57 @@ async fn every_bad_message_is_rejected_with_its_reason_and_changes_nothing() {
     assert!(metrics.contains("bitvm2_peer_messages_rejected_total{reason=\"malformed\"} 9"), "{metrics}");
     assert!(metrics.contains("bitvm2_peer_messages_accepted_total{kind=\"note\"} 1"), "{metrics}");
     assert!(metrics.contains("bitvm2_store_ops_total{outcome=\"commit\"}"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_signed_by_the_receiver_and_forgeries_refused() {
+    let f = start().await;
+    let mallory = NodeKeys::generate();
+    // The genuine answer verifies under the server's key, bound to its request.
+    let env = f.client.envelope("note", [21u8; 32], b"signed");
+    let reply = f.client.post_unchecked(&f.url, serde_json::to_vec(&env).unwrap()).await.unwrap();
+    assert_eq!(reply.verify(&f.server, &env.digest().unwrap()).unwrap(), b"ok:op0:6");
+    let other = f.client.envelope("note", [22u8; 32], b"signed");
+    assert!(reply.verify(&f.server, &other.digest().unwrap()).unwrap_err().contains("signature"), "bound to its request");
+    assert!(reply.verify(&mallory.public_key(), &env.digest().unwrap()).is_err(), "bound to its signer");
+
+    // A client that meant to reach another node refuses the server's (genuine) answer, naming
+    // the signature; the message itself was processed, so the right key then gets a replay.
+    let wrong = f.client.send_to(&f.url, &mallory.public_key(), "note", b"who").await;
+    match wrong {
+        Err(PeerClientError::BadReply { detail, .. }) => assert!(detail.contains("signature") && detail.contains(&mallory.public_key().to_string()), "{detail}"),
+        other => panic!("expected a refused answer, got {other:?}"),
+    }
+    assert!(f.client.send_to(&f.url, &f.server, "note", b"who").await.unwrap().replay);
+
+    // Someone between client and server answers in the server's place: with its own key, with
+    // the server's answer to another request, with a changed payload, or unsigned.
+    let mut tampered = reply.clone();
+    tampered.payload = hex::encode(b"ok:op0:7");
+    let mut unsigned = reply.clone();
+    unsigned.signature = String::new();
+    let forgeries = [
+        ("own key", Reply::sign(mallory.keypair(), &other.digest().unwrap(), other.id.clone(), "note".into(), b"ok:op0:6")),
+        ("answer to another request", reply.clone()),
+        ("payload changed", tampered),
+        ("unsigned", unsigned),
+    ];
+    for (what, forged) in forgeries {
+        let url = fixed_answer_server(forged).await;
+        match f.client.post(&url, &f.server, &other).await {
+            Err(PeerClientError::BadReply { detail, .. }) => assert!(detail.contains("signature"), "{what}: {detail}"),
+            got => panic!("{what}: expected a refused answer, got {got:?}"),
+        }
+    }
+}
+
+/// A server that answers every message with `reply` (a man in the middle); returns its URL.
+async fn fixed_answer_server(reply: Reply) -> String {
+    let router = axum::Router::new().route(bitvm2_node::peer::MESSAGE_PATH, axum::routing::post(move || async move { axum::Json(reply) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(bitvm2_node::peer::serve(listener, router, std::future::pending()));
+    url
 }
 
 /// Posts `body` chunked (no Content-Length), so the server must enforce the limit while

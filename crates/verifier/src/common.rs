@@ -394,7 +394,7 @@ impl Env {
                 continue;
             }
             self.client
-                .send(&m.url, kind, payload)
+                .send(m, kind, payload)
                 .await
                 .map_err(|e| DaemonError::Peer { peer: m.name.clone(), detail: e.to_string() })?;
         }
