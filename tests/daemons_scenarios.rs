@@ -152,3 +152,49 @@ fn faulty_kickoff_challenged_within_one_block_and_stalled_operator_slashed_by_ti
     assert!(d.utxo(&OutPoint { txid: dep.peg_in_confirm, vout: 0 })?.is_some(), "the vault is untouched");
     Ok(())
 }
+
+#[test]
+fn user_who_moves_the_payout_at_once_does_not_get_the_honest_operator_challenged() -> Result<()> {
+    use bitcoin::secp256k1::{rand, Keypair, Secp256k1};
+    use bitcoin::{absolute::LockTime, transaction::Version, Transaction, TxIn, TxOut};
+    use bitvm2_txgraph::wallet::{p2tr_script, sign_p2tr_keypath};
+    let demo = start()?;
+    let d = &demo.d;
+    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
+    let g = &dep.graph;
+    let user = Keypair::new(&Secp256k1::new(), &mut rand::thread_rng());
+    let dest = p2tr_script(user.x_only_public_key().0);
+    let amount = Amount::from_sat(300_000);
+    let id = d.withdraw(&demo.side, WithdrawalRequest { graph_id: g.id(), operator: 0, destination: dest.clone(), amount, nonce: 11 })?;
+    // The payout confirms and the user moves it on at once. Verifiers check the kickoff on
+    // every block until Take1, so they all see the payout output spent.
+    let mut payout = None;
+    demo.drive("payout confirmed", 10, |dm| {
+        payout = dm.duty_state("op0", |x| x["id"] == json!(id))?.and_then(|x| x["payout"].as_str()?.parse::<OutPoint>().ok());
+        Ok(match payout {
+            Some(p) => dm.d.confirmations(&p.txid)?.unwrap_or(0) >= 1,
+            None => false,
+        })
+    })
+    .inspect_err(|_| demo.dump_logs())?;
+    let payout = payout.context("payout")?;
+    let paid = d.tx(&payout.txid)?.output.get(payout.vout as usize).cloned().context("payout output")?;
+    ensure!(paid.script_pubkey == dest && paid.value == amount, "the payout does not pay the request");
+    let mut moved = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn { previous_output: payout, ..Default::default() }],
+        output: vec![TxOut { value: amount - Amount::from_sat(1_000), script_pubkey: user_script() }],
+    };
+    sign_p2tr_keypath(&mut moved, 0, &[paid], &user)?;
+    d.send_tx(&moved)?;
+    d.mine(1)?;
+    ensure!(d.utxo(&payout)?.is_none(), "the user's spend of the payout was not mined");
+    demo.drive("Take1", 20, |dm| Ok(dm.duty_state("op0", |x| x["id"] == json!(id))?.map(|x| x["state"] == json!("done: Take1")).unwrap_or(false)))
+        .inspect_err(|_| demo.dump_logs())?;
+    // Take1 spends the challenge connector: nobody challenged.
+    let po = g.peg_out(0)?;
+    let take1 = d.tx(&po.take1.txid())?;
+    ensure!(take1.input.iter().any(|i| i.previous_output == po.kickoff.outpoint(0)), "Take1 did not spend the challenge connector");
+    Ok(())
+}

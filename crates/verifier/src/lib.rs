@@ -332,7 +332,7 @@ pub fn match_claim<'a>(committed: &ClaimFields, mine: &'a [WithdrawalRecord]) ->
 /// The Kickoff commits (Winternitz, read from the mined Kickoff's witness) the payout txid, the
 /// amount, the destination and the checkpoint; the first three must be a request's announced
 /// payout, amount and destination ([`match_claim`]), that payout must pay them and be
-/// confirmed, and the checkpoint must be the parent of the payout's block on our chain
+/// confirmed (spent since or not), and the checkpoint must be the parent of the payout's block on our chain
 /// ([`checkpoint::check_checkpoint`]).
 async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Option<String>, DaemonError> {
     let recs: Vec<WithdrawalRecord> = env.ctx.store.with(|t| t.kv_list(NS_WITHDRAWALS))?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
@@ -356,14 +356,18 @@ async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Op
         Ok(m) => m,
         Err(reason) => return Ok(Some(reason)),
     };
+    // The payout transaction itself (the node keeps a transaction index), not the output: the
+    // user may well have spent what it was paid before the kickoff is checked.
     let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
-    if let Some(u) = bitvm2_node::BitcoinRpc::get_tx_out(&env.rpc, &p, false).await? {
-        if u.txout.script_pubkey == req.destination && u.txout.value == req.amount && u.confirmations >= finality {
-            let parent = checkpoint::payout_checkpoint(&env.rpc, &p.txid, u.confirmations)
-                .await?
-                .ok_or_else(|| DaemonError::Graph(format!("the block that confirmed payout {} was not found on our chain", p.txid)))?;
-            return Ok(checkpoint::check_checkpoint(&committed, &parent).err());
-        }
+    let pays = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &p.txid)
+        .await?
+        .is_some_and(|tx| tx.output.get(p.vout as usize).is_some_and(|o| o.script_pubkey == req.destination && o.value == req.amount));
+    let confirmations = env.confirmations(&p.txid).await?.unwrap_or(0);
+    if pays && confirmations >= finality {
+        let parent = checkpoint::payout_checkpoint(&env.rpc, &p.txid, confirmations)
+            .await?
+            .ok_or_else(|| DaemonError::Graph(format!("the block that confirmed payout {} was not found on our chain", p.txid)))?;
+        return Ok(checkpoint::check_checkpoint(&committed, &parent).err());
     }
     Ok(Some(format!("the Kickoff commits payout {p}, which does not pay the request's destination and amount with enough confirmations")))
 }
