@@ -198,3 +198,32 @@ fn user_who_moves_the_payout_at_once_does_not_get_the_honest_operator_challenged
     ensure!(take1.input.iter().any(|i| i.previous_output == po.kickoff.outpoint(0)), "Take1 did not spend the challenge connector");
     Ok(())
 }
+
+#[test]
+fn challenged_operator_that_stops_after_assert_initial_is_slashed_by_assert_timeout() -> Result<()> {
+    use bitvm2_verifier::protocol::{encode, kind, ForceChallengeMsg};
+    let demo = start()?;
+    let d = &demo.d;
+    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
+    let g = &dep.graph;
+    let po = g.peg_out(0)?;
+    // v2 challenges op0's (paid) kickoff; op0 answers with AssertInitial, then stops for good.
+    d.send_as(&demo.admin("v2"), &demo.member("v2"), kind::FORCE_CHALLENGE, &encode(&ForceChallengeMsg { graph_id: g.id(), operator: 0 }))?;
+    d.withdraw(&demo.side, WithdrawalRequest { graph_id: g.id(), operator: 0, destination: user_script(), amount: Amount::from_sat(300_000), nonce: 31 })?;
+    demo.drive("AssertInitial mined", 20, |dm| Ok(dm.d.tx_height(&po.assert_initial.txid())?.is_some())).inspect_err(|_| demo.dump_logs())?;
+    demo.kill("op0")?;
+    let ai_height = d.tx_height(&po.assert_initial.txid())?.context("AssertInitial height")?;
+    let t2 = u64::from(g.params().timelocks.assert_timeout);
+    let key = format!("{}:0", g.id());
+    let mined = |txid: Option<&str>| txid.and_then(|t| t.parse().ok()).map(|t| d.confirmations(&t).ok().flatten().unwrap_or(0) > 0).unwrap_or(false);
+    demo.drive("AssertTimeout", t2 + 10, |dm| Ok(dm.watch_records()?.iter().any(|w| w["kickoff"] == json!(key) && mined(w["timeout"].as_str()))))
+        .inspect_err(|_| demo.dump_logs())?;
+    let to: bitcoin::Txid = demo.watch_records()?.iter().filter(|w| w["kickoff"] == json!(key)).find_map(|w| w["timeout"].as_str().filter(|c| mined(Some(c)))).context("timeout")?.parse()?;
+    let tx = d.tx(&to)?;
+    assert_eq!(tx.input[0].previous_output, po.assert_initial.outpoint(0), "AssertTimeout spends AssertInitial's carry");
+    assert!(tx.output[0].script_pubkey.is_op_return(), "the carry is burned");
+    assert!(d.tx_height(&to)?.context("timeout height")? >= ai_height + t2, "not before T2 after AssertInitial");
+    ensure!(d.confirmations(&po.assert_final.txid())?.is_none(), "AssertFinal appeared without the operator");
+    assert!(d.utxo(&OutPoint { txid: dep.peg_in_confirm, vout: 0 })?.is_some(), "the vault is untouched");
+    Ok(())
+}
