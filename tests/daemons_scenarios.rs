@@ -18,6 +18,26 @@ fn start() -> Result<Demo> {
     Demo::start(bitvm2_exe()?, true, false)
 }
 
+/// The processes started and one deposit of 0.01 BTC made through them.
+fn deposited() -> Result<(Demo, bitvm2_cli::driver::Deposit)> {
+    let demo = start()?;
+    let dep = demo.d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
+    Ok((demo, dep))
+}
+
+/// The first transaction of the verifiers' watch records on kickoff `key` ("graph:operator")
+/// under `field` (`challenge`, `timeout`) that is mined.
+fn mined_record(demo: &Demo, key: &str, field: &str) -> Result<Option<bitcoin::Txid>> {
+    for w in demo.watch_records()?.iter().filter(|w| w["kickoff"] == json!(key)) {
+        if let Some(t) = w[field].as_str().and_then(|t| t.parse::<bitcoin::Txid>().ok()) {
+            if demo.d.confirmations(&t)?.unwrap_or(0) > 0 {
+                return Ok(Some(t));
+            }
+        }
+    }
+    Ok(None)
+}
+
 #[test]
 fn deposit_with_3_verifiers_then_honest_dishonest_and_challenged_honest() -> Result<()> {
     let demo = start()?;
@@ -55,9 +75,8 @@ fn deposit_with_3_verifiers_then_honest_dishonest_and_challenged_honest() -> Res
 
 #[test]
 fn operator_sigkilled_between_kickoff_and_take1_restarts_and_finishes() -> Result<()> {
-    let demo = start()?;
+    let (demo, dep) = deposited()?;
     let d = &demo.d;
-    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
     let g = &dep.graph;
     let dest = user_script();
     let id = d.withdraw(&demo.side, WithdrawalRequest { graph_id: g.id(), operator: 0, destination: dest, amount: Amount::from_sat(300_000), nonce: 7 })?;
@@ -119,9 +138,8 @@ fn verifier_sigkilled_during_musig2_rounds_restarts_setup_completes_no_nonce_reu
 #[test]
 fn faulty_kickoff_challenged_within_one_block_and_stalled_operator_slashed_by_timeout() -> Result<()> {
     use bitvm2_verifier::protocol::{encode, kind, CheatMsg};
-    let demo = start()?;
+    let (demo, dep) = deposited()?;
     let d = &demo.d;
-    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
     let g = &dep.graph;
     let po = g.peg_out(1)?;
     let admin = bitvm2_node::PeerClient::new(*demo.spec("op1").keys.keypair(), std::time::Duration::from_secs(10));
@@ -135,15 +153,12 @@ fn faulty_kickoff_challenged_within_one_block_and_stalled_operator_slashed_by_ti
     }
     demo.kill("op1")?;
     let key = format!("{}:1", g.id());
-    let mined = |txid: Option<&str>| txid.and_then(|t| t.parse().ok()).map(|t| d.confirmations(&t).ok().flatten().unwrap_or(0) > 0).unwrap_or(false);
-    demo.drive("KickoffTimeout", 15, |dm| Ok(dm.watch_records()?.iter().any(|w| w["kickoff"] == json!(key) && mined(w["timeout"].as_str()))))
-        .inspect_err(|_| demo.dump_logs())?;
-    let w = demo.watch_records()?;
-    let ch: bitcoin::Txid = w.iter().filter(|w| w["kickoff"] == json!(key)).find_map(|w| w["challenge"].as_str().filter(|c| mined(Some(c)))).context("mined challenge")?.parse()?;
+    demo.drive("KickoffTimeout", 15, |dm| Ok(mined_record(dm, &key, "timeout")?.is_some())).inspect_err(|_| demo.dump_logs())?;
+    let ch = mined_record(&demo, &key, "challenge")?.context("mined challenge")?;
     let kh = d.tx_height(&po.kickoff.txid())?.context("kickoff height")?;
     assert_eq!(d.tx_height(&ch)?, Some(kh + 1), "the watchtower's challenge is mined in the block after the kickoff");
     assert_eq!(d.tx(&ch)?.input[0].previous_output, po.kickoff.outpoint(0));
-    let to: bitcoin::Txid = w.iter().find_map(|w| w["timeout"].as_str().filter(|c| mined(Some(c)))).context("timeout")?.parse()?;
+    let to = mined_record(&demo, &key, "timeout")?.context("timeout")?;
     let tx = d.tx(&to)?;
     assert_eq!(tx.input[0].previous_output, po.kickoff.outpoint(1), "KickoffTimeout spends the stake connector");
     assert!(tx.output[0].script_pubkey.is_op_return(), "the stake is burned");
@@ -158,9 +173,8 @@ fn user_who_moves_the_payout_at_once_does_not_get_the_honest_operator_challenged
     use bitcoin::secp256k1::{rand, Keypair, Secp256k1};
     use bitcoin::{absolute::LockTime, transaction::Version, Transaction, TxIn, TxOut};
     use bitvm2_txgraph::wallet::{p2tr_script, sign_p2tr_keypath};
-    let demo = start()?;
+    let (demo, dep) = deposited()?;
     let d = &demo.d;
-    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
     let g = &dep.graph;
     let user = Keypair::new(&Secp256k1::new(), &mut rand::thread_rng());
     let dest = p2tr_script(user.x_only_public_key().0);
@@ -202,9 +216,8 @@ fn user_who_moves_the_payout_at_once_does_not_get_the_honest_operator_challenged
 #[test]
 fn challenged_operator_that_stops_after_assert_initial_is_slashed_by_assert_timeout() -> Result<()> {
     use bitvm2_verifier::protocol::{encode, kind, ForceChallengeMsg};
-    let demo = start()?;
+    let (demo, dep) = deposited()?;
     let d = &demo.d;
-    let dep = d.deposit(&demo.depositor, Amount::from_sat(1_000_000), bitvm2_txgraph::Timelocks::REGTEST, &|_| {})?;
     let g = &dep.graph;
     let po = g.peg_out(0)?;
     // v2 challenges op0's (paid) kickoff; op0 answers with AssertInitial, then stops for good.
@@ -215,10 +228,8 @@ fn challenged_operator_that_stops_after_assert_initial_is_slashed_by_assert_time
     let ai_height = d.tx_height(&po.assert_initial.txid())?.context("AssertInitial height")?;
     let t2 = u64::from(g.params().timelocks.assert_timeout);
     let key = format!("{}:0", g.id());
-    let mined = |txid: Option<&str>| txid.and_then(|t| t.parse().ok()).map(|t| d.confirmations(&t).ok().flatten().unwrap_or(0) > 0).unwrap_or(false);
-    demo.drive("AssertTimeout", t2 + 10, |dm| Ok(dm.watch_records()?.iter().any(|w| w["kickoff"] == json!(key) && mined(w["timeout"].as_str()))))
-        .inspect_err(|_| demo.dump_logs())?;
-    let to: bitcoin::Txid = demo.watch_records()?.iter().filter(|w| w["kickoff"] == json!(key)).find_map(|w| w["timeout"].as_str().filter(|c| mined(Some(c)))).context("timeout")?.parse()?;
+    demo.drive("AssertTimeout", t2 + 10, |dm| Ok(mined_record(dm, &key, "timeout")?.is_some())).inspect_err(|_| demo.dump_logs())?;
+    let to = mined_record(&demo, &key, "timeout")?.context("timeout")?;
     let tx = d.tx(&to)?;
     assert_eq!(tx.input[0].previous_output, po.assert_initial.outpoint(0), "AssertTimeout spends AssertInitial's carry");
     assert!(tx.output[0].script_pubkey.is_op_return(), "the carry is burned");
