@@ -313,6 +313,11 @@ pub struct Env {
     pub client: PeerClient,
 }
 
+/// The `confirmations` of a verbose `getrawtransaction` answer (absent in the mempool: 0).
+fn confirmations_of(v: &Value) -> u64 {
+    v.get("confirmations").and_then(Value::as_u64).unwrap_or(0)
+}
+
 impl Env {
     /// Opens everything.
     pub fn new(ctx: NodeContext) -> Self {
@@ -324,8 +329,22 @@ impl Env {
 
     /// Confirmations of a transaction (`None`: unknown to the node; 0: in the mempool).
     pub async fn confirmations(&self, txid: &Txid) -> Result<Option<u64>, DaemonError> {
+        Ok(self.verbose_tx(txid).await?.map(|v| confirmations_of(&v)))
+    }
+
+    /// A transaction and its confirmations, in one call (`None`: unknown to the node).
+    pub async fn tx_and_confirmations(&self, txid: &Txid) -> Result<Option<(Transaction, u64)>, DaemonError> {
+        let Some(v) = self.verbose_tx(txid).await? else { return Ok(None) };
+        let unexpected = |detail: String| bitvm2_node::RpcError::Unexpected { method: "getrawtransaction".into(), detail };
+        let hex = v.get("hex").and_then(Value::as_str).ok_or_else(|| unexpected(format!("{txid}: no hex field")))?;
+        let tx = bitcoin::consensus::encode::deserialize_hex(hex).map_err(|e| unexpected(format!("{txid}: does not decode: {e}")))?;
+        Ok(Some((tx, confirmations_of(&v))))
+    }
+
+    /// `getrawtransaction <txid> true` (the node keeps a transaction index); `None`: unknown.
+    async fn verbose_tx(&self, txid: &Txid) -> Result<Option<Value>, DaemonError> {
         match self.rpc.call("getrawtransaction", vec![json!(txid.to_string()), json!(true)]).await {
-            Ok(v) => Ok(Some(v.get("confirmations").and_then(Value::as_u64).unwrap_or(0))),
+            Ok(v) => Ok(Some(v)),
             Err(bitvm2_node::RpcError::Node { code: -5, .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -359,10 +359,10 @@ async fn claim_fault(env: &Env, gid: &str, b: &real::Built, i: u32) -> Result<Op
     // The payout transaction itself (the node keeps a transaction index), not the output: the
     // user may well have spent what it was paid before the kickoff is checked.
     let finality = u64::from(env.ctx.config.params.finality_depth.max(1));
-    let pays = bitvm2_node::BitcoinRpc::get_raw_transaction(&env.rpc, &p.txid)
-        .await?
-        .is_some_and(|tx| tx.output.get(p.vout as usize).is_some_and(|o| o.script_pubkey == req.destination && o.value == req.amount));
-    let confirmations = env.confirmations(&p.txid).await?.unwrap_or(0);
+    let (pays, confirmations) = match env.tx_and_confirmations(&p.txid).await? {
+        Some((tx, c)) => (tx.output.get(p.vout as usize).is_some_and(|o| o.script_pubkey == req.destination && o.value == req.amount), c),
+        None => (false, 0),
+    };
     if pays && confirmations >= finality {
         let parent = checkpoint::payout_checkpoint(&env.rpc, &p.txid, confirmations)
             .await?
