@@ -614,9 +614,12 @@ pub enum PeerClientError {
     /// The peer refused the message.
     #[error("peer {url} answered {status}: {body}")]
     Rejected { url: String, status: u16, body: ErrorBody },
-    /// The peer's answer does not decode.
+    /// The peer's answer does not decode, or is not signed by the peer for this request.
     #[error("peer {url}: bad answer: {detail}")]
     BadReply { url: String, detail: String },
+    /// The committee entry's key does not parse, so no answer could be checked; nothing sent.
+    #[error("peer {name}: {detail}")]
+    BadPeerKey { name: String, detail: String },
 }
 
 /// An accepted message's answer.
@@ -656,7 +659,7 @@ impl PeerClient {
     /// Signs and sends to the member `peer`; the id is [`content_id`] so that a retry is a
     /// replay. The answer must be signed by the member's key.
     pub async fn send(&self, peer: &Member, kind: &str, payload: &[u8]) -> Result<PeerReply, PeerClientError> {
-        let key = peer.public_key().map_err(|e| PeerClientError::BadReply { url: peer.url.clone(), detail: format!("member {}: {e}", peer.name) })?;
+        let key = peer.public_key().map_err(|detail| PeerClientError::BadPeerKey { name: peer.name.clone(), detail })?;
         self.send_to(&peer.url, &key, kind, payload).await
     }
 
